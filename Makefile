@@ -1,0 +1,49 @@
+# Entry points of the project. Each target creates the virtual environment it needs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export STOCK_ASSETS_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(STOCK_ASSETS_DATA_DIR)/dagster_home
+
+.PHONY: run test check dev home bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@ $(VENV)/.installed
+
+home:
+	mkdir -p "$(DAGSTER_HOME)"
+	cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+
+## run: install and backfill the last three months on the simulator into DuckDB
+run: $(VENV)/.installed home
+	$(BIN)/stock-assets run
+
+## test: install the test extras and run the whole suite
+test: $(VENV)/.installed-test
+	$(BIN)/pytest -q
+
+## check: lint and validate the Dagster definitions
+check: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+## dev: open the Dagster UI on http://127.0.0.1:3000
+dev: $(VENV)/.installed home
+	$(BIN)/dagster dev -w workspace.yaml
+
+## bench: the performance harness (not part of the tests)
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench_indicators.py
+
+clean:
+	rm -rf data .pytest_cache .ruff_cache

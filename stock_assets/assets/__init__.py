@@ -1,0 +1,1 @@
+"""Thin Dagster wrappers around market/: one module per layer or path."""

@@ -1,0 +1,102 @@
+"""Daily batch path: bronze.raw_quotes (as received) -> silver.prices (clean bars)."""
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from stock_assets.assets.metadata import definition_metadata, frame_metadata
+from stock_assets.market import bronze
+from stock_assets.market.cleaning import clean_prices
+from stock_assets.market.schemas import PRICE_REJECTS, PRICES, RAW_QUOTES
+from stock_assets.partitions import TRADING_DAYS, partition_days
+from stock_assets.resources.lake import LakeResource
+from stock_assets.resources.market_data import MarketDataResource
+
+WAREHOUSE_POOL = "duckdb_warehouse"  # one writer at a time (DuckDB allows a single writer)
+_PARTITIONED = dict(
+    partitions_def=TRADING_DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+    group_name="prices",
+)
+
+
+@dg.asset(
+    key=["bronze", "raw_quotes"],
+    description=RAW_QUOTES.description,
+    metadata=definition_metadata(RAW_QUOTES, partition_expr="trade_date"),
+    kinds={"duckdb", "python"},
+    **_PARTITIONED,
+)
+def raw_quotes(
+    context: dg.AssetExecutionContext, market_data: MarketDataResource, lake: LakeResource
+) -> pd.DataFrame:
+    """Pull the watchlist for the run's trading days and keep every record verbatim."""
+    days = partition_days(context)
+    fetched_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    extraction = market_data.client().fetch(market_data.watchlist(), days[0], days[-1])
+    for symbol, reason in sorted(extraction.symbol_errors.items()):
+        context.log.warning(f"{extraction.source}: no data for {symbol}: {reason}")
+    grouped = bronze.assign_partitions(extraction.records, days)
+    keys = {
+        day: lake.put(
+            bronze.batch_object_key(
+                "raw_quotes", day, extraction.source, fetched_at, context.run.run_id
+            ),
+            bronze.records_body(records),
+        )
+        for day, records in grouped.items()
+    }
+    frame = bronze.raw_quote_frame(grouped, keys, extraction, fetched_at)
+    context.add_output_metadata(
+        {
+            **frame_metadata(frame, RAW_QUOTES),
+            "source": extraction.source,
+            "symbol_errors": dg.MetadataValue.json(extraction.symbol_errors),
+            "lake_objects": len(keys),
+        }
+    )
+    return frame
+
+
+@dg.multi_asset(
+    outs={
+        "prices": dg.AssetOut(
+            key=["silver", "prices"],
+            description=PRICES.description,
+            metadata=definition_metadata(PRICES, partition_expr="trade_date"),
+            kinds={"duckdb", "pandas"},
+        ),
+        "price_rejects": dg.AssetOut(
+            key=["silver", "price_rejects"],
+            description=PRICE_REJECTS.description,
+            metadata=definition_metadata(PRICE_REJECTS, partition_expr="trade_date"),
+            kinds={"duckdb", "pandas"},
+        ),
+    },
+    ins={"raw_quotes": dg.AssetIn(key=["bronze", "raw_quotes"])},
+    **_PARTITIONED,
+)
+def prices(context: dg.AssetExecutionContext, raw_quotes: pd.DataFrame):
+    """Type, validate and deduplicate bronze records; rejected records keep their reason."""
+    result = clean_prices(raw_quotes, ingested_at=dt.datetime.now(dt.UTC))
+    if not result.rejects.empty:
+        context.log.warning(
+            f"rejected {len(result.rejects)} of {len(raw_quotes)} records; "
+            f"first: {result.rejects.reason.iloc[0]}"
+        )
+    yield dg.Output(
+        result.prices,
+        output_name="prices",
+        metadata={
+            **frame_metadata(result.prices, PRICES),
+            "rejected_records": len(result.rejects),
+            "superseded_records": result.superseded,
+        },
+    )
+    yield dg.Output(
+        result.rejects,
+        output_name="price_rejects",
+        metadata=frame_metadata(result.rejects, PRICE_REJECTS),
+    )

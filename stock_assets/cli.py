@@ -1,0 +1,105 @@
+"""Command line: run the main job over a range of trading days and summarize the warehouse.
+
+`stock-assets run` is what the README's first command calls: a single-run backfill of
+the daily asset graph, recorded in the Dagster instance at $DAGSTER_HOME so that the UI
+(`dagster dev`) shows the run, its materializations and checks afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import warnings
+
+import duckdb
+import pandas as pd
+
+from stock_assets.market import calendar
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def last_closed_session(now: dt.datetime) -> dt.date:
+    """The newest session whose close has passed (today after 16:00 New York)."""
+    today = calendar.trading_day_of(pd.Timestamp(now))
+    sessions = calendar.sessions_between(today - dt.timedelta(days=10), today)
+    if sessions[-1] == today and pd.Timestamp(now) < calendar.market_close_utc(today):
+        return sessions[-2]
+    return sessions[-1]
+
+
+def default_range(months: int, now: dt.datetime) -> tuple[dt.date, dt.date]:
+    end = last_closed_session(now)
+    start = (pd.Timestamp(end) - pd.DateOffset(months=months)).date() + dt.timedelta(days=1)
+    sessions = calendar.sessions_between(start, end)
+    return sessions[0], sessions[-1]
+
+
+def run_backfill(start: dt.date, end: dt.date) -> bool:
+    """Materialize the daily job for [start, end] as one run in the configured instance."""
+    from dagster import DagsterInstance
+
+    from stock_assets.definitions import defs
+
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    job = defs.resolve_job_def("daily_market_job")
+    result = job.execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        instance=instance,
+        tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+        raise_on_error=False,
+    )
+    return result.success
+
+
+def summarize(database: str, start: dt.date, end: dt.date) -> str:
+    """A short text report of what the warehouse holds for the range."""
+    with duckdb.connect(database, read_only=True) as conn:
+        per_symbol = conn.execute(
+            "SELECT symbol, count(*) AS days, min(trade_date) AS first, max(trade_date) AS last, "
+            "round(arg_max(close, trade_date), 2) AS last_close "
+            "FROM silver.prices WHERE trade_date BETWEEN ? AND ? GROUP BY symbol ORDER BY symbol",
+            [start, end],
+        ).fetchdf()
+        rejects = conn.execute(
+            "SELECT count(*) FROM silver.price_rejects WHERE trade_date BETWEEN ? AND ?",
+            [start, end],
+        ).fetchone()[0]
+    sessions = calendar.sessions_between(start, end)
+    holidays = calendar.holidays_between(start, end)
+    lines = [
+        f"silver.prices {start} .. {end}: {len(sessions)} trading days "
+        f"({len(holidays)} holidays skipped), {len(per_symbol)} symbols, "
+        f"{int(per_symbol.days.sum())} rows, {rejects} rejected records",
+        per_symbol.to_string(index=False),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stock-assets", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="backfill the daily job over a range and summarize")
+    run.add_argument("--months", type=int, default=3, help="how far back (default 3 months)")
+    run.add_argument("--start", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
+    run.add_argument("--end", type=dt.date.fromisoformat, help="last day (YYYY-MM-DD)")
+    args = parser.parse_args(argv)
+
+    warnings.filterwarnings("ignore", module="dagster")
+    start, end = default_range(args.months, dt.datetime.now(dt.UTC))
+    start, end = args.start or start, args.end or end
+    print(f"stock_assets: backfilling {start} .. {end} as one run", flush=True)
+    if not run_backfill(start, end):
+        print("the run failed; see the Dagster UI or the log above", file=sys.stderr)
+        return 1
+    from stock_assets.definitions import data_dir
+
+    print(summarize(str(data_dir() / "warehouse.duckdb"), start, end))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

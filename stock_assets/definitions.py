@@ -1,0 +1,73 @@
+"""The one Definitions object of the code location; resources are chosen by mode.
+
+STOCK_ASSETS_ENV picks the resource set (``local`` today: DuckDB + a local lake folder),
+so asset code never changes between a laptop and AWS.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from stock_assets.assets import prices
+from stock_assets.io_managers import WarehouseIOManager
+from stock_assets.resources.lake import LocalLake
+from stock_assets.resources.market_data import MarketDataResource
+from stock_assets.schedules import after_close_schedule, daily_market_job
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("STOCK_ASSETS_DATA_DIR", "data")).resolve()
+
+
+def market_data_resource() -> MarketDataResource:
+    source = os.environ.get("STOCK_ASSETS_SOURCE", "simulated")
+    return MarketDataResource(
+        source=source,
+        symbols=os.environ.get("STOCK_ASSETS_SYMBOLS", ""),
+        fault_rate=float(os.environ.get("STOCK_ASSETS_FAULT_RATE", "0") or 0),
+        csv_path=os.environ.get("STOCK_ASSETS_CSV_PATH", str(data_dir() / "imports")),
+        # Only bound when used, so other modes need no key; EnvVar keeps it out of configs.
+        alpha_vantage_api_key=dg.EnvVar("ALPHA_VANTAGE_API_KEY")
+        if source == "alpha_vantage"
+        else None,
+    )
+
+
+def local_resources() -> dict[str, object]:
+    home = data_dir()
+    return {
+        "io_manager": WarehouseIOManager(database=str(home / "warehouse.duckdb")),
+        "lake": LocalLake(root=str(home / "lake")),
+    }
+
+
+RESOURCES_BY_ENV: dict[str, Callable[[], dict[str, object]]] = {
+    "local": local_resources,
+}
+
+
+def resources_for(env: str) -> dict[str, object]:
+    try:
+        env_resources = RESOURCES_BY_ENV[env]
+    except KeyError:
+        valid = ", ".join(RESOURCES_BY_ENV)
+        raise ValueError(
+            f"STOCK_ASSETS_ENV={env!r} is not a known mode (expected: {valid})"
+        ) from None
+    return {"market_data": market_data_resource(), **env_resources()}
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([prices]),
+        jobs=[daily_market_job],
+        schedules=[after_close_schedule],
+        resources=resources_for(os.environ.get("STOCK_ASSETS_ENV", "local")),
+    )
+
+
+defs = build_definitions()

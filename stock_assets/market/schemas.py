@@ -1,0 +1,116 @@
+"""Table contracts: column names and SQL types users query (see DESIGN.md).
+
+One source of truth for the DuckDB DDL, the Parquet/Glue schemas and the schema checks.
+Timestamps are UTC, stored without a zone (Athena's TIMESTAMP has none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    layer: str
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (column, SQL type) in storage order
+    description: str
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def ddl(self) -> str:
+        cols = ",\n  ".join(f'"{name}" {sql_type}' for name, sql_type in self.columns)
+        return f"CREATE TABLE IF NOT EXISTS {self.layer}.{self.name} (\n  {cols}\n)"
+
+    def empty_frame(self) -> pd.DataFrame:
+        return conform(pd.DataFrame(columns=self.column_names), self)
+
+
+RAW_QUOTES = TableSchema(
+    layer="bronze",
+    name="raw_quotes",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("record_no", "INTEGER"),
+        ("payload", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("fetched_at", "TIMESTAMP"),
+        ("object_key", "VARCHAR"),
+    ),
+    description=(
+        "One row per source record exactly as received (payload is the original JSON/CSV "
+        "text). trade_date is the trading day the record was pulled for; object_key points "
+        "at the verbatim response kept in the lake for audit and replay."
+    ),
+)
+
+PRICES = TableSchema(
+    layer="silver",
+    name="prices",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("open", "DOUBLE"),
+        ("high", "DOUBLE"),
+        ("low", "DOUBLE"),
+        ("close", "DOUBLE"),
+        ("adj_close", "DOUBLE"),
+        ("volume", "BIGINT"),
+        ("source", "VARCHAR"),
+        ("ingested_at", "TIMESTAMP"),
+    ),
+    description=(
+        "Daily OHLCV bars, one row per symbol and NYSE trading day: typed, validated "
+        "(positive prices, consistent high/low, non-negative volume) and deduplicated."
+    ),
+)
+
+PRICE_REJECTS = TableSchema(
+    layer="silver",
+    name="price_rejects",
+    columns=(
+        ("object_key", "VARCHAR"),
+        ("record_no", "INTEGER"),
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("source", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("payload", "VARCHAR"),
+    ),
+    description="Bronze records that could not become prices, with the reason.",
+)
+
+TABLES: dict[str, TableSchema] = {t.qualified_name: t for t in (RAW_QUOTES, PRICES, PRICE_REJECTS)}
+
+_PANDAS_DTYPES = {
+    "VARCHAR": "object",
+    "DOUBLE": "float64",
+    "BIGINT": "Int64",
+    "INTEGER": "Int32",
+}
+
+
+def conform(frame: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+    """Select the schema's columns in order and coerce them to their storage dtypes."""
+    missing = [c for c in schema.column_names if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{schema.qualified_name}: frame lacks columns {missing}")
+    out = frame.loc[:, schema.column_names].copy()
+    for name, sql_type in schema.columns:
+        if sql_type == "DATE":
+            out[name] = pd.to_datetime(out[name]).dt.date if len(out) else out[name].astype(object)
+        elif sql_type == "TIMESTAMP":
+            values = pd.to_datetime(out[name], utc=True)
+            out[name] = values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+        else:
+            out[name] = out[name].astype(_PANDAS_DTYPES[sql_type])
+    return out.reset_index(drop=True)

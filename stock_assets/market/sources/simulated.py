@@ -1,0 +1,368 @@
+"""Offline, deterministic market simulator: the default source, so a laptop with no
+network and no keys can run the whole graph.
+
+Determinism: each symbol owns a random stream seeded from its name, consumed one fixed
+block of draws per NYSE session counted from a fixed calendar start. A day's bar
+therefore depends only on (symbol, date, seed), never on the range asked for.
+
+Realism: geometric returns with drift, clustered volatility (a smoothed log-volatility
+process), rare jumps (earnings-like gaps beyond 5 %), overnight gaps, intraday ranges that
+scale with volatility, and volume that rises with the size of the move. Intraday ticks are
+built so that their open, high, low, close and summed volume equal the daily bar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from stock_assets.market import calendar
+from stock_assets.market.sources.base import (
+    Extraction,
+    MarketDataSource,
+    PriceQuery,
+    RawRecord,
+    RecordError,
+    dumps_record,
+    load_json_object,
+)
+from stock_assets.market.watchlist import Listing, default_listings
+
+TRADING_DAYS_PER_YEAR = 252
+_DRAWS_PER_DAY = 6  # return, gap, high, low, volume, jump
+_VOL_MEMORY = 0.94  # persistence of the log-volatility process (per day)
+_VOL_KERNEL = _VOL_MEMORY ** np.arange(128)
+_JUMP_PROBABILITY = 0.006
+_JUMP_SIZE = 0.07
+PRICE_ANCHOR = dt.date(2020, 1, 2)  # each symbol trades near its start_price on this day
+
+# Kinds of bad records a real feed sends; injected at `fault_rate` for demos and tests.
+FAULT_KINDS = (
+    "missing_close",
+    "non_numeric_price",
+    "negative_price",
+    "zero_price",
+    "high_below_low",
+    "nan_price",
+    "infinite_price",
+    "negative_volume",
+    "truncated_json",
+    "duplicate",
+)
+
+
+def _unit_hash(*parts: object) -> float:
+    """A stable uniform number in [0, 1) from its inputs (unlike hash(), not salted)."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def _seed(*parts: object) -> int:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+@dataclass(frozen=True)
+class SymbolProfile:
+    """Per-symbol character of the simulated stock, derived from its name."""
+
+    start_price: float
+    annual_drift: float
+    annual_vol: float
+    base_volume: float
+
+    @classmethod
+    def for_symbol(cls, symbol: str, seed: int) -> SymbolProfile:
+        u = [_unit_hash(seed, symbol, k) for k in range(4)]
+        return cls(
+            start_price=round(15 + 285 * u[0], 2),
+            annual_drift=0.02 + 0.13 * u[1],
+            annual_vol=0.16 + 0.34 * u[2],
+            base_volume=float(10 ** (5.8 + 1.6 * u[3])),
+        )
+
+
+class SimulatedSource(MarketDataSource):
+    """Deterministic daily bars and intraday ticks for any valid symbol."""
+
+    name = "simulated"
+
+    def __init__(
+        self,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        listings: Mapping[str, Listing] | None = None,
+    ) -> None:
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be within [0, 1], got {fault_rate}")
+        self.fault_rate = fault_rate
+        self.seed = seed
+        self.listings = default_listings() if listings is None else listings
+
+    # -- daily bars ---------------------------------------------------------------------
+
+    def first_session(self, symbol: str) -> dt.date:
+        listing = self.listings.get(symbol)
+        since = listing.listed_since if listing and listing.listed_since else None
+        start = max(since or calendar.CALENDAR_START, calendar.CALENDAR_START)
+        first = calendar.sessions_between(start, start + dt.timedelta(days=10))
+        return first[0]
+
+    def daily_bars(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Bars for sessions in [start, end] (none before the symbol's listing)."""
+        columns = ["symbol", "trade_date", "open", "high", "low", "close", "adj_close", "volume"]
+        first = self.first_session(symbol)
+        days = calendar.sessions_between(max(start, first), end)
+        if not days:
+            return pd.DataFrame(columns=columns)
+        history = self._history(symbol, first, days[-1])
+        bars = history.iloc[len(history) - len(days) :]
+        bars.insert(0, "trade_date", days)
+        bars.insert(0, "symbol", symbol)
+        return bars[columns].reset_index(drop=True)
+
+    def _history(self, symbol: str, first: dt.date, last: dt.date) -> pd.DataFrame:
+        """Every bar from the listing day to `last`: the walk must start at listing."""
+        n = calendar.session_ordinal(last) - calendar.session_ordinal(first) + 1
+        profile = SymbolProfile.for_symbol(symbol, self.seed)
+        rng = np.random.Generator(np.random.PCG64(_seed(self.seed, symbol, "daily")))
+        z = rng.standard_normal((n, _DRAWS_PER_DAY))
+
+        daily_vol = profile.annual_vol / math.sqrt(TRADING_DAYS_PER_YEAR)
+        # Clustered volatility: a smoothed shock process scales the daily sigma by ~0.6-1.7x.
+        smoothed = np.convolve(z[:, 4], _VOL_KERNEL)[:n] * math.sqrt(1 - _VOL_MEMORY**2)
+        sigma = daily_vol * np.exp(0.35 * smoothed - 0.5 * 0.35**2)
+        mu = profile.annual_drift / TRADING_DAYS_PER_YEAR
+        jumps = np.where(
+            np.abs(z[:, 5]) > _jump_threshold(), np.sign(z[:, 5]) * _JUMP_SIZE, 0.0
+        ) * (1 + 0.5 * np.abs(z[:, 1]))
+        returns = mu - 0.5 * sigma**2 + sigma * z[:, 0] + jumps
+        # Prices are anchored at PRICE_ANCHOR (or the listing day) so that levels stay
+        # plausible over decades of drift instead of compounding from the calendar start.
+        log_close = np.cumsum(returns)
+        anchor = calendar.session_ordinal(max(first, _anchor_session())) - calendar.session_ordinal(
+            first
+        )
+        if anchor < n:
+            log_close -= log_close[anchor]
+        close = profile.start_price * np.exp(log_close)
+        prev_close = close / np.exp(returns)
+        # The overnight gap is part of the day's return: open sits between prev close and close.
+        open_ = prev_close * np.exp(0.3 * (np.log(close / prev_close)) + 0.2 * sigma * z[:, 1])
+        top = np.maximum(open_, close)
+        bottom = np.minimum(open_, close)
+        high = top * np.exp(0.6 * sigma * np.abs(z[:, 2]))
+        low = bottom * np.exp(-0.6 * sigma * np.abs(z[:, 3]))
+        move = np.abs(returns) / daily_vol
+        volume = profile.base_volume * np.exp(0.25 * z[:, 4] + 0.3 * move)
+
+        frame = pd.DataFrame(
+            {
+                "open": _cents(open_),
+                "high": _cents(high),
+                "low": _cents(low),
+                "close": _cents(close),
+                "volume": np.maximum(volume.round(), 100).astype(np.int64),
+            }
+        )
+        # Rounding is monotone, so high >= max(open, close) and low <= min(open, close) hold.
+        frame["adj_close"] = frame["close"]  # simulated stocks have no corporate actions
+        return frame
+
+    # -- the source interface -----------------------------------------------------------
+
+    def extract_data(self, query: PriceQuery) -> Extraction:
+        extraction = Extraction(source=self.name)
+        for symbol in query.symbols:
+            bars = self.daily_bars(symbol, query.start, query.end)
+            for bar in bars.itertuples(index=False):
+                extraction.records.extend(self._records_for(bar))
+        extraction.raw_body = "".join(r.payload + "\n" for r in extraction.records).encode()
+        return extraction
+
+    def _records_for(self, bar: tuple) -> list[RawRecord]:
+        day = bar.trade_date.isoformat()
+        record = {
+            "symbol": bar.symbol,
+            "date": day,
+            "open": bar.open,
+            "high": bar.high,
+            "low": bar.low,
+            "close": bar.close,
+            "adj_close": bar.adj_close,
+            "volume": int(bar.volume),
+        }
+        fault = self.fault_for(bar.symbol, bar.trade_date)
+        payload = _inject(fault, record) if fault else dumps_record(record)
+        copies = 2 if fault == "duplicate" else 1
+        return [RawRecord(symbol=bar.symbol, trade_date=day, payload=payload)] * copies
+
+    def fault_for(self, symbol: str, day: dt.date) -> str | None:
+        """The fault injected into this record, if any (deterministic per symbol and day)."""
+        if self.fault_rate <= 0 or _unit_hash(self.seed, symbol, day, "fault") >= self.fault_rate:
+            return None
+        pick = _unit_hash(self.seed, symbol, day, "kind")
+        return FAULT_KINDS[int(pick * len(FAULT_KINDS))]
+
+    @staticmethod
+    def parse_record(payload: str) -> dict[str, object]:
+        record = load_json_object(payload)
+        if "date" not in record:
+            raise RecordError("record has no 'date' field")
+        fields = {k: record.get(k) for k in ("symbol", "open", "high", "low", "close")}
+        fields.update(
+            trade_date=record["date"],
+            adj_close=record.get("adj_close"),
+            volume=record.get("volume"),
+        )
+        return fields
+
+    # -- intraday -----------------------------------------------------------------------
+
+    def intraday_ticks(self, symbol: str, day: dt.date, minutes: int = 1) -> pd.DataFrame:
+        """Ticks (ts UTC, price, volume) over the session whose aggregate is the daily bar.
+
+        A random path is bent monotonically so that its first and last points are the
+        bar's open and close and its extremes are exactly the bar's high and low; the
+        daily volume is split over a U-shaped intraday profile summing to the bar's volume.
+        """
+        bars = self.daily_bars(symbol, day, day)
+        if bars.empty:
+            return pd.DataFrame(columns=["symbol", "ts", "price", "volume"])
+        bar = bars.iloc[0]
+        opens, closes = calendar.market_open_utc(day), calendar.market_close_utc(day)
+        ts = pd.date_range(opens, closes, freq=f"{minutes}min", inclusive="left")
+        rng = np.random.Generator(np.random.PCG64(_seed(self.seed, symbol, day, "ticks")))
+        path = _bent_path(rng, len(ts), bar.open, bar.high, bar.low, bar.close)
+        shape = 1.0 + 1.5 * np.linspace(-1, 1, len(ts)) ** 2
+        weights = shape * rng.uniform(0.5, 1.5, len(ts))
+        volume = _split_integer(int(bar.volume), weights)
+        return pd.DataFrame({"symbol": symbol, "ts": ts, "price": path, "volume": volume})
+
+    def latest_quotes(self, symbols: Sequence[str], as_of: dt.datetime) -> list[dict[str, object]]:
+        """The last tick at or before `as_of` per symbol, with change versus the prior close."""
+        as_of_ts = pd.Timestamp(as_of)
+        as_of_ts = as_of_ts.tz_localize("UTC") if as_of_ts.tzinfo is None else as_of_ts
+        day = calendar.trading_day_of(as_of_ts)
+        sessions = calendar.sessions_between(day - dt.timedelta(days=10), day)
+        if not sessions:
+            return []
+        quotes = []
+        for symbol in self.transform_query(symbols, sessions[0], sessions[-1]).symbols:
+            quote = self._quote_at(symbol, sessions, as_of_ts)
+            if quote is not None:
+                quotes.append(quote)
+        return quotes
+
+    def _quote_at(
+        self, symbol: str, sessions: list[dt.date], as_of: pd.Timestamp
+    ) -> dict[str, object] | None:
+        bars = self.daily_bars(symbol, sessions[0], sessions[-1])
+        for position in range(len(bars) - 1, 0, -1):
+            ticks = self.intraday_ticks(symbol, bars.trade_date.iloc[position])
+            ticks = ticks[ticks.ts <= as_of]
+            if not ticks.empty:
+                last, prev_close = ticks.iloc[-1], float(bars.close.iloc[position - 1])
+                listing = self.listings.get(symbol)
+                change = round(float(last.price) - prev_close, 4)
+                return {
+                    "symbol": symbol,
+                    "ts": last.ts.isoformat(),
+                    "price": float(last.price),
+                    "volume": int(ticks.volume.sum()),
+                    "change": change,
+                    "change_pct": round(100 * change / prev_close, 4),
+                    "name": listing.name if listing else symbol,
+                    "source": self.name,
+                }
+        return None
+
+
+def _anchor_session() -> dt.date:
+    return calendar.sessions_between(PRICE_ANCHOR, PRICE_ANCHOR + dt.timedelta(days=10))[0]
+
+
+def _jump_threshold() -> float:
+    """|z| cut-off so that a standard normal exceeds it with _JUMP_PROBABILITY."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(1 - _JUMP_PROBABILITY / 2)
+
+
+def _cents(values: np.ndarray) -> np.ndarray:
+    return np.maximum(np.round(values, 2), 0.01)
+
+
+def _bent_path(
+    rng: np.random.Generator, n: int, open_: float, high: float, low: float, close: float
+) -> np.ndarray:
+    if n == 1:
+        return np.array([close])
+    steps = rng.standard_normal(n - 1)
+    walk = np.concatenate([[0.0], np.cumsum(steps)])
+    bridge = walk - np.linspace(0, walk[-1], n)  # starts and ends at 0
+    scale = max(high - low, 0.01)
+    path = np.linspace(open_, close, n) + bridge / max(np.ptp(bridge), 1e-9) * scale
+    top, bottom = max(open_, close), min(open_, close)
+    inner = slice(1, n - 1)
+    if n > 2:
+        # Make sure the path reaches both extremes somewhere strictly inside the session.
+        path[1 + int(np.argmax(path[inner]))] = max(path[inner].max(), top + 1e-9)
+        path[1 + int(np.argmin(path[inner]))] = min(path[inner].min(), bottom - 1e-9)
+    path[0], path[-1] = open_, close
+    above, below = path > top, path < bottom
+    if above.any():
+        path[above] = top + (path[above] - top) * (high - top) / (path[above].max() - top)
+    if below.any():
+        path[below] = bottom - (bottom - path[below]) * (bottom - low) / (
+            bottom - path[below].min()
+        )
+    path = np.round(path, 4)
+    path[0], path[-1] = open_, close
+    path[int(np.argmax(path))] = high
+    path[int(np.argmin(path))] = low
+    return path
+
+
+def _split_integer(total: int, weights: np.ndarray) -> np.ndarray:
+    """Integers proportional to weights that sum exactly to total (largest remainder)."""
+    raw = total * weights / weights.sum()
+    parts = np.floor(raw).astype(np.int64)
+    remainder = total - int(parts.sum())
+    if remainder:
+        parts[np.argsort(raw - parts)[::-1][:remainder]] += 1
+    return parts
+
+
+def _inject(fault: str, record: dict[str, object]) -> str:
+    """Corrupt a record the way real feeds do (the duplicate fault keeps it intact)."""
+    bad = dict(record)
+    if fault == "missing_close":
+        del bad["close"]
+    elif fault == "non_numeric_price":
+        bad["close"] = "N/A"
+    elif fault == "negative_price":
+        bad["close"] = -float(record["close"])
+    elif fault == "zero_price":
+        bad["open"] = 0.0
+    elif fault == "high_below_low":
+        bad["high"], bad["low"] = record["low"], record["high"]
+        if bad["high"] == bad["low"]:
+            bad["high"] = float(record["low"]) - 0.01
+    elif fault == "nan_price":
+        bad["high"] = float("nan")
+    elif fault == "infinite_price":
+        bad["low"] = float("-inf")
+    elif fault == "negative_volume":
+        bad["volume"] = -int(record["volume"]) - 1
+    elif fault == "truncated_json":
+        text = json.dumps(record)
+        return text[: len(text) // 2]
+    return dumps_record(bad)

@@ -1,0 +1,1 @@
+"""Resources: market data, the lake (local folder | S3) and alert sinks."""

@@ -1,0 +1,33 @@
+"""Shared fixtures: a temporary data home per test and resources pointing at it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from stock_assets.io_managers import WarehouseIOManager
+from stock_assets.resources.lake import LocalLake
+from stock_assets.resources.market_data import MarketDataResource
+
+
+@pytest.fixture
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty STOCK_ASSETS_DATA_DIR for one test."""
+    home = tmp_path / "data"
+    home.mkdir()
+    monkeypatch.setenv("STOCK_ASSETS_DATA_DIR", str(home))
+    return home
+
+
+def local_resources(home: Path, **market: object) -> dict[str, object]:
+    return {
+        "io_manager": WarehouseIOManager(database=str(home / "warehouse.duckdb")),
+        "lake": LocalLake(root=str(home / "lake")),
+        "market_data": MarketDataResource(**market),
+    }
+
+
+# A stretch of 2024 with a holiday inside it (Independence Day, Thursday 2024-07-04).
+JULY_2024 = (dt.date(2024, 7, 1), dt.date(2024, 7, 12))
