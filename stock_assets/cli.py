@@ -68,6 +68,16 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
             "SELECT count(*) FROM silver.price_rejects WHERE trade_date BETWEEN ? AND ?",
             [start, end],
         ).fetchone()[0]
+        signals = conn.execute(
+            "SELECT signal, count(*) AS n FROM gold.signals WHERE trade_date BETWEEN ? AND ? "
+            "GROUP BY signal ORDER BY signal",
+            [start, end],
+        ).fetchall()
+        latest = conn.execute(
+            "SELECT trade_date, advancers, decliners, top_gainers, top_losers "
+            "FROM gold.market_summary WHERE trade_date <= ? ORDER BY trade_date DESC LIMIT 1",
+            [end],
+        ).fetchone()
     sessions = calendar.sessions_between(start, end)
     holidays = calendar.holidays_between(start, end)
     lines = [
@@ -75,7 +85,14 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
         f"({len(holidays)} holidays skipped), {len(per_symbol)} symbols, "
         f"{int(per_symbol.days.sum())} rows, {rejects} rejected records",
         per_symbol.to_string(index=False),
+        "gold.signals: " + (", ".join(f"{n} {name}" for name, n in signals) or "none"),
     ]
+    if latest:
+        day, up, down, gainers, losers = latest
+        lines.append(
+            f"gold.market_summary {day}: {up} up / {down} down; "
+            f"top gainers {gainers or '-'}; top losers {losers or '-'}"
+        )
     return "\n".join(lines)
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from stock_assets.assets import prices
+from stock_assets.assets import gold, prices
 from stock_assets.io_managers import WarehouseIOManager
+from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.lake import LocalLake
 from stock_assets.resources.market_data import MarketDataResource
 from stock_assets.schedules import after_close_schedule, daily_market_job
@@ -42,6 +43,7 @@ def local_resources() -> dict[str, object]:
     return {
         "io_manager": WarehouseIOManager(database=str(home / "warehouse.duckdb")),
         "lake": LocalLake(root=str(home / "lake")),
+        "alerts": LogAlertSink(),
     }
 
 
@@ -63,7 +65,7 @@ def resources_for(env: str) -> dict[str, object]:
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([prices]),
+        assets=dg.load_assets_from_modules([prices, gold]),
         jobs=[daily_market_job],
         schedules=[after_close_schedule],
         resources=resources_for(os.environ.get("STOCK_ASSETS_ENV", "local")),

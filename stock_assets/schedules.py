@@ -5,13 +5,14 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from stock_assets.market import calendar
-from stock_assets.partitions import TRADING_DAYS
 
 daily_market_job = dg.define_asset_job(
     name="daily_market_job",
-    selection=dg.AssetSelection.groups("prices"),
-    partitions_def=TRADING_DAYS,
-    description="The daily batch: pull the watchlist, land bronze, clean into silver.",
+    selection=dg.AssetSelection.groups("prices", "analytics"),
+    description=(
+        "The daily batch: pull the watchlist into bronze, clean into silver, then compute "
+        "indicators, signals (alerting new ones) and the market summary."
+    ),
 )
 
 

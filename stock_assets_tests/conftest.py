@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stock_assets.io_managers import WarehouseIOManager
+from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.lake import LocalLake
 from stock_assets.resources.market_data import MarketDataResource
 
@@ -26,6 +27,8 @@ def local_resources(home: Path, **market: object) -> dict[str, object]:
         "io_manager": WarehouseIOManager(database=str(home / "warehouse.duckdb")),
         "lake": LocalLake(root=str(home / "lake")),
         "market_data": MarketDataResource(**market),
+        # Tests use fixed historical dates, so every signal counts as recent enough to alert.
+        "alerts": LogAlertSink(max_age_days=100_000),
     }
 
 

@@ -28,10 +28,14 @@ def definition_metadata(contract: Contract, partition_expr: str | None = None) -
 def frame_metadata(frame: pd.DataFrame, contract: Contract) -> dict:
     """What a person wants to see on a materialization without querying the table."""
     symbols = sorted(frame["symbol"].dropna().unique()) if "symbol" in frame else []
+    by_symbol = (
+        {"symbol_count": len(symbols), "symbols": ", ".join(map(str, symbols)) or "(none)"}
+        if "symbol" in frame
+        else {}
+    )
     return {
         "rows": len(frame),
-        "symbol_count": len(symbols),
-        "symbols": ", ".join(map(str, symbols)) or "(none)",
+        **by_symbol,
         **TableMetadataSet(column_schema=column_schema(contract)),
         "preview": MetadataValue.md(markdown_table(frame.head(PREVIEW_ROWS))),
     }

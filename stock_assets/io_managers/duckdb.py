@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import pandas as pd
-from dagster import MetadataValue, OutputContext, TableColumn, TableSchema
+from dagster import InputContext, MetadataValue, OutputContext, TableColumn, TableSchema
 from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient
@@ -36,6 +36,7 @@ class _TransactionalDuckDbClient(DuckDbClient):
                 yield conn
             except BaseException:
                 conn.rollback()
+                conn.close()  # dagster-duckdb only closes on success; a failed write must too
                 raise
             conn.commit()
 
@@ -82,6 +83,18 @@ class _ContractPandasHandler(DuckDBPandasTypeHandler):
                 ),
             }
         )
+
+    def load_input(
+        self, context: InputContext, table_slice: TableSlice, connection
+    ) -> pd.DataFrame:
+        """Load with the same dtypes assets produce (DuckDB hands DATE back as datetime64)."""
+        frame = super().load_input(context, table_slice, connection)
+        contract = _contract(table_slice)
+        if contract is not None and not frame.empty:
+            for name, sql_type in contract.columns:
+                if sql_type == "DATE" and name in frame:
+                    frame[name] = frame[name].dt.date
+        return frame
 
 
 class WarehouseIOManager(DuckDBPandasIOManager):

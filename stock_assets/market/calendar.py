@@ -54,6 +54,11 @@ def session_ordinal(day: dt.date) -> int:
     return pos
 
 
+def session_at(ordinal: int) -> dt.date:
+    """The trading day at a 0-based position since CALENDAR_START (inverse of session_ordinal)."""
+    return _session_index()[ordinal].date()
+
+
 def non_session_reason(day: dt.date) -> str | None:
     """None for a trading day, otherwise a sentence saying why the market is closed."""
     if day.weekday() >= 5:

@@ -89,7 +89,69 @@ PRICE_REJECTS = TableSchema(
     description="Bronze records that could not become prices, with the reason.",
 )
 
-TABLES: dict[str, TableSchema] = {t.qualified_name: t for t in (RAW_QUOTES, PRICES, PRICE_REJECTS)}
+INDICATOR_COLUMNS = (
+    "sma_5", "sma_20", "sma_50", "ema_12", "ema_26", "macd", "macd_signal", "macd_hist",
+    "bb_upper", "bb_middle", "bb_lower", "rsi_14", "volatility_20", "pct_change",
+)  # fmt: skip
+
+INDICATORS = TableSchema(
+    layer="gold",
+    name="indicators",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("close", "DOUBLE"),
+        ("volume", "BIGINT"),
+        *((name, "DOUBLE") for name in INDICATOR_COLUMNS),
+    ),
+    description=(
+        "One wide table of TA-Lib-exact indicators per symbol and trading day: SMA 5/20/50, "
+        "EMA 12/26, MACD (12, 26, 9), Bollinger (20, 2, population sigma), Wilder RSI 14, "
+        "20-day annualized volatility of log returns, daily % change. Warm-up rows are NULL."
+    ),
+)
+
+SIGNALS = TableSchema(
+    layer="gold",
+    name="signals",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("signal", "VARCHAR"),
+        ("value", "DOUBLE"),
+        ("reason", "VARCHAR"),
+    ),
+    description=(
+        "Trading signals per symbol and day: BUY/SELL on SMA-5/SMA-20 crossings, ANOMALY on "
+        "large daily moves, VOLUME_SPIKE, BB_BREAKOUT; each with a readable reason."
+    ),
+)
+
+MARKET_SUMMARY = TableSchema(
+    layer="gold",
+    name="market_summary",
+    columns=(
+        ("trade_date", "DATE"),
+        ("symbols", "BIGINT"),
+        ("advancers", "BIGINT"),
+        ("decliners", "BIGINT"),
+        ("unchanged", "BIGINT"),
+        ("top_gainers", "VARCHAR"),
+        ("top_losers", "VARCHAR"),
+        ("best_symbol", "VARCHAR"),
+        ("best_pct", "DOUBLE"),
+        ("worst_symbol", "VARCHAR"),
+        ("worst_pct", "DOUBLE"),
+        ("anomaly_count", "BIGINT"),
+        ("signal_count", "BIGINT"),
+    ),
+    description="One row per trading day: breadth, top movers and signal counts.",
+)
+
+TABLES: dict[str, TableSchema] = {
+    t.qualified_name: t
+    for t in (RAW_QUOTES, PRICES, PRICE_REJECTS, INDICATORS, SIGNALS, MARKET_SUMMARY)
+}
 
 _PANDAS_DTYPES = {
     "VARCHAR": "object",

@@ -26,6 +26,10 @@ class LakeResource(dg.ConfigurableResource):
     def get(self, key: str) -> bytes:
         raise NotImplementedError
 
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create the object only if no object has the key; True when this call created it."""
+        raise NotImplementedError
+
 
 class LocalLake(LakeResource):
     """The lake as a local folder ($STOCK_ASSETS_DATA_DIR/lake)."""
@@ -51,3 +55,17 @@ class LocalLake(LakeResource):
 
     def get(self, key: str) -> bytes:
         return Path(self.uri(key)).read_bytes()
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        target = Path(self.uri(key))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.link(tmp, target)  # atomic, and fails if the key exists: first writer wins
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,70 @@
+"""Indicator charts rendered to PNG, so a person sees them in the Dagster UI."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to memory only
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+_MARKERS = {
+    "BUY": ("^", "tab:green"),
+    "SELL": ("v", "tab:red"),
+    "ANOMALY": ("o", "tab:orange"),
+    "VOLUME_SPIKE": ("s", "tab:purple"),
+    "BB_BREAKOUT": ("D", "tab:brown"),
+}
+
+
+def indicator_chart(symbol: str, indicators: pd.DataFrame, signals: pd.DataFrame) -> bytes:
+    """Close with SMA 5/20/50 and Bollinger bands, a MACD panel, and signals marked."""
+    data = indicators.sort_values("trade_date")
+    x = pd.to_datetime(data["trade_date"])
+    fig, (price_ax, macd_ax) = plt.subplots(
+        2, 1, figsize=(9, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    price_ax.fill_between(
+        x,
+        data["bb_lower"],
+        data["bb_upper"],
+        color="tab:blue",
+        alpha=0.12,
+        label="Bollinger (20, 2)",
+    )
+    price_ax.plot(x, data["close"], color="black", lw=1.2, label="close")
+    for column, color in (("sma_5", "tab:orange"), ("sma_20", "tab:blue"), ("sma_50", "tab:gray")):
+        price_ax.plot(x, data[column], color=color, lw=0.9, label=column.upper().replace("_", " "))
+    closes = data.set_index("trade_date")["close"]
+    for signal, (marker, color) in _MARKERS.items():
+        days = signals.loc[signals["signal"] == signal, "trade_date"]
+        days = [d for d in days if d in closes.index]
+        if days:
+            price_ax.scatter(
+                pd.to_datetime(days),
+                closes.loc[days],
+                marker=marker,
+                color=color,
+                s=46,
+                zorder=5,
+                label=signal,
+            )
+    price_ax.set_title(f"{symbol}: close, SMA and Bollinger bands with signals")
+    price_ax.legend(loc="upper left", fontsize=7, ncol=3)
+    price_ax.grid(alpha=0.3)
+
+    macd_ax.bar(x, data["macd_hist"], color="tab:gray", alpha=0.5, label="histogram")
+    macd_ax.plot(x, data["macd"], color="tab:blue", lw=1, label="MACD (12, 26)")
+    macd_ax.plot(x, data["macd_signal"], color="tab:red", lw=1, label="signal (9)")
+    macd_ax.axhline(0, color="black", lw=0.5)
+    macd_ax.legend(loc="upper left", fontsize=7, ncol=3)
+    macd_ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return buffer.getvalue()

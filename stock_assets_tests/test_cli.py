@@ -1,0 +1,53 @@
+"""The README's run command, end to end on the simulator into a temporary home."""
+
+import datetime as dt
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from stock_assets import cli
+from stock_assets.market import calendar
+
+
+def test_last_closed_session_waits_for_the_close():
+    before_close = dt.datetime(2024, 7, 5, 19, 0, tzinfo=dt.UTC)  # 15:00 New York
+    after_close = dt.datetime(2024, 7, 5, 20, 30, tzinfo=dt.UTC)
+    assert cli.last_closed_session(before_close) == dt.date(2024, 7, 3)
+    assert cli.last_closed_session(after_close) == dt.date(2024, 7, 5)
+    start, end = cli.default_range(3, after_close)
+    assert end == dt.date(2024, 7, 5) and start == dt.date(2024, 4, 8)
+
+
+@pytest.mark.slow
+def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch, capsys):
+    dagster_home = data_home / "dagster_home"
+    dagster_home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    monkeypatch.setenv("STOCK_ASSETS_SYMBOLS", "AAPL,MSFT,TMUS")
+    args = ["run", "--start", "2024-06-24", "--end", "2024-07-12"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "3 symbols" in out and "1 holidays skipped" in out and "gold.signals" in out
+
+    def counts() -> dict[str, int]:
+        with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
+            return {
+                t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in (
+                    "bronze.raw_quotes",
+                    "silver.prices",
+                    "gold.indicators",
+                    "gold.market_summary",
+                )
+            }
+
+    first = counts()
+    sessions = len(calendar.sessions_between(dt.date(2024, 6, 24), dt.date(2024, 7, 12)))
+    assert first["silver.prices"] == 3 * sessions and first["gold.market_summary"] == sessions
+    assert cli.main(args) == 0
+    assert counts() == first
+    # The runs are recorded in the instance the UI reads.
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+    assert len(runs) == 2 and all(r.job_name == "daily_market_job" for r in runs)
