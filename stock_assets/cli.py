@@ -42,10 +42,11 @@ def run_backfill(start: dt.date, end: dt.date) -> bool:
     """Materialize the daily job for [start, end] as one run in the configured instance."""
     from dagster import DagsterInstance
 
-    from stock_assets.definitions import defs
+    from stock_assets.definitions import build_definitions
 
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    job = defs.resolve_job_def("daily_market_job")
+    # Built now, not at import, so the environment of this call decides the resources.
+    job = build_definitions().resolve_job_def("daily_market_job")
     result = job.execute_in_process(
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         instance=instance,
@@ -105,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--end", type=dt.date.fromisoformat, help="last day (YYYY-MM-DD)")
     args = parser.parse_args(argv)
 
-    warnings.filterwarnings("ignore", module="dagster")
+    from dagster import BetaWarning, PreviewWarning
+
+    for category in (BetaWarning, PreviewWarning):  # API maturity notes, not run problems
+        warnings.filterwarnings("ignore", category=category)
     start, end = default_range(args.months, dt.datetime.now(dt.UTC))
     start, end = args.start or start, args.end or end
     print(f"stock_assets: backfilling {start} .. {end} as one run", flush=True)

@@ -81,10 +81,12 @@ class SymbolProfile:
     @classmethod
     def for_symbol(cls, symbol: str, seed: int) -> SymbolProfile:
         u = [_unit_hash(seed, symbol, k) for k in range(4)]
+        annual_vol = 0.16 + 0.30 * u[2]
         return cls(
             start_price=round(15 + 285 * u[0], 2),
-            annual_drift=0.02 + 0.13 * u[1],
-            annual_vol=0.16 + 0.34 * u[2],
+            # Drift of the log price is 2-12 %/year: the Ito term makes up for volatility.
+            annual_drift=0.5 * annual_vol**2 + 0.02 + 0.10 * u[1],
+            annual_vol=annual_vol,
             base_volume=float(10 ** (5.8 + 1.6 * u[3])),
         )
 
