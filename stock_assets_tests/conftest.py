@@ -34,3 +34,6 @@ def local_resources(home: Path, **market: object) -> dict[str, object]:
 
 # A stretch of 2024 with a holiday inside it (Independence Day, Thursday 2024-07-04).
 JULY_2024 = (dt.date(2024, 7, 1), dt.date(2024, 7, 12))
+
+
+from stock_assets_tests.aws_server import aws_endpoint, moto_server  # noqa: E402, F401

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import dagster as dg
 
 
 def validate_key(key: str) -> str:
     """Refuse keys that could escape the lake root (absolute, '..', empty parts)."""
-    parts = PurePosixPath(key).parts
-    if not parts or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    parts = key.split("/")
+    if not key or any(p in ("", ".", "..") for p in parts) or "\\" in key:
         raise ValueError(f"invalid lake key {key!r}")
     return key
 
@@ -69,3 +69,42 @@ class LocalLake(LakeResource):
             return False
         finally:
             Path(tmp).unlink(missing_ok=True)
+
+
+class S3Lake(LakeResource):
+    """The lake as s3://bucket/prefix (AWS mode). Clients honour AWS_ENDPOINT_URL."""
+
+    bucket: str
+    prefix: str = "stock-assets"
+
+    def s3_key(self, key: str) -> str:
+        return f"{self.prefix.strip('/')}/{validate_key(key)}" if self.prefix else validate_key(key)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.s3_key(key)}"
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3")
+
+    def put(self, key: str, data: bytes) -> str:
+        # A single PUT is atomic in S3: readers see the old object or the new one.
+        self.client().put_object(Bucket=self.bucket, Key=self.s3_key(key), Body=data)
+        return key
+
+    def get(self, key: str) -> bytes:
+        return self.client().get_object(Bucket=self.bucket, Key=self.s3_key(key))["Body"].read()
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client().put_object(
+                Bucket=self.bucket, Key=self.s3_key(key), Body=data, IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                return False
+            raise
+        return True
