@@ -38,22 +38,65 @@ def default_range(months: int, now: dt.datetime) -> tuple[dt.date, dt.date]:
     return sessions[0], sessions[-1]
 
 
-def run_backfill(start: dt.date, end: dt.date) -> bool:
-    """Materialize the daily job for [start, end] as one run in the configured instance."""
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def _instance():
     from dagster import DagsterInstance
 
-    from stock_assets.definitions import build_definitions
+    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
 
-    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    # Built now, not at import, so the environment of this call decides the resources.
-    job = build_definitions().resolve_job_def("daily_market_job")
-    result = job.execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+
+def run_backfill(defs, instance, start: dt.date, end: dt.date) -> bool:
+    """Materialize the daily job for [start, end] as one run in the configured instance."""
+    result = defs.resolve_job_def("daily_market_job").execute_in_process(
+        run_config=QUIET,
         instance=instance,
         tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
         raise_on_error=False,
     )
     return result.success
+
+
+def run_stream_demo(defs, instance, day: dt.date, batches: int) -> bool:
+    """Produce micro-batches for the session's last minutes, then sense and ingest them.
+
+    The sensor is evaluated as the daemon would, and its runs carry the daemon's run-key
+    tags, so a daemon started later (dagster dev) does not run the same objects again.
+    """
+    from dagster import RunsFilter, build_sensor_context
+
+    from stock_assets.market.producer import produce_micro_batch
+    from stock_assets.sensors import landing_arrivals_sensor
+
+    lake, market_data = defs.resources["lake"], defs.resources["market_data"]
+    close = calendar.market_close_utc(day).to_pydatetime()
+    for i in range(batches):
+        as_of = close - dt.timedelta(minutes=batches - i)
+        key, count = produce_micro_batch(
+            market_data.client(), market_data.watchlist(), as_of, lake.put, sequence=i
+        )
+        print(f"produced {count} quotes -> {key}")
+    context = build_sensor_context(instance=instance, resources={"lake": lake})
+    result = landing_arrivals_sensor(context)
+    job = defs.resolve_job_def("stream_ingest_job")
+    for request in getattr(result, "run_requests", []):
+        run_tags = {
+            "dagster/sensor_name": landing_arrivals_sensor.name,
+            "dagster/run_key": request.run_key,
+        }
+        if instance.get_runs_count(RunsFilter(tags=run_tags)):
+            continue
+        outcome = job.execute_in_process(
+            run_config={**QUIET, **request.run_config},
+            partition_key=request.partition_key,
+            tags={**request.tags, **run_tags},
+            instance=instance,
+            raise_on_error=False,
+        )
+        if not outcome.success:
+            return False
+    return True
 
 
 def summarize(database: str, start: dt.date, end: dt.date) -> str:
@@ -74,6 +117,10 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
             "GROUP BY signal ORDER BY signal",
             [start, end],
         ).fetchall()
+        stream_rows, snapshot_rows = (
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("silver.stream_history", "gold.latest_snapshot")
+        )
         latest = conn.execute(
             "SELECT trade_date, advancers, decliners, top_gainers, top_losers "
             "FROM gold.market_summary WHERE trade_date <= ? ORDER BY trade_date DESC LIMIT 1",
@@ -87,6 +134,8 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
         f"{int(per_symbol.days.sum())} rows, {rejects} rejected records",
         per_symbol.to_string(index=False),
         "gold.signals: " + (", ".join(f"{n} {name}" for name, n in signals) or "none"),
+        f"silver.stream_history: {stream_rows} quotes; "
+        f"gold.latest_snapshot: {snapshot_rows} symbols",
     ]
     if latest:
         day, up, down, gainers, losers = latest
@@ -104,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--months", type=int, default=3, help="how far back (default 3 months)")
     run.add_argument("--start", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
     run.add_argument("--end", type=dt.date.fromisoformat, help="last day (YYYY-MM-DD)")
+    run.add_argument("--stream-batches", type=int, default=3, help="demo micro-batches")
     args = parser.parse_args(argv)
 
     from dagster import BetaWarning, PreviewWarning
@@ -112,11 +162,18 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", category=category)
     start, end = default_range(args.months, dt.datetime.now(dt.UTC))
     start, end = args.start or start, args.end or end
+    from stock_assets.definitions import build_definitions, data_dir
+
+    # Built now, not at import, so the environment of this call decides the resources.
+    defs, instance = build_definitions(), _instance()
     print(f"stock_assets: backfilling {start} .. {end} as one run", flush=True)
-    if not run_backfill(start, end):
-        print("the run failed; see the Dagster UI or the log above", file=sys.stderr)
+    if not run_backfill(defs, instance, start, end):
+        print("the backfill failed; see the Dagster UI or the log above", file=sys.stderr)
         return 1
-    from stock_assets.definitions import data_dir
+    print(f"stock_assets: streaming {args.stream_batches} micro-batches for {end}", flush=True)
+    if args.stream_batches and not run_stream_demo(defs, instance, end, args.stream_batches):
+        print("stream ingestion failed; see the Dagster UI or the log above", file=sys.stderr)
+        return 1
 
     print(summarize(str(data_dir() / "warehouse.duckdb"), start, end))
     return 0

@@ -12,12 +12,18 @@ from pathlib import Path
 
 import dagster as dg
 
-from stock_assets.assets import gold, prices
+from stock_assets.assets import gold, prices, stream
 from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.lake import LocalLake
 from stock_assets.resources.market_data import MarketDataResource
-from stock_assets.schedules import after_close_schedule, daily_market_job
+from stock_assets.schedules import (
+    after_close_schedule,
+    daily_market_job,
+    market_hours_producer_schedule,
+    produce_quotes_job,
+)
+from stock_assets.sensors import landing_arrivals_sensor, stream_ingest_job
 
 
 def data_dir() -> Path:
@@ -65,9 +71,10 @@ def resources_for(env: str) -> dict[str, object]:
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([prices, gold]),
-        jobs=[daily_market_job],
-        schedules=[after_close_schedule],
+        assets=dg.load_assets_from_modules([prices, gold, stream]),
+        jobs=[daily_market_job, stream_ingest_job, produce_quotes_job],
+        schedules=[after_close_schedule, market_hours_producer_schedule],
+        sensors=[landing_arrivals_sensor],
         resources=resources_for(os.environ.get("STOCK_ASSETS_ENV", "local")),
     )
 

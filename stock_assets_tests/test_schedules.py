@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from stock_assets.schedules import after_close_schedule
+from stock_assets.schedules import after_close_schedule, market_hours_producer_schedule
 
 NY = ZoneInfo("America/New_York")
 
@@ -38,3 +38,51 @@ def test_schedule_fires_after_the_close_in_new_york_on_weekdays():
     assert after_close_schedule.cron_schedule == "30 18 * * 1-5"
     assert after_close_schedule.execution_timezone == "America/New_York"
     assert after_close_schedule.job_name == "daily_market_job"
+
+
+@pytest.mark.parametrize(
+    "when,produces",
+    [
+        (dt.datetime(2024, 7, 5, 10, 0, tzinfo=NY), True),
+        (dt.datetime(2024, 7, 5, 9, 15, tzinfo=NY), False),  # before the open
+        (dt.datetime(2024, 7, 4, 11, 0, tzinfo=NY), False),  # holiday
+        (dt.datetime(2024, 11, 29, 14, 0, tzinfo=NY), False),  # after an early close (13:00)
+    ],
+)
+def test_producer_runs_only_while_the_market_is_open(when, produces):
+    result = market_hours_producer_schedule(
+        dg.build_schedule_context(scheduled_execution_time=when)
+    )
+    assert isinstance(result, dg.RunRequest) is produces
+    if produces:
+        config = result.run_config["ops"]["produce_quotes"]["config"]
+        assert dt.datetime.fromisoformat(config["as_of"]) == when
+
+
+def test_producer_job_writes_a_micro_batch_of_the_watchlist(data_home):
+    from stock_assets.market.landing import parse_landing_object
+    from stock_assets.resources.lake import LocalLake
+    from stock_assets.resources.market_data import MarketDataResource
+    from stock_assets.schedules import produce_quotes_job
+
+    lake = LocalLake(root=str(data_home / "lake"))
+    result = produce_quotes_job.execute_in_process(
+        run_config={"ops": {"produce_quotes": {"config": {"as_of": "2024-07-05T15:00:00+00:00"}}}},
+        resources={"lake": lake, "market_data": MarketDataResource(symbols="AAPL,TMUS")},
+    )
+    key = result.output_for_node("produce_quotes")
+    parse = parse_landing_object(key, lake.get(key), now=dt.datetime(2024, 7, 6, tzinfo=dt.UTC))
+    assert key.startswith("landing/quotes/") and parse.fatal is None and not parse.rejects
+    assert sorted(parse.quotes.symbol) == ["AAPL", "TMUS"]
+
+
+def test_producer_writes_nothing_when_there_is_no_quote(data_home):
+    from stock_assets.market.producer import produce_micro_batch
+    from stock_assets.market.sources.simulated import SimulatedSource
+
+    written = []
+    before_listing = dt.datetime(2023, 9, 1, 15, tzinfo=dt.UTC)  # ARM lists on 2023-09-14
+    key, count = produce_micro_batch(
+        SimulatedSource(), ["ARM"], before_listing, lambda k, b: written.append(k)
+    )
+    assert (key, count, written) == (None, 0, [])

@@ -19,6 +19,7 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
+from stock_assets.io_managers.merge import MergeSpec, merge_spec
 from stock_assets.market.schemas import TABLES
 
 
@@ -49,6 +50,8 @@ class _TransactionalDuckDbClient(DuckDbClient):
 
     @staticmethod
     def delete_table_slice(context: OutputContext, table_slice: TableSlice, connection) -> None:
+        if merge_spec(context.definition_metadata) is not None:
+            return  # merged assets keep their stored rows; see io_managers.merge
         exists = connection.execute(
             "SELECT count(*) FROM information_schema.tables "
             "WHERE table_schema = ? AND table_name = ?",
@@ -66,11 +69,11 @@ class _ContractPandasHandler(DuckDBPandasTypeHandler):
             super().handle_output(context, table_slice, obj, connection)
             return
         if not obj.empty:
+            table = f'"{table_slice.schema}"."{table_slice.table}"'
             connection.register("_stock_assets_out", obj)
-            connection.execute(
-                f'INSERT INTO "{table_slice.schema}"."{table_slice.table}" BY NAME '
-                "SELECT * FROM _stock_assets_out"
-            )
+            spec = merge_spec(context.definition_metadata)
+            for statement in _merge_statements(table, spec) if spec else [_INSERT.format(table)]:
+                connection.execute(statement)
             connection.unregister("_stock_assets_out")
         count = {"partition_row_count" if context.has_partition_key else "row_count": len(obj)}
         context.add_output_metadata(
@@ -95,6 +98,25 @@ class _ContractPandasHandler(DuckDBPandasTypeHandler):
                 if sql_type == "DATE" and name in frame:
                     frame[name] = frame[name].dt.date
         return frame
+
+
+_INSERT = "INSERT INTO {} BY NAME SELECT * FROM _stock_assets_out"
+
+
+def _merge_statements(table: str, spec: MergeSpec) -> list[str]:
+    """SQL for a merge write (io_managers.merge): keys matched, newest or stored row kept."""
+    match = " AND ".join(f't."{k}" = o."{k}"' for k in spec.keys)
+    statements = []
+    if spec.newest_by:
+        newer = f'o."{spec.newest_by}" > t."{spec.newest_by}"'
+        statements.append(
+            f"DELETE FROM {table} t USING _stock_assets_out o WHERE {match} AND {newer}"
+        )
+    statements.append(
+        f"INSERT INTO {table} BY NAME SELECT * FROM _stock_assets_out o "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"
+    )
+    return statements
 
 
 class WarehouseIOManager(DuckDBPandasIOManager):

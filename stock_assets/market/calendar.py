@@ -97,8 +97,9 @@ def market_open_utc(day: dt.date) -> pd.Timestamp:
     return xnys().session_open(pd.Timestamp(day))
 
 
-def trading_day_of(ts: pd.Timestamp) -> dt.date:
-    """The New York calendar date of an instant (the partition a quote belongs to)."""
+def trading_day_of(instant: dt.datetime) -> dt.date:
+    """The New York calendar date of an instant (naive means UTC)."""
+    ts = pd.Timestamp(instant)
     if ts.tzinfo is None:
         ts = ts.tz_localize("UTC")
     return ts.tz_convert(MARKET_TIMEZONE).date()

@@ -148,9 +148,60 @@ MARKET_SUMMARY = TableSchema(
     description="One row per trading day: breadth, top movers and signal counts.",
 )
 
+STREAM_HISTORY = TableSchema(
+    layer="silver",
+    name="stream_history",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        ("price", "DOUBLE"),
+        ("volume", "BIGINT"),
+        ("change", "DOUBLE"),
+        ("change_pct", "DOUBLE"),
+        ("name", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("object_key", "VARCHAR"),
+        ("ingested_at", "TIMESTAMP"),
+        ("trade_date", "DATE"),
+    ),
+    description=(
+        "Intraday quotes from landing-zone files, one row per symbol and quote time (UTC). "
+        "Each row is written once: re-delivered files and duplicates never add or change "
+        "rows. trade_date is the New York trading day of ts (the partition); object_key is "
+        "the landing object the quote came from."
+    ),
+)
+
+LATEST_SNAPSHOT = TableSchema(
+    layer="gold",
+    name="latest_snapshot",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        ("price", "DOUBLE"),
+        ("change", "DOUBLE"),
+        ("change_pct", "DOUBLE"),
+        ("name", "VARCHAR"),
+        ("updated_at", "TIMESTAMP"),
+    ),
+    description=(
+        "The newest quote per symbol. A late file carrying older quotes never replaces a "
+        "newer price."
+    ),
+)
+
 TABLES: dict[str, TableSchema] = {
     t.qualified_name: t
-    for t in (RAW_QUOTES, PRICES, PRICE_REJECTS, INDICATORS, SIGNALS, MARKET_SUMMARY)
+    for t in (
+        RAW_QUOTES,
+        PRICES,
+        PRICE_REJECTS,
+        INDICATORS,
+        SIGNALS,
+        MARKET_SUMMARY,
+        STREAM_HISTORY,
+        LATEST_SNAPSHOT,
+    )
 }
 
 _PANDAS_DTYPES = {

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
+
+from stock_assets.market.arrivals import ObjectInfo
+
+
+def s3_client():
+    """A shared S3 client (clients are thread-safe and costly to build) for this endpoint."""
+    return _cached_s3_client(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
+
+
+@lru_cache(maxsize=4)
+def _cached_s3_client(endpoint: str | None, region: str | None):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name=region)
 
 
 def validate_key(key: str) -> str:
@@ -28,6 +44,14 @@ class LakeResource(dg.ConfigurableResource):
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         """Create the object only if no object has the key; True when this call created it."""
+        raise NotImplementedError
+
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        """Every object under a lake prefix (all pages), oldest first."""
+        raise NotImplementedError
+
+    def move(self, key: str, new_key: str) -> None:
+        """Move an object (quarantine); the source is gone once the copy is complete."""
         raise NotImplementedError
 
 
@@ -70,6 +94,29 @@ class LocalLake(LakeResource):
         finally:
             Path(tmp).unlink(missing_ok=True)
 
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        root = Path(self.root)
+        base = root / validate_key(prefix.rstrip("/"))
+        found = []
+        for path in base.rglob("*") if base.is_dir() else []:
+            if not path.is_file() or path.name.startswith(".tmp-"):
+                continue
+            stat = path.stat()
+            found.append(
+                ObjectInfo(
+                    key=path.relative_to(root).as_posix(),
+                    last_modified=dt.datetime.fromtimestamp(stat.st_mtime_ns / 1e9, dt.UTC),
+                    version=f"{stat.st_size}-{stat.st_mtime_ns}",
+                    size=stat.st_size,
+                )
+            )
+        return sorted(found, key=lambda o: (o.last_modified, o.key))
+
+    def move(self, key: str, new_key: str) -> None:
+        target = Path(self.uri(new_key))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.uri(key), target)
+
 
 class S3Lake(LakeResource):
     """The lake as s3://bucket/prefix (AWS mode). Clients honour AWS_ENDPOINT_URL."""
@@ -84,9 +131,7 @@ class S3Lake(LakeResource):
         return f"s3://{self.bucket}/{self.s3_key(key)}"
 
     def client(self):
-        import boto3
-
-        return boto3.client("s3")
+        return s3_client()
 
     def put(self, key: str, data: bytes) -> str:
         # A single PUT is atomic in S3: readers see the old object or the new one.
@@ -108,3 +153,28 @@ class S3Lake(LakeResource):
                 return False
             raise
         return True
+
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        root = self.s3_key(prefix.rstrip("/")) + "/"
+        strip = len(self.s3_key("x")) - 1  # length of "<prefix>/"
+        found = []
+        pages = (
+            self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=root)
+        )
+        for page in pages:  # 1,000 keys a page
+            for item in page.get("Contents", []):
+                found.append(
+                    ObjectInfo(
+                        key=item["Key"][strip:],
+                        last_modified=item["LastModified"].astimezone(dt.UTC),
+                        version=item["ETag"].strip('"'),
+                        size=item["Size"],
+                    )
+                )
+        return sorted(found, key=lambda o: (o.last_modified, o.key))
+
+    def move(self, key: str, new_key: str) -> None:
+        client = self.client()
+        source = {"Bucket": self.bucket, "Key": self.s3_key(key)}
+        client.copy_object(Bucket=self.bucket, Key=self.s3_key(new_key), CopySource=source)
+        client.delete_object(**source)

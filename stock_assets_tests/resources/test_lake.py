@@ -1,5 +1,7 @@
 """Both lake implementations honour the same contract; S3 against the loopback server."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import boto3
 import pytest
 
@@ -40,3 +42,29 @@ def test_s3_keys_live_under_the_prefix(aws_endpoint):
 def test_keys_that_could_escape_the_lake_are_refused(key):
     with pytest.raises(ValueError):
         validate_key(key)
+
+
+def test_listing_pages_past_a_thousand_objects_with_versions(lake):
+    with ThreadPoolExecutor(8) as pool:  # the S3 variant pays an HTTP round trip per put
+        list(
+            pool.map(
+                lambda i: lake.put(f"landing/quotes/batch/{i:05d}.jsonl", b"x" * (i % 7 + 1)),
+                range(1005),
+            )
+        )
+    lake.put("bronze/other/ignored.jsonl", b"-")
+    listed = lake.list_objects("landing/quotes")
+    assert len(listed) == 1005
+    assert {o.key for o in listed} == {f"landing/quotes/batch/{i:05d}.jsonl" for i in range(1005)}
+    before = {o.key: o.version for o in listed}
+    lake.put("landing/quotes/batch/00003.jsonl", b"new content")
+    after = {o.key: o.version for o in lake.list_objects("landing/quotes")}
+    assert after["landing/quotes/batch/00003.jsonl"] != before["landing/quotes/batch/00003.jsonl"]
+    assert after["landing/quotes/batch/00004.jsonl"] == before["landing/quotes/batch/00004.jsonl"]
+
+
+def test_move_relocates_an_object(lake):
+    lake.put("landing/quotes/bad.json", b"{not json")
+    lake.move("landing/quotes/bad.json", "quarantine/landing/quotes/bad.json")
+    assert lake.list_objects("landing/quotes") == []
+    assert lake.get("quarantine/landing/quotes/bad.json") == b"{not json"

@@ -1,0 +1,90 @@
+"""Sensors: landing-zone arrivals (S3 or the local folder) start stream ingestion runs."""
+
+import datetime as dt
+import os
+from collections import defaultdict
+
+import dagster as dg
+
+from stock_assets.assets.stream import HISTORY_KEY, SNAPSHOT_KEY, LandingBatchConfig
+from stock_assets.market import calendar
+from stock_assets.market.arrivals import ArrivalCursor, ObjectInfo, new_arrivals, run_key
+from stock_assets.market.landing import LANDING_QUOTES_PREFIX, parse_landing_object
+from stock_assets.market.stream import quote_trading_days
+from stock_assets.partitions import TRADING_DAYS
+from stock_assets.resources.lake import LakeResource
+
+MAX_OBJECTS_PER_TICK = 500
+
+stream_ingest_job = dg.define_asset_job(
+    name="stream_ingest_job",
+    selection=dg.AssetSelection.assets(HISTORY_KEY, SNAPSHOT_KEY),
+    description="Append landing objects to silver.stream_history and move the latest snapshot.",
+)
+
+
+def _partition_span() -> tuple[dt.date, dt.date]:
+    first = dt.date.fromisoformat(TRADING_DAYS.get_first_partition_key())
+    last = dt.date.fromisoformat(TRADING_DAYS.get_last_partition_key())
+    return first, last
+
+
+def object_trading_days(lake: LakeResource, obj: ObjectInfo) -> list[dt.date]:
+    """The trading-day partitions an object's quotes fall on.
+
+    An object without any usable quote (unparseable: it will be quarantined) is filed
+    under the session of its arrival, so its run still reports and quarantines it.
+    """
+    parse = parse_landing_object(obj.key, lake.get(obj.key), now=dt.datetime.now(dt.UTC))
+    first, last = _partition_span()
+    days = set()
+    if not parse.fatal and not parse.quotes.empty:
+        days = {d for d in quote_trading_days(parse.quotes) if calendar.is_session(d)}
+    days = {d for d in days if first <= d <= last}
+    if not days:
+        arrival = calendar.trading_day_of(obj.last_modified)
+        sessions = calendar.sessions_between(arrival - dt.timedelta(days=10), min(arrival, last))
+        days = {sessions[-1]}
+    return sorted(days)
+
+
+def arrival_run_requests(lake: LakeResource, objects: list[ObjectInfo]) -> list[dg.RunRequest]:
+    """One run per group of objects sharing the same trading days, keyed by key + version."""
+    groups: dict[tuple[dt.date, ...], list[ObjectInfo]] = defaultdict(list)
+    for obj in objects:
+        groups[tuple(object_trading_days(lake, obj))].append(obj)
+    requests = []
+    for days, members in groups.items():
+        config = LandingBatchConfig(object_keys=[o.key for o in members])
+        tags = {"stock_assets/objects": str(len(members))}
+        if len(days) > 1:  # a late file spanning days: one run over their range
+            tags["dagster/asset_partition_range_start"] = days[0].isoformat()
+            tags["dagster/asset_partition_range_end"] = days[-1].isoformat()
+        requests.append(
+            dg.RunRequest(
+                run_key=run_key(members),
+                run_config=dg.RunConfig(ops={"stream_assets": config}),
+                partition_key=days[0].isoformat() if len(days) == 1 else None,
+                tags=tags,
+            )
+        )
+    return requests
+
+
+@dg.sensor(
+    job=stream_ingest_job,
+    minimum_interval_seconds=int(os.environ.get("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", "10")),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="New or re-written objects under landing/quotes/ (S3 or the local lake).",
+)
+def landing_arrivals_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+    """Request a stream ingestion run for each batch of new landing objects, once each."""
+    cursor = ArrivalCursor.from_json(context.cursor)
+    fresh, next_cursor = new_arrivals(
+        lake.list_objects(LANDING_QUOTES_PREFIX), cursor, limit=MAX_OBJECTS_PER_TICK
+    )
+    if not fresh:
+        return dg.SkipReason(f"no new objects under {LANDING_QUOTES_PREFIX}")
+    requests = arrival_run_requests(lake, fresh)
+    context.log.info(f"{len(fresh)} new objects in {len(requests)} runs")
+    return dg.SensorResult(run_requests=requests, cursor=next_cursor.to_json())

@@ -1,0 +1,212 @@
+"""Landing objects -> sensor -> run -> silver.stream_history / gold.latest_snapshot.
+
+Every test runs twice: on the local lake folder and on S3 (moto's server on loopback).
+"""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import boto3
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from stock_assets.assets.stream import stream_assets
+from stock_assets.market.landing import encode_micro_batch
+from stock_assets.market.sources.simulated import SimulatedSource
+from stock_assets.resources.lake import LocalLake, S3Lake
+from stock_assets.sensors import landing_arrivals_sensor
+from stock_assets_tests.conftest import local_resources
+
+DAY = dt.date(2024, 7, 5)
+SYMBOLS = ["AAPL", "MSFT", "TMUS"]
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request, data_home):
+    if request.param == "local":
+        return LocalLake(root=str(data_home / "lake"))
+    request.getfixturevalue("aws_endpoint")
+    boto3.client("s3").create_bucket(Bucket="stream-lake")
+    return S3Lake(bucket="stream-lake", prefix="stock-assets")
+
+
+def quotes_at(hour: int, minute: int) -> list[dict]:
+    as_of = dt.datetime(2024, 7, 5, hour, minute, tzinfo=dt.UTC)
+    return SimulatedSource().latest_quotes(SYMBOLS, as_of)
+
+
+class Harness:
+    """Evaluates the sensor like the daemon does and executes what it requests."""
+
+    def __init__(self, home: Path, lake):
+        self.home, self.lake, self.cursor = home, lake, None
+        self.run_keys: set[str] = set()
+        self.results: list[dg.ExecuteInProcessResult] = []
+
+    def tick(self) -> list[dg.RunRequest]:
+        context = dg.build_sensor_context(cursor=self.cursor, resources={"lake": self.lake})
+        result = landing_arrivals_sensor(context)
+        if isinstance(result, dg.SkipReason):
+            return []
+        self.cursor = result.cursor
+        # The daemon drops a request whose run key already ran for this sensor.
+        fresh = [r for r in result.run_requests if r.run_key not in self.run_keys]
+        for request in fresh:
+            self.run_keys.add(request.run_key)
+            self.execute(request)
+        return result.run_requests
+
+    def execute(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+        resources = {**local_resources(self.home), "lake": self.lake}
+        result = dg.materialize(
+            [stream_assets],
+            resources=resources,
+            run_config=request.run_config,
+            partition_key=request.partition_key,
+            tags=request.tags,
+        )
+        assert result.success
+        self.results.append(result)
+        return result
+
+    def table(self, name: str) -> pd.DataFrame:
+        with duckdb.connect(str(self.home / "warehouse.duckdb"), read_only=True) as conn:
+            return conn.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchdf()
+
+
+def put(lake, key: str, quotes: list[dict], fmt: str = "jsonl") -> None:
+    lake.put(key, encode_micro_batch(quotes, fmt))
+
+
+def test_every_good_record_lands_exactly_once_and_snapshot_is_newest(data_home, lake):
+    harness = Harness(data_home, lake)
+    batches = {f"landing/quotes/2024/07/05/b{i}.jsonl": quotes_at(14, 30 + i) for i in range(4)}
+    for key, quotes in batches.items():
+        put(lake, key, quotes)
+    requests = harness.tick()
+    assert len(requests) == 1 and requests[0].partition_key == "2024-07-05"
+    assert sorted(
+        requests[0].run_config["ops"]["stream_assets"]["config"]["object_keys"]
+    ) == sorted(batches)
+
+    history = harness.table("silver.stream_history")
+    expected = {
+        (q["symbol"], pd.Timestamp(q["ts"]).tz_localize(None))
+        for qs in batches.values()
+        for q in qs
+    }
+    assert len(history) == len(expected) == 12
+    assert {(r.symbol, r.ts) for r in history.itertuples()} == expected
+    assert set(history.object_key) == set(batches)
+    assert (history.trade_date.dt.date == DAY).all()
+
+    snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
+    newest = {q["symbol"]: q for q in batches["landing/quotes/2024/07/05/b3.jsonl"]}
+    assert sorted(snapshot.index) == SYMBOLS
+    for symbol, quote in newest.items():
+        assert snapshot.loc[symbol, "price"] == quote["price"]
+        assert snapshot.loc[symbol, "ts"] == pd.Timestamp(quote["ts"]).tz_localize(None)
+
+    # Listing again changes nothing: no request, no new rows.
+    assert harness.tick() == []
+    assert len(harness.table("silver.stream_history")) == 12
+
+
+def test_redelivery_duplicates_and_lost_cursor_never_duplicate_rows(data_home, lake):
+    harness = Harness(data_home, lake)
+    quotes = quotes_at(15, 0)
+    put(lake, "landing/quotes/a.jsonl", quotes)
+    harness.tick()
+    # The same quotes delivered again under another key, and as a JSON array.
+    put(lake, "landing/quotes/copy-of-a.json", quotes, fmt="json")
+    assert len(harness.tick()) == 1
+    # The cursor is lost (e.g. reset): every object is listed as new again; run keys repeat...
+    harness.cursor = None
+    again = harness.tick()
+    assert again and all(r.run_key in harness.run_keys for r in again)
+    # ...and even executing those requests once more adds nothing.
+    for request in again:
+        harness.execute(request)
+    assert len(harness.table("silver.stream_history")) == len(quotes)
+
+
+def test_rewritten_key_with_new_content_is_processed_again(data_home, lake):
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/rolling.jsonl", quotes_at(14, 0))
+    first = harness.tick()
+    put(lake, "landing/quotes/rolling.jsonl", quotes_at(14, 1))
+    second = harness.tick()
+    assert len(second) == 1 and second[0].run_key != first[0].run_key
+    assert len(harness.table("silver.stream_history")) == 2 * len(SYMBOLS)
+
+
+def test_late_older_file_never_overwrites_a_newer_price(data_home, lake):
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/newer.jsonl", quotes_at(19, 55))
+    harness.tick()
+    put(lake, "landing/quotes/older.jsonl", quotes_at(14, 0))
+    harness.tick()
+    snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
+    for quote in quotes_at(19, 55):
+        assert snapshot.loc[quote["symbol"], "price"] == quote["price"]
+    assert len(harness.table("silver.stream_history")) == 2 * len(SYMBOLS)
+
+
+def test_late_file_for_an_earlier_day_lands_in_that_days_partition(data_home, lake):
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/today.jsonl", quotes_at(15, 0))
+    earlier = SimulatedSource().latest_quotes(SYMBOLS, dt.datetime(2024, 7, 3, 15, tzinfo=dt.UTC))
+    mixed = earlier + quotes_at(15, 5)
+    put(lake, "landing/quotes/late.jsonl", mixed)
+    requests = harness.tick()
+    late = next(r for r in requests if "late" in json.dumps(r.run_config))
+    assert late.tags["dagster/asset_partition_range_start"] == "2024-07-03"
+    assert late.tags["dagster/asset_partition_range_end"] == "2024-07-05"
+    days = harness.table("silver.stream_history").trade_date.dt.date.value_counts()
+    assert days[dt.date(2024, 7, 3)] == 3 and days[DAY] == 6
+
+
+def test_bad_records_are_rejected_and_unparseable_files_quarantined(data_home, lake):
+    harness = Harness(data_home, lake)
+    good = quotes_at(15, 0)
+    lines = [json.dumps(q) for q in good]
+    lines.insert(1, '{"symbol": "../etc", "price": 1, "ts": "2024-07-05T15:00:00Z"}')
+    lines.insert(2, '{"symbol": "AAPL", "price": -4, "ts": "2024-07-05T15:00:00Z"}')
+    lines.insert(3, '{"symbol": "MSFT", "price": 10, "ts": "2024-07-05T15:00')
+    lake.put("landing/quotes/mixed.jsonl", ("\n".join(lines) + "\n").encode())
+    lake.put("landing/quotes/broken.json", b'[{"symbol": "AAPL", "price": 1,')
+    csv_body = (
+        b"symbol,price,ts,volume,name\n"
+        b'TMUS,181.5,2024-07-05T15:10:00+00:00,100,"T-Mobile US, Inc."\n'
+    )
+    lake.put("landing/quotes/tmus.csv", csv_body)
+    harness.tick()
+
+    history = harness.table("silver.stream_history")
+    assert len(history) == len(good) + 1  # good records of mixed.jsonl + the CSV row
+    tmus = history[history.object_key == "landing/quotes/tmus.csv"].iloc[0]
+    assert (tmus.symbol, tmus.price, tmus.volume, tmus["name"]) == (
+        "TMUS",
+        181.5,
+        100,
+        "T-Mobile US, Inc.",
+    )
+
+    meta = [r.asset_materializations_for_node("stream_assets") for r in harness.results]
+    history_meta = [
+        m.metadata for ms in meta for m in ms if m.asset_key.path[-1] == "stream_history"
+    ]
+    assert sum(m["rejected_records"].value for m in history_meta) == 3
+    messages = [s for m in history_meta for s in m["rejected_sample"].value]
+    assert any("mixed.jsonl record 2" in s and "symbol" in s for s in messages)
+    assert any("mixed.jsonl record 3" in s and "price" in s for s in messages)
+    report = json.loads(lake.get("quarantine/rejected_records/landing/quotes/mixed.jsonl.json"))
+    assert len(report["rejected"]) == 3
+
+    assert [o.key for o in lake.list_objects("landing/quotes") if "broken" in o.key] == []
+    assert lake.get("quarantine/landing/quotes/broken.json") == b'[{"symbol": "AAPL", "price": 1,'
+    quarantine_report = json.loads(lake.get("quarantine/landing/quotes/broken.json.report.json"))
+    assert quarantine_report["key"] == "landing/quotes/broken.json" and quarantine_report["reason"]

@@ -1,0 +1,74 @@
+"""Merge semantics shared by the IO managers, on the pure function and on DuckDB."""
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from stock_assets.io_managers import WarehouseIOManager
+from stock_assets.io_managers.merge import MergeSpec, merge_frames, merge_spec
+from stock_assets.market.schemas import LATEST_SNAPSHOT, conform
+
+SNAPSHOT = MergeSpec(keys=("symbol",), newest_by="ts")
+HISTORY = MergeSpec(keys=("symbol", "ts"))
+
+
+def snap(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["symbol", "ts", "price"])
+    frame["ts"] = pd.to_datetime(frame["ts"])
+    return frame.assign(
+        change=0.0, change_pct=0.0, name=None, updated_at=pd.Timestamp("2024-07-05")
+    )
+
+
+def test_newest_wins_and_older_never_replaces():
+    stored = snap([("AAPL", "2024-07-05 15:00", 10.0), ("MSFT", "2024-07-05 15:00", 20.0)])
+    new = snap(
+        [
+            ("AAPL", "2024-07-05 14:00", 9.0),
+            ("MSFT", "2024-07-05 15:01", 21.0),
+            ("TMUS", "2024-07-05 15:00", 5.0),
+        ]
+    )
+    merged = merge_frames(stored, new, SNAPSHOT).set_index("symbol").price.to_dict()
+    assert merged == {"AAPL": 10.0, "MSFT": 21.0, "TMUS": 5.0}
+
+
+def test_without_order_the_stored_row_stays():
+    stored = snap([("AAPL", "2024-07-05 15:00", 10.0)])
+    new = snap([("AAPL", "2024-07-05 15:00", 99.0), ("AAPL", "2024-07-05 15:01", 11.0)])
+    merged = merge_frames(stored, new, HISTORY).sort_values("ts").price.tolist()
+    assert merged == [10.0, 11.0]
+
+
+def test_spec_round_trips_through_metadata():
+    assert merge_spec(SNAPSHOT.metadata()) == SNAPSHOT
+    assert merge_spec({"partition_expr": "trade_date"}) is None
+
+
+def test_duckdb_merge_matches_the_reference(tmp_path):
+    database = str(tmp_path / "w.duckdb")
+    batches = [
+        snap([("AAPL", "2024-07-05 15:00", 10.0), ("MSFT", "2024-07-05 15:00", 20.0)]),
+        snap([("AAPL", "2024-07-05 14:00", 9.0), ("MSFT", "2024-07-05 15:01", 21.0)]),
+        snap([("TMUS", "2024-07-05 15:00", 5.0), ("AAPL", "2024-07-05 15:00", 12.0)]),
+    ]
+    expected = conform(batches[0], LATEST_SNAPSHOT)
+    for batch in batches:
+        frame = conform(batch, LATEST_SNAPSHOT)
+
+        @dg.asset(key=["gold", "latest_snapshot"], metadata=SNAPSHOT.metadata())
+        def latest_snapshot() -> pd.DataFrame:
+            return frame  # noqa: B023 - materialized immediately
+
+        assert dg.materialize(
+            [latest_snapshot], resources={"io_manager": WarehouseIOManager(database=database)}
+        ).success
+        expected = merge_frames(expected, frame, SNAPSHOT)
+    with duckdb.connect(database, read_only=True) as conn:
+        stored = conn.execute("SELECT * FROM gold.latest_snapshot ORDER BY symbol").fetchdf()
+    pd.testing.assert_frame_equal(
+        stored[["symbol", "ts", "price"]],
+        expected.sort_values("symbol")[["symbol", "ts", "price"]].reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert stored.price.tolist() == [10.0, 21.0, 5.0]  # AAPL at 15:00 again: the stored row stays

@@ -1,0 +1,63 @@
+import datetime as dt
+
+from stock_assets.market.arrivals import ArrivalCursor, ObjectInfo, new_arrivals, run_key
+
+T0 = dt.datetime(2024, 7, 5, 14, 0, tzinfo=dt.UTC)
+
+
+def obj(key: str, seconds: int, version: str = "v1") -> ObjectInfo:
+    return ObjectInfo(
+        key=key, last_modified=T0 + dt.timedelta(seconds=seconds), version=version, size=10
+    )
+
+
+def test_first_listing_takes_everything_oldest_first():
+    fresh, cursor = new_arrivals([obj("b", 5), obj("a", 1)], ArrivalCursor())
+    assert [o.key for o in fresh] == ["a", "b"]
+    assert cursor.watermark == T0 + dt.timedelta(seconds=5)
+
+
+def test_unchanged_relisting_is_not_new_even_at_the_same_instant():
+    listing = [obj("a", 1), obj("b", 5), obj("c", 5)]
+    _, cursor = new_arrivals(listing, ArrivalCursor())
+    again, same = new_arrivals(listing, ArrivalCursor.from_json(cursor.to_json()))
+    assert again == [] and same == cursor
+
+
+def test_a_new_key_at_the_watermark_instant_is_new():
+    _, cursor = new_arrivals([obj("a", 5)], ArrivalCursor())
+    fresh, _ = new_arrivals([obj("a", 5), obj("b", 5)], cursor)
+    assert [o.key for o in fresh] == ["b"]
+
+
+def test_rewritten_key_is_new_again():
+    _, cursor = new_arrivals([obj("a", 1)], ArrivalCursor())
+    fresh, _ = new_arrivals([obj("a", 9, version="v2")], cursor)
+    assert [(o.key, o.version) for o in fresh] == [("a", "v2")]
+
+
+def test_late_visible_object_with_older_timestamp_is_caught_within_settle():
+    _, cursor = new_arrivals([obj("a", 100)], ArrivalCursor())
+    fresh, _ = new_arrivals([obj("a", 100), obj("slow-upload", 40)], cursor)
+    assert [o.key for o in fresh] == ["slow-upload"]
+    stale, _ = new_arrivals([obj("ancient", -3600)], cursor)
+    assert stale == []
+
+
+def test_limit_defers_the_rest_to_the_next_tick():
+    listing = [obj(f"k{i:02d}", i) for i in range(10)]
+    first, cursor = new_arrivals(listing, ArrivalCursor(), limit=4)
+    rest, _ = new_arrivals(listing, cursor)
+    assert [o.key for o in first + rest] == [o.key for o in listing]
+
+
+def test_cursor_forgets_what_is_older_than_the_window():
+    _, cursor = new_arrivals([obj("a", 0)], ArrivalCursor())
+    _, later = new_arrivals([obj("b", 3600)], cursor)
+    assert {k for k, _, _ in later.seen} == {"b"}
+
+
+def test_run_key_depends_on_keys_and_versions_not_order():
+    a, b = obj("a", 1), obj("b", 2)
+    assert run_key([a, b]) == run_key([b, a])
+    assert run_key([a]) != run_key([obj("a", 1, version="v2")])
