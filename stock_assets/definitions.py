@@ -1,7 +1,8 @@
 """The one Definitions object of the code location; resources are chosen by mode.
 
-STOCK_ASSETS_ENV picks the resource set (``local`` today: DuckDB + a local lake folder),
-so asset code never changes between a laptop and AWS.
+STOCK_ASSETS_ENV picks the resource set: ``local`` (DuckDB + a local lake folder) or
+``aws`` (S3 Parquet + Glue, S3 lake, SNS alerts, Athena), so asset code never changes
+between a laptop and AWS.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from stock_assets.assets import gold, prices, stream
+from stock_assets.assets import gold, prices, stream, views
 from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.resources.alerts import LogAlertSink
+from stock_assets.resources.aws import aws_resources
 from stock_assets.resources.lake import LocalLake
 from stock_assets.resources.market_data import MarketDataResource
+from stock_assets.resources.sql_engine import DuckDBSqlEngine
 from stock_assets.schedules import (
     after_close_schedule,
     daily_market_job,
@@ -50,11 +53,13 @@ def local_resources() -> dict[str, object]:
         "io_manager": WarehouseIOManager(database=str(home / "warehouse.duckdb")),
         "lake": LocalLake(root=str(home / "lake")),
         "alerts": LogAlertSink(),
+        "sql_engine": DuckDBSqlEngine(database=str(home / "warehouse.duckdb")),
     }
 
 
 RESOURCES_BY_ENV: dict[str, Callable[[], dict[str, object]]] = {
     "local": local_resources,
+    "aws": aws_resources,
 }
 
 
@@ -71,7 +76,7 @@ def resources_for(env: str) -> dict[str, object]:
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([prices, gold, stream]),
+        assets=dg.load_assets_from_modules([prices, gold, stream, views]),
         jobs=[daily_market_job, stream_ingest_job, produce_quotes_job],
         schedules=[after_close_schedule, market_hours_producer_schedule],
         sensors=[landing_arrivals_sensor],

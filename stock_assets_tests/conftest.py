@@ -11,6 +11,7 @@ from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.lake import LocalLake
 from stock_assets.resources.market_data import MarketDataResource
+from stock_assets.resources.sql_engine import DuckDBSqlEngine
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def local_resources(home: Path, **market: object) -> dict[str, object]:
         "market_data": MarketDataResource(**market),
         # Tests use fixed historical dates, so every signal counts as recent enough to alert.
         "alerts": LogAlertSink(max_age_days=100_000),
+        "sql_engine": DuckDBSqlEngine(database=str(home / "warehouse.duckdb")),
     }
 
 

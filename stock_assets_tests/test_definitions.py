@@ -26,7 +26,7 @@ def test_partitions_are_nyse_sessions_from_the_configured_start():
 
 def test_unknown_mode_is_refused_with_the_valid_ones(monkeypatch):
     monkeypatch.setenv("STOCK_ASSETS_ENV", "cloud")
-    with pytest.raises(ValueError, match="expected: local"):
+    with pytest.raises(ValueError, match="expected: local, aws"):
         importlib.reload(definitions)
     monkeypatch.setenv("STOCK_ASSETS_ENV", "local")
     importlib.reload(definitions)

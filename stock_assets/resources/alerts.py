@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 from dataclasses import dataclass
 
 import pandas as pd
@@ -72,3 +73,35 @@ class LogAlertSink(AlertSink):
     def publish(self, alert: dict, log: logging.Logger) -> None:
         what = f"{alert['signal']} {alert['symbol']} {alert['trade_date']}"
         log.info(f"ALERT {what}: {alert['reason']}")
+
+
+class SnsAlertSink(AlertSink):
+    """AWS sink: one SNS message per alert, on top of the same once-only ledger.
+
+    The body is the alert as JSON; `symbol` and `signal` are also message attributes, so
+    subscribers can filter (an SQS queue for BUY/SELL only, an e-mail for ANOMALY, ...).
+    """
+
+    topic_arn: str = Field(description="The SNS topic alerts are published to")
+    region_name: str | None = Field(
+        default=None, description="AWS region; unset: AWS_REGION, then boto3's default chain"
+    )
+
+    def publish(self, alert: dict, log: logging.Logger) -> None:
+        import boto3
+
+        region = self.region_name or os.environ.get("AWS_REGION")
+        response = boto3.client("sns", region_name=region).publish(
+            TopicArn=self.topic_arn,
+            # SNS subjects: ASCII, no line breaks, at most 100 characters.
+            Subject=f"{alert['signal']} {alert['symbol']} {alert['trade_date']}"[:100],
+            Message=json.dumps(alert),
+            MessageAttributes={
+                "symbol": {"DataType": "String", "StringValue": alert["symbol"]},
+                "signal": {"DataType": "String", "StringValue": alert["signal"]},
+            },
+        )
+        log.info(
+            f"ALERT {alert['signal']} {alert['symbol']} {alert['trade_date']} published to SNS "
+            f"({response['MessageId']})"
+        )

@@ -1,0 +1,645 @@
+"""AWS mode's warehouse: Parquet on S3, registered in Glue so that Athena reads what assets write.
+
+Layout: `s3://{bucket}/{prefix}/{layer}/{table}/trade_date=YYYY-MM-DD/v={version}/part-00000.parquet`
+(unpartitioned tables: `.../{table}/v={version}/...`). The layer (the asset key's prefix)
+is the Glue database (`glue_database`), the key's last part the table, and the contract
+in market.schemas gives the column types.
+
+Every write is a new version under a new sub-prefix. Once all of its objects are written,
+one Glue call points the partition (or, unpartitioned, the table) at it: the atomic switch
+that Athena and this IO manager both read through, so a reader sees the old version or the
+new one, never half of one. The replaced version's objects are deleted after the switch; a
+write that fails before the switch deletes its own objects and leaves the catalog alone.
+
+Partition keys are Glue `date` columns (values 'YYYY-MM-DD'): Athena prunes on
+`trade_date = DATE '2024-07-05'` and ranges like any DATE, matching the contract's type. The
+partition column lives in the catalog only, never inside the Parquet files.
+
+Assets whose definition metadata declares `merge_keys` (io_managers.merge) are merged into
+the stored rows (read the current version, merge, write a new version) instead of replacing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import (
+    AssetKey,
+    ConfigurableIOManager,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    TableColumn,
+)
+from dagster import TableSchema as DagsterTableSchema
+from dagster._core.definitions.metadata import TableMetadataSet
+from pydantic import Field
+
+from stock_assets.io_managers.merge import MergeSpec, merge_frames, merge_spec
+from stock_assets.market.schemas import TABLES, TableSchema, conform
+from stock_assets.market.sql import glue_database
+
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+VERSION_DIR = "v="  # a location's last segment starts with this: only such prefixes are deleted
+PART_FILE = "part-00000.parquet"
+
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "DOUBLE": pa.float64(),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DATE": pa.date32(),
+    # Microseconds as DuckDB and the contract's datetime64[us]; zone-less (isAdjustedToUTC
+    # false) because values are UTC wall times and Athena's TIMESTAMP has no zone.
+    "TIMESTAMP": pa.timestamp("us"),
+}
+_TABLE_NAME = re.compile(r"[a-z0-9_]+")
+_NULLABLE_INTS = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
+# Glue batch API limits per call.
+_GET_BATCH, _WRITE_BATCH, _DELETE_BATCH, _S3_DELETE_BATCH = 1000, 100, 25, 1000
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def hive_type(arrow_type: pa.DataType) -> str:
+    """The Glue/Hive column type Athena reads an Arrow (Parquet) column as."""
+    checks: list[tuple[Callable[[pa.DataType], bool], str]] = [
+        (pa.types.is_string, "string"),
+        (pa.types.is_large_string, "string"),
+        (pa.types.is_float64, "double"),
+        (pa.types.is_float32, "float"),
+        (pa.types.is_int64, "bigint"),
+        (pa.types.is_int32, "int"),
+        (pa.types.is_int16, "smallint"),
+        (pa.types.is_int8, "tinyint"),
+        (pa.types.is_boolean, "boolean"),
+        (pa.types.is_date32, "date"),
+        (pa.types.is_timestamp, "timestamp"),
+    ]
+    for check, name in checks:
+        if check(arrow_type):
+            return name
+    if pa.types.is_decimal(arrow_type):
+        return f"decimal({arrow_type.precision},{arrow_type.scale})"
+    raise TypeError(f"no Athena type for Arrow type {arrow_type}")
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One asset's table: Glue names, S3 root, and partitioning."""
+
+    database: str
+    name: str
+    bucket: str
+    root: str  # key prefix ending in '/': {prefix}/{layer}/{table}/
+    partition_column: str | None
+    contract: TableSchema | None
+    merge: MergeSpec | None
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.database}.{self.name}"
+
+    def uri(self, key_prefix: str) -> str:
+        return f"s3://{self.bucket}/{key_prefix}"
+
+    def partition_root(self, value: str) -> str:
+        return f"{self.root}{self.partition_column}={value}/"
+
+    def file_schema(self, frame: pd.DataFrame | None = None) -> pa.Schema | None:
+        """The Parquet schema: the contract's, or inferred from the frame for other tables."""
+        if self.contract is not None:
+            fields = [
+                pa.field(name, _ARROW_TYPES[sql_type])
+                for name, sql_type in self.contract.columns
+                if name != self.partition_column
+            ]
+            return pa.schema(fields)
+        if frame is None:
+            return None
+        data = frame.drop(columns=[self.partition_column] if self.partition_column else [])
+        inferred = pa.Schema.from_pandas(data, preserve_index=False)
+        # An all-None column infers as the null type, which Athena cannot declare.
+        return pa.schema(
+            [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in inferred]
+        ).with_metadata(inferred.metadata)
+
+    def storage_descriptor(self, schema: pa.Schema, location: str) -> dict[str, Any]:
+        return {
+            "Columns": [{"Name": f.name, "Type": hive_type(f.type)} for f in schema],
+            "Location": location,
+            "InputFormat": PARQUET_INPUT_FORMAT,
+            "OutputFormat": PARQUET_OUTPUT_FORMAT,
+            "Compressed": False,
+            "SerdeInfo": {
+                "SerializationLibrary": PARQUET_SERDE,
+                "Parameters": {"serialization.format": "1"},
+            },
+            "StoredAsSubDirectories": False,
+        }
+
+    def table_input(self, schema: pa.Schema, location: str) -> dict[str, Any]:
+        partition_keys = (
+            [{"Name": self.partition_column, "Type": "date"}] if self.partition_column else []
+        )
+        return {
+            "Name": self.name,
+            "Description": self.contract.description if self.contract else "",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
+            "PartitionKeys": partition_keys,
+            "StorageDescriptor": self.storage_descriptor(schema, location),
+        }
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What a write did, for the materialization's metadata."""
+
+    rows: int
+    uri: str
+    partitions_written: int = 0
+    partitions_emptied: int = 0
+
+
+class S3ParquetIOManager(ConfigurableIOManager):
+    """Pandas DataFrames as Parquet on S3, registered in the Glue catalog for Athena.
+
+    Each write lands under a new version prefix and is published with one Glue call (see
+    the module docstring). Reads find the current version of each partition in Glue (one
+    batched call for up to 1000 partitions, then the objects are fetched in parallel) and
+    load only the input's partitions: lookback windows included, absent ones skipped.
+    """
+
+    bucket: str = Field(description="The lake bucket (STOCK_ASSETS_S3_BUCKET)")
+    prefix: str = Field(default="stock-assets", description="Key prefix of the lake")
+    glue_database_prefix: str = Field(
+        default="",
+        description="Glue databases are the layers, or '<prefix>_<layer>' when this is set",
+    )
+    region_name: str | None = Field(
+        default=None, description="AWS region; unset: AWS_REGION, then boto3's default chain"
+    )
+    max_concurrency: int = Field(
+        default=16, description="Parallel S3 requests when writing or reading many partitions"
+    )
+
+    # -- Dagster entry points ---------------------------------------------------------------
+
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
+        if not isinstance(obj, pd.DataFrame):
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: S3ParquetIOManager stores pandas "
+                f"DataFrames, got {type(obj).__name__}"
+            )
+        table = self._table(
+            context.asset_key, context.definition_metadata, context.has_asset_partitions
+        )
+        frame = conform(obj, table.contract) if table.contract else obj.reset_index(drop=True)
+        glue, s3 = self._client("glue"), self._client("s3")
+        self._ensure_database(glue, table)
+        if table.partition_column is None:
+            written = self._write_table(glue, s3, table, frame, context.run_id, context.log)
+        else:
+            written = self._write_partitions(
+                glue, s3, table, frame, context.asset_partition_keys, context.run_id, context.log
+            )
+        count = "partition_row_count" if context.has_partition_key else "row_count"
+        context.add_output_metadata(
+            {
+                **TableMetadataSet(
+                    **{count: written.rows}, table_name=table.qualified_name, storage_kind="s3"
+                ),
+                "dagster/uri": MetadataValue.path(written.uri),
+                **(
+                    {
+                        "partition_count": len(context.asset_partition_keys),
+                        "partitions_written": written.partitions_written,
+                        "partitions_emptied": written.partitions_emptied,
+                    }
+                    if table.partition_column
+                    else {}
+                ),
+                "dataframe_columns": MetadataValue.table_schema(
+                    DagsterTableSchema(
+                        columns=[TableColumn(str(n), str(t)) for n, t in frame.dtypes.items()]
+                    )
+                ),
+            }
+        )
+
+    def load_input(self, context: InputContext) -> pd.DataFrame:
+        upstream = context.upstream_output
+        table = self._table(
+            context.asset_key,
+            upstream.definition_metadata if upstream is not None else {},
+            context.has_asset_partitions,
+        )
+        glue, s3 = self._client("glue"), self._client("s3")
+        if table.partition_column is None:
+            return self._read_table(glue, s3, table)
+        return self._read_partitions(glue, s3, table, context.asset_partition_keys)
+
+    # -- naming --------------------------------------------------------------------------
+
+    def _client(self, service: str):
+        import boto3  # the [aws] extra: local mode never needs it
+
+        return boto3.client(service, region_name=self.region_name or os.environ.get("AWS_REGION"))
+
+    def _table(self, key: AssetKey, metadata: Mapping[str, Any], partitioned: bool) -> _Table:
+        if len(key.path) < 2:
+            raise ValueError(
+                f"asset key {key.to_user_string()!r} has no layer: S3ParquetIOManager stores "
+                "keys like ['silver', 'prices'] (layer = Glue database, last part = table)"
+            )
+        layer, name = key.path[-2], key.path[-1]
+        if not _TABLE_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a valid Athena table name (a-z, 0-9, _)")
+        column = None
+        if partitioned:
+            expr = metadata.get("partition_expr", "trade_date")
+            column = str(getattr(expr, "value", expr))
+        root = "/".join(p for p in (self.prefix.strip("/"), layer, name) if p) + "/"
+        return _Table(
+            database=glue_database(layer, self.glue_database_prefix),
+            name=name,
+            bucket=self.bucket,
+            root=root,
+            partition_column=column,
+            contract=TABLES.get(f"{layer}.{name}"),
+            merge=merge_spec(metadata),
+        )
+
+    @staticmethod
+    def _version(run_id: str) -> str:
+        """A new, unique version directory: sortable by time, traceable to its run."""
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        return f"{VERSION_DIR}{stamp}-{run_id[:8]}-{uuid.uuid4().hex[:8]}/"
+
+    # -- writes --------------------------------------------------------------------------
+
+    def _put_object(self, s3, key: str, body: bytes) -> None:
+        """One S3 PUT (its own method so tests can make a write fail part-way)."""
+        s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def _write_version(self, s3, key_prefix: str, frame: pd.DataFrame, schema: pa.Schema) -> None:
+        data = frame.loc[:, schema.names]
+        arrow = pa.Table.from_pandas(data, schema=schema, preserve_index=False)
+        buffer = pa.BufferOutputStream()
+        pq.write_table(
+            arrow,
+            buffer,
+            compression="snappy",
+            coerce_timestamps="us",
+            allow_truncated_timestamps=True,
+        )
+        self._put_object(s3, f"{key_prefix}{PART_FILE}", buffer.getvalue().to_pybytes())
+
+    def _write_table(
+        self, glue, s3, table: _Table, frame: pd.DataFrame, run_id: str, log: logging.Logger
+    ) -> _Written:
+        """Write an unpartitioned table as a new version and point the Glue table at it."""
+        if table.merge is not None:
+            frame = merge_frames(self._read_table(glue, s3, table), frame, table.merge)
+        schema = table.file_schema(frame)
+        version = f"{table.root}{self._version(run_id)}"
+        try:
+            self._write_version(s3, version, frame, schema)
+        except BaseException:
+            self._delete_prefixes(s3, [version], log)
+            raise
+        # Not undone on failure: a Glue error can hide an applied switch, and an orphaned
+        # version only costs storage while deleting a published one loses the table.
+        previous = self._put_table(glue, table, schema, table.uri(version))
+        if previous is not None:
+            self._delete_locations(s3, table, [previous], log)
+        return _Written(rows=len(frame), uri=table.uri(version))
+
+    def _write_partitions(
+        self,
+        glue,
+        s3,
+        table: _Table,
+        frame: pd.DataFrame,
+        keys: Sequence[str],
+        run_id: str,
+        log: logging.Logger,
+    ) -> _Written:
+        """Replace (or merge into) each of the run's partitions; absent rows empty them."""
+        column = table.partition_column
+        values = _partition_values(frame, column)
+        stray = sorted(set(values) - set(keys))
+        if stray:
+            raise ValueError(
+                f"{table.qualified_name}: {column} values {stray[:5]} are outside the run's "
+                f"partitions {keys[0]}..{keys[-1]}"
+            )
+        parts = {str(key): part for key, part in frame.groupby(values, sort=True)}
+        if table.merge is not None:
+            stored = self._read_partitions(glue, s3, table, list(parts))
+            stored_values = _partition_values(stored, column)
+            parts = {
+                key: merge_frames(stored[stored_values == key], part, table.merge)
+                for key, part in parts.items()
+            }
+        schema = table.file_schema(frame)
+        self._put_table(glue, table, schema, table.uri(table.root))
+        version = self._version(run_id)
+        new = {key: table.partition_root(key) + version for key in parts}
+        try:
+            self._parallel(
+                lambda key: self._write_version(s3, new[key], parts[key], schema), list(new)
+            )
+        except BaseException:
+            self._delete_prefixes(s3, list(new.values()), log)
+            raise
+        current = self._partition_locations(glue, table, keys)
+        # Merged assets keep the partitions the run brought no rows for.
+        emptied = [] if table.merge else [k for k in current if k not in parts]
+        failed = self._switch_partitions(
+            glue,
+            table,
+            schema,
+            {k: (table.uri(p), len(parts[k])) for k, p in new.items()},
+            current,
+            emptied,
+            run_id,
+        )
+        replaced = [current[k] for k in [*new, *emptied] if k in current and k not in failed]
+        self._delete_locations(s3, table, replaced, log)
+        self._delete_prefixes(s3, [new[k] for k in failed if k in new], log)
+        if failed:
+            raise RuntimeError(
+                f"{table.qualified_name}: Glue refused partitions {sorted(failed.items())[:5]}; "
+                "those partitions keep their previous version"
+            )
+        uri = table.uri(next(iter(new.values())) if len(new) == 1 else table.root)
+        return _Written(
+            rows=sum(len(p) for p in parts.values()),
+            uri=uri,
+            partitions_written=len(new),
+            partitions_emptied=len([k for k in emptied if k not in failed]),
+        )
+
+    # -- the Glue catalog ----------------------------------------------------------------
+
+    @staticmethod
+    def _ensure_database(glue, table: _Table) -> None:
+        with contextlib.suppress(glue.exceptions.AlreadyExistsException):
+            glue.create_database(
+                DatabaseInput={
+                    "Name": table.database,
+                    "Description": "stock_assets lake layer (S3 Parquet, written by Dagster)",
+                }
+            )
+
+    @staticmethod
+    def _put_table(glue, table: _Table, schema: pa.Schema, location: str) -> str | None:
+        """Create the table or bring its definition up to date; returns the replaced location.
+
+        For unpartitioned tables `location` is the new version, so this is the switch.
+        """
+        desired = table.table_input(schema, location)
+        try:
+            existing = glue.get_table(DatabaseName=table.database, Name=table.name)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            glue.create_table(DatabaseName=table.database, TableInput=desired)
+            return None
+        if _definition(existing) != _definition(desired):
+            glue.update_table(DatabaseName=table.database, TableInput=desired, SkipArchive=True)
+        previous = existing.get("StorageDescriptor", {}).get("Location")
+        return previous if previous != location else None
+
+    @staticmethod
+    def _partition_locations(glue, table: _Table, keys: Iterable[str]) -> dict[str, str]:
+        """Current location of each existing partition among `keys` (absent ones omitted)."""
+        wanted = [{"Values": [k]} for k in dict.fromkeys(keys)]
+        found: dict[str, str] = {}
+        for chunk in _chunks(wanted, _GET_BATCH):
+            pending = chunk
+            while pending:
+                try:
+                    response = glue.batch_get_partition(
+                        DatabaseName=table.database,
+                        TableName=table.name,
+                        PartitionsToGet=pending,
+                    )
+                except glue.exceptions.EntityNotFoundException:
+                    return {}  # the table does not exist yet
+                for partition in response.get("Partitions", []):
+                    found[partition["Values"][0]] = partition["StorageDescriptor"]["Location"]
+                pending = response.get("UnprocessedKeys", [])
+        return found
+
+    def _switch_partitions(
+        self,
+        glue,
+        table: _Table,
+        schema: pa.Schema,
+        new: dict[str, tuple[str, int]],
+        current: dict[str, str],
+        emptied: list[str],
+        run_id: str,
+    ) -> dict[str, str]:
+        """Point each partition at its new version (or drop it); returns refused keys."""
+
+        def partition_input(key: str) -> dict[str, Any]:
+            location, rows = new[key]
+            return {
+                "Values": [key],
+                "StorageDescriptor": table.storage_descriptor(schema, location),
+                "Parameters": {"stock_assets.run_id": run_id, "stock_assets.rows": str(rows)},
+            }
+
+        names = {"DatabaseName": table.database, "TableName": table.name}
+        failed: dict[str, str] = {}
+        for chunk in _chunks([k for k in new if k not in current], _WRITE_BATCH):
+            response = glue.batch_create_partition(
+                **names, PartitionInputList=[partition_input(k) for k in chunk]
+            )
+            failed.update(_errors(response, "PartitionValues"))
+        for chunk in _chunks([k for k in new if k in current], _WRITE_BATCH):
+            response = glue.batch_update_partition(
+                **names,
+                Entries=[
+                    {"PartitionValueList": [k], "PartitionInput": partition_input(k)} for k in chunk
+                ],
+            )
+            failed.update(_errors(response, "PartitionValueList"))
+        for chunk in _chunks(emptied, _DELETE_BATCH):
+            response = glue.batch_delete_partition(
+                **names, PartitionsToDelete=[{"Values": [k]} for k in chunk]
+            )
+            errors = _errors(response, "PartitionValues")
+            failed.update({k: e for k, e in errors.items() if "EntityNotFound" not in e})
+        return failed
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _read_partitions(self, glue, s3, table: _Table, keys: Sequence[str]) -> pd.DataFrame:
+        """The current version of each partition in `keys`, as the asset produced it."""
+        locations = self._partition_locations(glue, table, keys)
+        column = table.partition_column
+        schema = table.file_schema()
+
+        def read(key: str) -> pa.Table:
+            data = self._read_location(s3, table, locations[key], schema)
+            day = dt.date.fromisoformat(key)
+            return data.append_column(
+                pa.field(column, pa.date32()), pa.array([day] * len(data), pa.date32())
+            )
+
+        tables = self._parallel(read, sorted(locations))
+        return _to_frame(table, tables)
+
+    def _read_table(self, glue, s3, table: _Table) -> pd.DataFrame:
+        """The current version of an unpartitioned table (empty if it does not exist yet)."""
+        try:
+            existing = glue.get_table(DatabaseName=table.database, Name=table.name)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            return _to_frame(table, [])
+        location = existing["StorageDescriptor"]["Location"]
+        return _to_frame(table, [self._read_location(s3, table, location, table.file_schema())])
+
+    def _read_location(
+        self, s3, table: _Table, location: str, schema: pa.Schema | None
+    ) -> pa.Table:
+        """Every Parquet object under one version's location."""
+        bucket, prefix = _split_uri(location)
+        keys = sorted(
+            obj["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+            if obj["Key"].endswith(".parquet")
+        )
+        parts = [
+            pq.read_table(
+                pa.BufferReader(s3.get_object(Bucket=bucket, Key=k)["Body"].read()), schema=schema
+            )
+            for k in keys
+        ]
+        if not parts:
+            return schema.empty_table() if schema is not None else pa.table({})
+        return pa.concat_tables(parts, promote_options="permissive")
+
+    # -- cleanup -------------------------------------------------------------------------
+
+    def _delete_locations(
+        self, s3, table: _Table, locations: Iterable[str], log: logging.Logger
+    ) -> None:
+        """Delete replaced versions; anything not a version directory of this table is kept."""
+        prefixes = []
+        for location in locations:
+            bucket, prefix = _split_uri(location)
+            last = prefix.rstrip("/").rsplit("/", 1)[-1]
+            if (
+                bucket == table.bucket
+                and prefix.startswith(table.root)
+                and last.startswith(VERSION_DIR)
+            ):
+                prefixes.append(prefix)
+            else:
+                log.warning(f"{table.qualified_name}: left {location} in place (not a version)")
+        self._delete_prefixes(s3, prefixes, log)
+
+    def _delete_prefixes(self, s3, prefixes: Sequence[str], log: logging.Logger) -> None:
+        """Best effort: the catalog no longer points here, so leftovers only cost storage."""
+        try:
+            listed = self._parallel(
+                lambda p: [
+                    obj["Key"]
+                    for page in s3.get_paginator("list_objects_v2").paginate(
+                        Bucket=self.bucket, Prefix=p
+                    )
+                    for obj in page.get("Contents", [])
+                ],
+                list(prefixes),
+            )
+            keys = [k for found in listed for k in found]
+            for chunk in _chunks(keys, _S3_DELETE_BATCH):
+                response = s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+                )
+                for error in response.get("Errors", []):
+                    log.warning(f"could not delete s3://{self.bucket}/{error.get('Key')}: {error}")
+        except Exception as exc:  # cleanup must never fail a write that is already published
+            log.warning(f"could not delete old versions {list(prefixes)[:3]}: {exc}")
+
+    def _parallel(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """fn over items on a thread pool (boto3 clients are thread-safe), in order."""
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
+            return list(pool.map(fn, items))
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    """(bucket, key prefix ending in '/') of an s3:// location."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key.rstrip("/") + "/"
+
+
+def _partition_values(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Each row's partition key ('YYYY-MM-DD'), refusing rows without one."""
+    if column not in frame.columns:
+        raise ValueError(f"the frame has no partition column {column!r}")
+    days = pd.to_datetime(frame[column])
+    if days.isna().any():
+        raise ValueError(f"{int(days.isna().sum())} rows have no {column}")
+    return days.dt.strftime("%Y-%m-%d")
+
+
+def _to_frame(table: _Table, tables: list[pa.Table]) -> pd.DataFrame:
+    """Arrow -> pandas with the dtypes the assets produce (market.schemas.conform)."""
+    if not tables:
+        return table.contract.empty_frame() if table.contract else pd.DataFrame()
+    combined = pa.concat_tables(tables, promote_options="permissive")
+    if table.contract is None:
+        return combined.to_pandas()  # the files' pandas metadata restores the dtypes
+    return conform(combined.to_pandas(types_mapper=_NULLABLE_INTS.get), table.contract)
+
+
+def _definition(table: Mapping[str, Any]) -> tuple:
+    """The parts of a Glue table this IO manager owns (to skip no-op updates)."""
+    sd = table.get("StorageDescriptor", {})
+    return (
+        table.get("TableType"),
+        table.get("Description", ""),
+        [(c["Name"], c["Type"]) for c in sd.get("Columns", [])],
+        [(c["Name"], c["Type"]) for c in table.get("PartitionKeys", [])],
+        sd.get("Location"),
+        sd.get("InputFormat"),
+        sd.get("OutputFormat"),
+        sd.get("SerdeInfo", {}).get("SerializationLibrary"),
+        {k: v for k, v in table.get("Parameters", {}).items() if k in ("classification",)},
+    )
+
+
+def _errors(response: Mapping[str, Any], values_key: str) -> dict[str, str]:
+    return {
+        error[values_key][0]: f"{error['ErrorDetail'].get('ErrorCode')}: "
+        f"{error['ErrorDetail'].get('ErrorMessage')}"
+        for error in response.get("Errors", [])
+    }
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

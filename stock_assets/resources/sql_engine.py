@@ -1,0 +1,106 @@
+"""Where the sql/ views are created: the local DuckDB warehouse, or Athena in AWS mode.
+
+Both run the same view files (market.sql): Athena as written (with the Glue database
+prefix applied), DuckDB after sqlglot's translation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from stock_assets.market.sql import View, glue_database
+
+
+@dataclass(frozen=True)
+class CreatedView:
+    name: str  # as the engine knows it: database.view
+    statement: str  # the SQL that created it
+    query_id: str | None = None  # Athena's QueryExecutionId
+
+
+class SqlEngine(dg.ConfigurableResource):
+    """Creates or replaces views from sql/views."""
+
+    def create_view(self, view: View) -> CreatedView:
+        raise NotImplementedError
+
+
+class DuckDBSqlEngine(SqlEngine):
+    """Views in the local warehouse file, translated from Athena SQL to DuckDB."""
+
+    database: str = Field(description="Path of the DuckDB warehouse")
+
+    def create_view(self, view: View) -> CreatedView:
+        statement = view.to_duckdb()
+        with duckdb.connect(self.database) as conn:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{view.layer}"')
+            conn.execute(statement)
+        return CreatedView(name=view.qualified_name, statement=statement)
+
+
+class AthenaQueryError(RuntimeError):
+    pass
+
+
+class AthenaSqlEngine(SqlEngine):
+    """Views in the Glue catalog, created by Athena queries in a workgroup."""
+
+    workgroup: str = Field(default="primary", description="STOCK_ASSETS_ATHENA_WORKGROUP")
+    database_prefix: str = Field(
+        default="", description="Glue database prefix (STOCK_ASSETS_GLUE_DATABASE)"
+    )
+    output_location: str = Field(
+        default="",
+        description="s3:// prefix for query results; empty: the workgroup's own setting",
+    )
+    region_name: str | None = Field(
+        default=None, description="AWS region; unset: AWS_REGION, then boto3's default chain"
+    )
+    poll_seconds: float = Field(default=1.0, description="Delay between status checks")
+    timeout_seconds: float = Field(default=300.0, description="Give up (and cancel) after this")
+
+    def create_view(self, view: View) -> CreatedView:
+        statement = view.to_athena(self.database_prefix)
+        database = glue_database(view.layer, self.database_prefix)
+        query_id = self.run_query(statement, database)
+        return CreatedView(name=f"{database}.{view.name}", statement=statement, query_id=query_id)
+
+    def run_query(self, statement: str, database: str) -> str:
+        """Start one statement and wait for it; raises with Athena's reason if it fails."""
+        import boto3
+
+        athena = boto3.client(
+            "athena", region_name=self.region_name or os.environ.get("AWS_REGION")
+        )
+        request: dict = {
+            "QueryString": statement,
+            "QueryExecutionContext": {"Catalog": "AwsDataCatalog", "Database": database},
+            "WorkGroup": self.workgroup,
+        }
+        if self.output_location:
+            request["ResultConfiguration"] = {"OutputLocation": self.output_location}
+        query_id = athena.start_query_execution(**request)["QueryExecutionId"]
+        deadline = time.monotonic() + self.timeout_seconds
+        while True:
+            status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"][
+                "Status"
+            ]
+            state = status["State"]
+            if state == "SUCCEEDED":
+                return query_id
+            if state in ("FAILED", "CANCELLED"):
+                reason = status.get("StateChangeReason", "no reason given")
+                raise AthenaQueryError(f"Athena query {query_id} {state}: {reason}")
+            if time.monotonic() > deadline:
+                athena.stop_query_execution(QueryExecutionId=query_id)
+                raise AthenaQueryError(
+                    f"Athena query {query_id} still {state} after {self.timeout_seconds}s; "
+                    "cancelled"
+                )
+            time.sleep(self.poll_seconds)

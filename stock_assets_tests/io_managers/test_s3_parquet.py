@@ -1,0 +1,469 @@
+"""The S3 Parquet + Glue IO manager against the loopback moto server (no boto3 patching)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import boto3
+import dagster as dg
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from stock_assets.assets.gold import indicators, market_summary, signals
+from stock_assets.assets.prices import prices, raw_quotes
+from stock_assets.io_managers import WarehouseIOManager
+from stock_assets.io_managers.merge import MergeSpec
+from stock_assets.io_managers.s3_parquet import (
+    PARQUET_INPUT_FORMAT,
+    PARQUET_OUTPUT_FORMAT,
+    PARQUET_SERDE,
+    S3ParquetIOManager,
+)
+from stock_assets.market import calendar
+from stock_assets.market.schemas import LATEST_SNAPSHOT, PRICES, TABLES, conform
+from stock_assets.partitions import TRADING_DAYS
+from stock_assets.resources.alerts import LogAlertSink
+from stock_assets.resources.aws import aws_resources
+from stock_assets.resources.lake import S3Lake
+from stock_assets.resources.market_data import MarketDataResource
+from stock_assets_tests.conftest import JULY_2024, local_resources
+
+BUCKET = "lake-bucket"
+ROOT = "stock-assets/silver/prices/"
+HIVE = {
+    "VARCHAR": "string",
+    "DOUBLE": "double",
+    "BIGINT": "bigint",
+    "INTEGER": "int",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+}
+
+
+@pytest.fixture
+def io_manager(aws_endpoint) -> S3ParquetIOManager:
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    return S3ParquetIOManager(bucket=BUCKET, prefix="stock-assets")
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def bars(days: list[str], close: float, symbols=("AAPL", "MSFT")) -> pd.DataFrame:
+    rows = [
+        {
+            "symbol": symbol,
+            "trade_date": dt.date.fromisoformat(day),
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close + i,
+            "adj_close": close + i,
+            "volume": None if symbol == "MSFT" else 1_000 + i,
+            "source": "test",
+            "ingested_at": pd.Timestamp("2024-07-05 21:00:00.123456"),
+        }
+        for i, day in enumerate(days)
+        for symbol in symbols
+    ]
+    return conform(pd.DataFrame(rows), PRICES)
+
+
+def writer(frame: pd.DataFrame, key=("silver", "prices"), metadata=None) -> dg.AssetsDefinition:
+    """A partitioned asset at `key` that returns `frame` for whatever partitions it runs."""
+
+    @dg.asset(
+        key=list(key),
+        partitions_def=TRADING_DAYS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        metadata={"partition_expr": "trade_date", **(metadata or {})},
+    )
+    def _writer() -> pd.DataFrame:
+        return frame
+
+    return _writer
+
+
+def probe(upstream: dg.AssetKey, start_offset: int = 0) -> tuple[dg.AssetsDefinition, dict]:
+    """A downstream asset that keeps the frame the IO manager loaded for it."""
+    seen: dict[str, pd.DataFrame] = {}
+
+    @dg.asset(
+        key=["test", "probe"],
+        partitions_def=TRADING_DAYS,
+        ins={
+            "upstream": dg.AssetIn(
+                key=upstream,
+                partition_mapping=dg.TimeWindowPartitionMapping(
+                    start_offset=start_offset, allow_nonexistent_upstream_partitions=True
+                ),
+            )
+        },
+    )
+    def _probe(upstream: pd.DataFrame) -> None:
+        seen["frame"] = upstream
+
+    return _probe, seen
+
+
+def run(assets, resources, first: str, last: str | None = None, **kwargs):
+    return dg.materialize(
+        assets,
+        resources=resources,
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last or first,
+        },
+        **kwargs,
+    )
+
+
+def write(io_manager, frame: pd.DataFrame, first: str, last: str | None = None, metadata=None):
+    return run(
+        [writer(frame, metadata=metadata)],
+        {"io_manager": io_manager},
+        first,
+        last,
+        raise_on_error=False,
+    )
+
+
+def read(resources, key: dg.AssetKey, day: str, start_offset: int = 0) -> pd.DataFrame:
+    reader, seen = probe(key, start_offset)
+    source = dg.AssetSpec(
+        key, partitions_def=TRADING_DAYS, metadata={"partition_expr": "trade_date"}
+    )
+    run([source, reader], resources, day, selection=[reader.key])
+    return seen["frame"]
+
+
+def glue_partitions(table: str = "prices", database: str = "silver") -> dict[str, str]:
+    pages = boto3.client("glue").get_paginator("get_partitions")
+    return {
+        p["Values"][0]: p["StorageDescriptor"]["Location"]
+        for page in pages.paginate(DatabaseName=database, TableName=table)
+        for p in page["Partitions"]
+    }
+
+
+def keys(prefix: str) -> list[str]:
+    pages = boto3.client("s3").get_paginator("list_objects_v2")
+    return sorted(
+        o["Key"]
+        for page in pages.paginate(Bucket=BUCKET, Prefix=prefix)
+        for o in page.get("Contents", [])
+    )
+
+
+def sorted_frame(frame: pd.DataFrame, by=("trade_date", "symbol")) -> pd.DataFrame:
+    return frame.sort_values(list(by)).reset_index(drop=True)
+
+
+PRICES_KEY = dg.AssetKey(["silver", "prices"])
+
+
+# -- partitions ----------------------------------------------------------------------------
+
+
+def test_a_partition_round_trips_with_the_dtypes_of_the_duckdb_io_manager(io_manager, tmp_path):
+    frame = bars(["2024-07-05"], 10.0)
+    assert write(io_manager, frame, "2024-07-05").success
+    from_s3 = read({"io_manager": io_manager}, PRICES_KEY, "2024-07-05")
+    pd.testing.assert_frame_equal(sorted_frame(from_s3), sorted_frame(frame), check_exact=True)
+
+    warehouse = WarehouseIOManager(database=str(tmp_path / "w.duckdb"))
+    assert write(warehouse, frame, "2024-07-05").success
+    from_duckdb = read({"io_manager": warehouse}, PRICES_KEY, "2024-07-05")
+    assert from_s3.dtypes.to_dict() == from_duckdb.dtypes.to_dict()
+    pd.testing.assert_frame_equal(sorted_frame(from_s3), sorted_frame(from_duckdb))
+
+
+def test_rematerializing_replaces_the_partition_and_deletes_the_old_version(io_manager):
+    day = "2024-07-05"
+    assert write(io_manager, bars([day], 10.0), day).success
+    (first_location,) = glue_partitions().values()
+    first_objects = keys(f"{ROOT}trade_date={day}/")
+    assert len(first_objects) == 1 and first_location.endswith("/")
+
+    assert write(io_manager, bars([day], 12.0, symbols=("AAPL",)), day).success
+    (second_location,) = glue_partitions().values()
+    assert second_location != first_location
+    assert second_location.startswith(f"s3://{BUCKET}/{ROOT}trade_date={day}/v=")
+    second_objects = keys(f"{ROOT}trade_date={day}/")
+    assert len(second_objects) == 1 and not set(first_objects) & set(second_objects)
+    loaded = read({"io_manager": io_manager}, PRICES_KEY, day)
+    assert loaded[["symbol", "close"]].values.tolist() == [["AAPL", 12.0]]
+
+
+def test_a_single_run_backfill_writes_each_partition_and_empties_those_without_rows(io_manager):
+    days = ["2024-07-01", "2024-07-02", "2024-07-03"]
+    result = write(io_manager, bars(days, 10.0), days[0], days[-1])
+    assert result.success
+    assert sorted(glue_partitions()) == days
+    materializations = result.asset_materializations_for_node("silver__prices")
+    assert sorted(m.partition for m in materializations) == days
+    assert materializations[0].metadata["partitions_written"].value == 3
+    assert materializations[0].metadata["dagster/row_count"].value == 6  # the run's rows
+
+    # The same range again, now without rows for the middle day.
+    assert write(io_manager, bars([days[0], days[2]], 20.0), days[0], days[-1]).success
+    assert sorted(glue_partitions()) == [days[0], days[2]]
+    assert keys(f"{ROOT}trade_date={days[1]}/") == []
+    loaded = read({"io_manager": io_manager}, PRICES_KEY, days[2], start_offset=-2)
+    assert sorted(loaded.trade_date.astype(str).unique()) == [days[0], days[2]]
+    assert read({"io_manager": io_manager}, PRICES_KEY, days[1]).empty
+
+
+def test_rows_outside_the_runs_partitions_are_refused(io_manager):
+    result = run(
+        [writer(bars(["2024-07-08"], 10.0))],
+        {"io_manager": io_manager},
+        "2024-07-05",
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert keys("stock-assets/") == []
+
+
+def test_a_long_lookback_reads_only_the_partitions_that_exist(io_manager):
+    days = ["2024-07-08", "2024-07-09", "2024-07-10"]
+    assert write(io_manager, bars(days, 10.0), days[0], days[-1]).success
+    # 750 earlier sessions, as gold.indicators reads: nearly all of them were never written.
+    loaded = read({"io_manager": io_manager}, PRICES_KEY, "2024-07-10", start_offset=-750)
+    pd.testing.assert_frame_equal(sorted_frame(loaded), sorted_frame(bars(days, 10.0)))
+    assert read({"io_manager": io_manager}, PRICES_KEY, "2024-07-05", start_offset=-750).empty
+
+
+def test_a_write_that_fails_part_way_leaves_the_previous_version_readable(io_manager, monkeypatch):
+    days = ["2024-07-01", "2024-07-02", "2024-07-03"]
+    assert write(io_manager, bars(days, 10.0), days[0], days[-1]).success
+    before_locations, before_objects = glue_partitions(), keys(ROOT)
+
+    put = S3ParquetIOManager._put_object
+    calls: list[str] = []
+
+    def fail_after_first(self, s3, key, body):
+        calls.append(key)
+        if len(calls) > 1:
+            raise ConnectionError("S3 went away")
+        put(self, s3, key, body)
+
+    monkeypatch.setattr(S3ParquetIOManager, "_put_object", fail_after_first)
+    result = write(io_manager, bars(days, 99.0), days[0], days[-1])
+    assert not result.success and len(calls) >= 2
+    monkeypatch.setattr(S3ParquetIOManager, "_put_object", put)
+
+    assert glue_partitions() == before_locations
+    assert keys(ROOT) == before_objects  # old versions intact, the new one cleaned up
+    loaded = read({"io_manager": io_manager}, PRICES_KEY, days[-1], start_offset=-2)
+    pd.testing.assert_frame_equal(sorted_frame(loaded), sorted_frame(bars(days, 10.0)))
+
+
+def test_the_glue_table_is_what_athena_needs(io_manager):
+    day = "2024-07-05"
+    assert write(io_manager, bars([day], 10.0), day).success
+    table = boto3.client("glue").get_table(DatabaseName="silver", Name="prices")["Table"]
+    sd = table["StorageDescriptor"]
+    assert table["TableType"] == "EXTERNAL_TABLE"
+    assert table["Parameters"]["classification"] == "parquet"
+    assert table["PartitionKeys"] == [{"Name": "trade_date", "Type": "date"}]
+    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [
+        (name, HIVE[sql]) for name, sql in PRICES.columns if name != "trade_date"
+    ]
+    assert sd["Location"] == f"s3://{BUCKET}/{ROOT}"
+    assert sd["InputFormat"] == PARQUET_INPUT_FORMAT
+    assert sd["OutputFormat"] == PARQUET_OUTPUT_FORMAT
+    assert sd["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
+    partition = boto3.client("glue").get_partition(
+        DatabaseName="silver", TableName="prices", PartitionValues=[day]
+    )["Partition"]
+    psd = partition["StorageDescriptor"]
+    assert psd["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
+    assert psd["InputFormat"] == PARQUET_INPUT_FORMAT and psd["Columns"] == sd["Columns"]
+    (key,) = keys(f"{ROOT}trade_date={day}/")
+    assert psd["Location"] == f"s3://{BUCKET}/{key.rsplit('/', 1)[0]}/"
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    schema = pq.read_schema(io.BytesIO(body))
+    assert "trade_date" not in schema.names  # the partition column lives in the catalog only
+    assert str(schema.field("volume").type) == "int64"
+    assert str(schema.field("ingested_at").type) == "timestamp[us]"
+
+
+def test_glue_database_prefix_names_the_layer_databases(aws_endpoint):
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    manager = S3ParquetIOManager(bucket=BUCKET, prefix="p", glue_database_prefix="dev")
+    assert write(manager, bars(["2024-07-05"], 10.0), "2024-07-05").success
+    names = [d["Name"] for d in boto3.client("glue").get_databases()["DatabaseList"]]
+    assert names == ["dev_silver"]
+    assert glue_partitions(database="dev_silver")["2024-07-05"].startswith(
+        f"s3://{BUCKET}/p/silver/prices/trade_date=2024-07-05/v="
+    )
+
+
+# -- unpartitioned and merged tables -------------------------------------------------------
+
+
+def snapshot(price: float, ts: str) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "symbol": ["AAPL", "MSFT"],
+            "ts": pd.to_datetime([ts, ts]),
+            "price": [price, price + 1],
+            "change": [0.5, None],
+            "change_pct": [0.1, None],
+            "name": ["Apple Inc.", None],
+            "updated_at": pd.to_datetime([ts, ts]),
+        }
+    )
+    return conform(frame, LATEST_SNAPSHOT)
+
+
+def table_writer(key: list[str], frames: list[pd.DataFrame], metadata=None):
+    @dg.asset(key=key, metadata=metadata or {})
+    def _table() -> pd.DataFrame:
+        return frames.pop(0)
+
+    return _table
+
+
+def table_read(io_manager, key: list[str]) -> pd.DataFrame:
+    seen = {}
+
+    @dg.asset(ins={"upstream": dg.AssetIn(key=key)})
+    def reader(upstream: pd.DataFrame) -> None:
+        seen["frame"] = upstream
+
+    dg.materialize(
+        [dg.AssetSpec(key), reader], resources={"io_manager": io_manager}, selection=[reader.key]
+    )
+    return seen["frame"]
+
+
+def test_an_unpartitioned_table_is_switched_to_each_new_version(io_manager):
+    key = ["gold", "latest_snapshot"]
+    frames = [snapshot(10.0, "2024-07-05 14:00"), snapshot(11.0, "2024-07-05 15:00")]
+    asset = table_writer(key, frames)
+    glue = boto3.client("glue")
+    assert dg.materialize([asset], resources={"io_manager": io_manager}).success
+    first = glue.get_table(DatabaseName="gold", Name="latest_snapshot")["Table"]
+    assert first["PartitionKeys"] == []
+    assert dg.materialize([asset], resources={"io_manager": io_manager}).success
+    second = glue.get_table(DatabaseName="gold", Name="latest_snapshot")["Table"]
+    old, new = first["StorageDescriptor"]["Location"], second["StorageDescriptor"]["Location"]
+    assert old != new and new.startswith(f"s3://{BUCKET}/stock-assets/gold/latest_snapshot/v=")
+    (only,) = keys("stock-assets/gold/latest_snapshot/")
+    assert new.endswith(only.rsplit("/", 1)[0] + "/")
+    loaded = table_read(io_manager, key)
+    pd.testing.assert_frame_equal(loaded, snapshot(11.0, "2024-07-05 15:00"), check_exact=True)
+
+
+def test_a_table_without_contract_keeps_the_frames_schema(io_manager):
+    key = ["gold", "scratch_notes"]
+    assert "gold.scratch_notes" not in TABLES
+    frame = pd.DataFrame(
+        {
+            "n": pd.array([1, None], dtype="Int64"),
+            "label": ["a", None],
+            "empty": [None, None],
+            "at": pd.to_datetime(["2024-07-05 10:00", "2024-07-05 11:00"]).astype("datetime64[us]"),
+            "day": [dt.date(2024, 7, 5), dt.date(2024, 7, 6)],
+        }
+    )
+    assert dg.materialize(
+        [table_writer(key, [frame])], resources={"io_manager": io_manager}
+    ).success
+    columns = boto3.client("glue").get_table(DatabaseName="gold", Name="scratch_notes")["Table"][
+        "StorageDescriptor"
+    ]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [
+        ("n", "bigint"),
+        ("label", "string"),
+        ("empty", "string"),
+        ("at", "timestamp"),
+        ("day", "date"),
+    ]
+    loaded = table_read(io_manager, key)
+    pd.testing.assert_frame_equal(loaded, frame.astype({"empty": object}))
+
+
+def test_merged_assets_keep_stored_rows(io_manager):
+    history = {**MergeSpec(keys=("symbol", "trade_date")).metadata()}
+    day = "2024-07-05"
+    assert write(io_manager, bars([day], 10.0), day, metadata=history).success
+    assert write(
+        io_manager, bars([day], 99.0, symbols=("AAPL", "XOM")), day, metadata=history
+    ).success
+    loaded = sorted_frame(read({"io_manager": io_manager}, PRICES_KEY, day))
+    assert loaded[["symbol", "close"]].values.tolist() == [
+        ["AAPL", 10.0],  # stored row kept: merged assets never rewrite a stored row
+        ["MSFT", 10.0],
+        ["XOM", 99.0],
+    ]
+
+    newest = MergeSpec(keys=("symbol",), newest_by="ts").metadata()
+    key = ["gold", "latest_snapshot"]
+    late = snapshot(5.0, "2024-07-05 13:00").iloc[[0]]  # older than what is stored
+    frames = [snapshot(10.0, "2024-07-05 14:00"), late, snapshot(11.0, "2024-07-05 15:00")]
+    asset = table_writer(key, frames, metadata=newest)
+    for _ in range(2):
+        assert dg.materialize([asset], resources={"io_manager": io_manager}).success
+    assert table_read(io_manager, key).price.tolist() == [10.0, 11.0]
+    assert dg.materialize([asset], resources={"io_manager": io_manager}).success
+    assert table_read(io_manager, key).price.tolist() == [11.0, 12.0]
+
+
+# -- AWS mode end to end -------------------------------------------------------------------
+
+
+def test_aws_resources_need_a_bucket(monkeypatch):
+    monkeypatch.delenv("STOCK_ASSETS_S3_BUCKET", raising=False)
+    with pytest.raises(ValueError, match="STOCK_ASSETS_S3_BUCKET"):
+        aws_resources()
+
+
+SYMBOLS = "AAPL,MSFT"
+PIPELINE = [raw_quotes, prices, indicators, signals, market_summary]
+IGNORED = ["ingested_at", "fetched_at", "object_key"]  # run-time stamps and the lake root
+CONTRACT_TABLES = [
+    "bronze.raw_quotes",
+    "silver.prices",
+    "silver.price_rejects",
+    "gold.indicators",
+    "gold.signals",
+    "gold.market_summary",
+]
+
+
+@pytest.mark.slow
+def test_aws_mode_writes_the_same_tables_as_local_mode(aws_endpoint, tmp_path, monkeypatch):
+    first, last = (d.isoformat() for d in JULY_2024)
+    local = local_resources(tmp_path, symbols=SYMBOLS)
+    assert run(PIPELINE, local, first, last).success
+
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("STOCK_ASSETS_S3_BUCKET", BUCKET)
+    aws = {
+        **aws_resources(),
+        "market_data": MarketDataResource(symbols=SYMBOLS),
+        "alerts": LogAlertSink(max_age_days=100_000),
+    }
+    assert isinstance(aws["lake"], S3Lake)
+    assert run(PIPELINE, aws, first, last).success
+
+    sessions = [d.isoformat() for d in calendar.sessions_between(*JULY_2024)]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        for name in CONTRACT_TABLES:
+            expected = conn.execute(f"SELECT * FROM {name}").fetchdf()
+            layer, table = name.split(".")
+            got = read(aws, dg.AssetKey([layer, table]), sessions[-1], start_offset=-20)
+            keep = [c for c in TABLES[name].column_names if c not in IGNORED]
+            by = [c for c in ("trade_date", "symbol", "record_no", "signal") if c in keep]
+            expected = conform(expected, TABLES[name])[keep].sort_values(by, ignore_index=True)
+            got = got[keep].sort_values(by, ignore_index=True)
+            pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=name)
+            if name != "silver.price_rejects":
+                assert len(got) > 0, name
+    assert sorted(glue_partitions("indicators", "gold")) == sessions
