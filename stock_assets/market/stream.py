@@ -41,7 +41,8 @@ def stream_batch(parses: Sequence[LandingParse], ingested_at: dt.datetime) -> St
         quotes = parse.quotes.assign(
             object_key=parse.key, trade_date=quote_trading_days(parse.quotes)
         )
-        closed = quotes.trade_date.map(calendar.non_session_reason)
+        reasons = {day: calendar.non_session_reason(day) for day in quotes.trade_date.unique()}
+        closed = quotes.trade_date.map(reasons)
         for row, reason in zip(quotes[closed.notna()].itertuples(), closed.dropna(), strict=True):
             raw = f"{row.symbol} {row.ts.isoformat()} {row.price}"
             rejects.append((parse.key, RecordReject(int(row.record_no), f"quote {reason}", raw)))

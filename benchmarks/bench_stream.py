@@ -1,0 +1,230 @@
+"""Stream benchmarks, each figure next to its reference measured in the same run.
+
+1. ingest: one 150,000-record JSON Lines micro-batch through the stream assets
+   (parse, validate, dedupe, merge into DuckDB via dagster.materialize) versus a bare
+   DuckDB insert of the same file (read_json + INSERT) into an identical table.
+2. latency: `dagster dev` (webserver + daemon) running with a 5 s sensor interval; files
+   are dropped into the landing folder one by one, and the latency of each is the time from
+   its write to the end of the run that wrote it to gold.latest_snapshot (read from the
+   Dagster instance, so the benchmark never contends for the DuckDB writer lock).
+
+    python benchmarks/bench_stream.py ingest --records 150000
+    python benchmarks/bench_stream.py latency --files 20
+Results are written as JSON under benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DAY_OPEN = dt.datetime(2024, 7, 5, 13, 30, tzinfo=dt.UTC)
+
+
+def synthetic_batch(records: int, seed: int = 7) -> bytes:
+    """JSON Lines of distinct (symbol, ts) quotes inside the 2024-07-05 session."""
+    rng = np.random.default_rng(seed)
+    symbols = [f"S{i:03d}" for i in range(500)]
+    per_symbol = -(-records // len(symbols))
+    lines = []
+    for n in range(records):
+        symbol = symbols[n % len(symbols)]
+        ts = DAY_OPEN + dt.timedelta(milliseconds=int(n // len(symbols)) * 100)
+        price = round(float(50 + rng.random() * 100), 4)
+        lines.append(
+            json.dumps(
+                {
+                    "symbol": symbol,
+                    "ts": ts.isoformat(),
+                    "price": price,
+                    "volume": int(rng.integers(1, 10_000)),
+                    "change": 0.1,
+                    "change_pct": 0.2,
+                    "name": f"{symbol} Corp",
+                    "source": "bench",
+                }
+            )
+        )
+    assert per_symbol * 100 / 1000 < 6 * 3600  # all inside the session
+    return ("\n".join(lines) + "\n").encode()
+
+
+def bench_ingest(records: int) -> dict:
+    import dagster as dg
+    import duckdb
+
+    from stock_assets.assets.stream import stream_assets
+    from stock_assets.io_managers import WarehouseIOManager
+    from stock_assets.market.schemas import STREAM_HISTORY
+    from stock_assets.resources.lake import LocalLake
+
+    body = synthetic_batch(records)
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        lake = LocalLake(root=str(home / "lake"))
+        key = lake.put("landing/quotes/bench/batch.jsonl", body)
+
+        started = time.perf_counter()
+        result = dg.materialize(
+            [stream_assets],
+            resources={
+                "lake": lake,
+                "io_manager": WarehouseIOManager(database=str(home / "w.duckdb")),
+            },
+            run_config={"ops": {"stream_assets": {"config": {"object_keys": [key]}}}},
+            partition_key="2024-07-05",
+        )
+        ours = time.perf_counter() - started
+        assert result.success
+
+        with duckdb.connect(str(home / "bare.duckdb")) as conn:
+            conn.execute("CREATE SCHEMA silver")
+            conn.execute(STREAM_HISTORY.ddl())
+            started = time.perf_counter()
+            conn.execute(
+                "INSERT INTO silver.stream_history BY NAME "
+                "SELECT symbol, ts::TIMESTAMPTZ AT TIME ZONE 'UTC' AS ts, price, volume, change, "
+                "change_pct, name, source, ? AS object_key, now() AS ingested_at, "
+                "DATE '2024-07-05' AS trade_date FROM read_json(?, format='newline_delimited')",
+                [key, lake.uri(key)],
+            )
+            bare = time.perf_counter() - started
+            bare_rows = conn.execute("SELECT count(*) FROM silver.stream_history").fetchone()[0]
+        with duckdb.connect(str(home / "w.duckdb"), read_only=True) as conn:
+            our_rows = conn.execute("SELECT count(*) FROM silver.stream_history").fetchone()[0]
+    assert our_rows == bare_rows == records
+    return {
+        "records": records,
+        "ours_seconds": round(ours, 3),
+        "bare_duckdb_insert_seconds": round(bare, 3),
+        "ratio_ours_to_bare": round(ours / bare, 2),
+        "ours_records_per_second": round(records / ours),
+    }
+
+
+def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
+    from dagster import DagsterInstance, RunsFilter
+
+    from stock_assets.market.landing import encode_micro_batch
+    from stock_assets.market.sources.simulated import SimulatedSource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        dagster_home = home / "dagster_home"
+        dagster_home.mkdir()
+        (dagster_home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(dagster_home),
+            "STOCK_ASSETS_DATA_DIR": str(home),
+            "STOCK_ASSETS_SENSOR_INTERVAL_SECONDS": str(sensor_seconds),
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                str(ROOT / "workspace.yaml"),
+                "-p",
+                "3399",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # dagster dev only stops on SIGINT; make sure it is not inherited as ignored.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            os.environ["DAGSTER_HOME"] = str(dagster_home)
+            landing = home / "lake" / "landing" / "quotes" / "bench"
+            landing.mkdir(parents=True)
+            time.sleep(20)  # webserver, daemon and code server start-up
+            source, written = SimulatedSource(), {}
+            for i in range(files):
+                as_of = DAY_OPEN + dt.timedelta(minutes=5 + i)
+                quotes = source.latest_quotes(["AAPL", "MSFT", "NVDA"], as_of)
+                path = landing / f"q{i:03d}.jsonl"
+                tmp_path = path.with_suffix(".part")
+                tmp_path.write_bytes(encode_micro_batch(quotes))
+                os.replace(tmp_path, path)
+                written[f"landing/quotes/bench/{path.name}"] = time.time()
+                time.sleep(interval)
+            latencies = _wait_for_runs(DagsterInstance.get(), RunsFilter, written, timeout=180)
+        finally:
+            os.killpg(server.pid, signal.SIGINT)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+    values = sorted(latencies.values())
+    return {
+        "files": files,
+        "sensor_interval_seconds": sensor_seconds,
+        "seconds_between_files": interval,
+        "processed": len(values),
+        "p50_seconds": round(statistics.median(values), 2),
+        "p95_seconds": round(float(np.percentile(values, 95)), 2),
+        "max_seconds": round(max(values), 2),
+    }
+
+
+def _wait_for_runs(instance, runs_filter, written: dict[str, float], timeout: float) -> dict:
+    """Latency per object: write time -> end of the successful run that covered it."""
+    from dagster import DagsterRunStatus
+
+    deadline = time.time() + timeout
+    done: dict[str, float] = {}
+    while time.time() < deadline and len(done) < len(written):
+        for record in instance.get_run_records(
+            runs_filter(job_name="stream_ingest_job", statuses=[DagsterRunStatus.SUCCESS])
+        ):
+            keys = record.dagster_run.run_config["ops"]["stream_assets"]["config"]["object_keys"]
+            for key in keys:
+                if key in written and key not in done:
+                    done[key] = record.end_time - written[key]
+        time.sleep(0.5)
+    missing = set(written) - set(done)
+    if missing:
+        raise RuntimeError(f"{len(missing)} objects were not processed within {timeout} s")
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ingest = sub.add_parser("ingest")
+    ingest.add_argument("--records", type=int, default=150_000)
+    latency = sub.add_parser("latency")
+    latency.add_argument("--files", type=int, default=20)
+    latency.add_argument("--interval", type=float, default=3.0)
+    latency.add_argument("--sensor-seconds", type=int, default=5)
+    args = parser.parse_args()
+    if args.command == "ingest":
+        result = bench_ingest(args.records)
+    else:
+        result = bench_latency(args.files, args.interval, args.sensor_seconds)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"stream_{args.command}.json"
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
