@@ -14,10 +14,10 @@ from stock_assets.resources.market_data import MarketDataResource
 
 daily_market_job = dg.define_asset_job(
     name="daily_market_job",
-    selection=dg.AssetSelection.groups("prices", "analytics"),
+    selection=dg.AssetSelection.groups("prices", "analytics", "views"),
     description=(
         "The daily batch: pull the watchlist into bronze, clean into silver, then compute "
-        "indicators, signals (alerting new ones) and the market summary."
+        "indicators, signals (alerting new ones) and the market summary; refresh the views."
     ),
 )
 

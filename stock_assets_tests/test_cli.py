@@ -51,6 +51,11 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     assert cli.main(args) == 0
     assert counts() == first
     assert first["silver.stream_history"] == 9 and first["gold.latest_snapshot"] == 3
+    with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
+        views = {r[0] for r in conn.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        latest = dict(conn.execute("SELECT symbol, close FROM gold.latest_prices").fetchall())
+    assert {"stock_analysis", "latest_prices", "todays_movers", "todays_signals"} <= views
+    assert sorted(latest) == ["AAPL", "MSFT", "TMUS"]
     # The runs are recorded in the instance the UI reads; the second invocation produced
     # the same micro-batches again, and the merge kept the stream tables unchanged.
     with DagsterInstance.get() as instance:
