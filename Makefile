@@ -32,7 +32,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/pytest -q
 
 ## check: lint and validate the Dagster definitions
-check: $(VENV)/.installed-test
+check: $(VENV)/.installed-test home
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/dagster definitions validate -w workspace.yaml
