@@ -467,3 +467,50 @@ def test_aws_mode_writes_the_same_tables_as_local_mode(aws_endpoint, tmp_path, m
             if name != "silver.price_rejects":
                 assert len(got) > 0, name
     assert sorted(glue_partitions("indicators", "gold")) == sessions
+
+
+def test_stream_path_writes_the_same_tables_in_both_modes(aws_endpoint, tmp_path, monkeypatch):
+    """The landing -> sensor -> stream_assets path, once per mode, on the same files."""
+    from stock_assets.assets.stream import stream_assets
+    from stock_assets.market.landing import encode_micro_batch
+    from stock_assets.market.sources.simulated import SimulatedSource
+    from stock_assets.sensors import landing_arrivals_sensor
+
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("STOCK_ASSETS_S3_BUCKET", BUCKET)
+    modes = {"local": local_resources(tmp_path, symbols=SYMBOLS), "aws": aws_resources()}
+    source = SimulatedSource()
+    batches = [
+        source.latest_quotes(SYMBOLS.split(","), dt.datetime(2024, 7, 5, 14, m, tzinfo=dt.UTC))
+        for m in (30, 31, 5)  # the last file arrives late with older quotes
+    ]
+    for resources in modes.values():
+        for i, quotes in enumerate(batches):
+            resources["lake"].put(f"landing/quotes/b{i}.jsonl", encode_micro_batch(quotes))
+        context = dg.build_sensor_context(resources={"lake": resources["lake"]})
+        for request in landing_arrivals_sensor(context).run_requests:
+            assert dg.materialize(
+                [stream_assets],
+                resources=resources,
+                run_config=request.run_config,
+                partition_key=request.partition_key,
+                tags=request.tags,
+            ).success
+
+    keep_history = [c for c in TABLES["silver.stream_history"].column_names if c != "ingested_at"]
+    keep_snapshot = [c for c in LATEST_SNAPSHOT.column_names if c != "updated_at"]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        local_history = conn.execute("SELECT * FROM silver.stream_history").fetchdf()
+        local_snapshot = conn.execute("SELECT * FROM gold.latest_snapshot").fetchdf()
+    aws_history = read(modes["aws"], dg.AssetKey(["silver", "stream_history"]), "2024-07-05")
+    aws_snapshot = table_read(modes["aws"]["io_manager"], ["gold", "latest_snapshot"])
+    for name, local, aws, keep, by in (
+        ("silver.stream_history", local_history, aws_history, keep_history, ["symbol", "ts"]),
+        ("gold.latest_snapshot", local_snapshot, aws_snapshot, keep_snapshot, ["symbol"]),
+    ):
+        expected = conform(local, TABLES[name])[keep].sort_values(by, ignore_index=True)
+        got = aws[keep].sort_values(by, ignore_index=True)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=name)
+    assert len(local_history) == 3 * len(SYMBOLS.split(","))
+    newest = {q["symbol"]: q["price"] for q in batches[1]}
+    assert aws_snapshot.set_index("symbol").price.to_dict() == newest
