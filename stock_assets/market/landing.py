@@ -45,6 +45,8 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from stock_assets.market.sources.base import TICK_FIELDS
 from stock_assets.market.symbols import InvalidSymbolError, normalize_symbol
@@ -106,12 +108,19 @@ def parse_landing_object(
     now: dt.datetime,
     future_tolerance: dt.timedelta = dt.timedelta(minutes=5),
     default_source: str = "landing",
+    _fast: bool = True,
 ) -> LandingParse:
-    """Parse one landing object into quotes and rejects (naive `now` is taken as UTC)."""
+    """Parse one landing object into quotes and rejects (naive `now` is taken as UTC).
+
+    Records in the producers' usual shape are checked column-wise (see _fast_split), the rest
+    one by one; `_fast=False` checks every record one by one, so tests can compare the two.
+    """
     checker = _RecordChecker(_utc(now) + future_tolerance, default_source)
     try:
         text = _decode(body)
-        records = _records(_format_of(key, text), text)
+        fmt = _format_of(key, text)
+        split = _fast_split(fmt, text, body, checker) if _fast else None
+        fast, records = split or (None, _records(fmt, text))
         rows, rejects = [], []
         for record_no, raw, record in records:
             try:
@@ -120,7 +129,7 @@ def parse_landing_object(
                 rejects.append(RecordReject(record_no, str(problem), _cut(raw)))
     except _Fatal as fatal:
         return LandingParse(key, _quotes_frame([]), (), str(fatal))
-    return LandingParse(key, _quotes_frame(rows), tuple(rejects), None)
+    return LandingParse(key, _merged(fast, _quotes_frame(rows)), tuple(rejects), None)
 
 
 def reject_message(key: str, reject: RecordReject) -> str:
@@ -298,11 +307,14 @@ def _json_lines(text: str) -> Iterator[tuple[int, str, object]]:
         line_no += 1
         if end - pos > MAX_RECORD_CHARS:  # never sliced whole: memory stays the object's
             yield line_no, text[pos : pos + RAW_LIMIT + 1], _TooLong(end - pos)
-        else:
-            line = text[pos:end]
-            if line.strip():
-                yield line_no, line.rstrip("\r"), _JsonLine(line)
+        elif record := _json_line(line_no, text[pos:end]):
+            yield record
         pos = end + 1
+
+
+def _json_line(line_no: int, line: str) -> tuple[int, str, object] | None:
+    """The record on one line of JSON Lines (without its newline); None when it is blank."""
+    return (line_no, line.rstrip("\r"), _JsonLine(line)) if line.strip() else None
 
 
 def _csv_records(text: str) -> Iterator[tuple[int, str, object]]:
@@ -338,23 +350,36 @@ def _csv_rows(
     row_no = 0
     while True:
         try:
-            row: object = next(reader)
+            row = _next_row(reader)
         except StopIteration:
             return
-        except csv.Error as exc:  # e.g. a field over the csv module's limit; reading goes on
-            row = _Unreadable(f"row is not valid CSV: {exc}")
         row_no += 1
-        raw = tap.drain()
-        if row == []:
-            continue
-        if len(raw) > MAX_RECORD_CHARS:
-            row = _TooLong(len(raw))
-        elif isinstance(row, list):
-            if len(row) != len(columns):
-                row = _Unreadable(f"row has {len(row)} fields but the header has {len(columns)}")
-            else:
-                row = dict(zip(columns, row, strict=True))
-        yield row_no, raw.rstrip("\r\n"), row
+        if record := _csv_record(row_no, tap.drain(), row, columns):
+            yield record
+
+
+def _next_row(reader: Iterator[list[str]]) -> object:
+    """The reader's next row, or why it cannot be read; StopIteration at the end."""
+    try:
+        return next(reader)
+    except csv.Error as exc:  # e.g. a field over the csv module's limit; reading goes on
+        return _Unreadable(f"row is not valid CSV: {exc}")
+
+
+def _csv_record(
+    row_no: int, raw: str, row: object, columns: list[str]
+) -> tuple[int, str, object] | None:
+    """The record of one CSV row read from `raw` (its lines); None for a blank row."""
+    if row == []:
+        return None
+    if len(raw) > MAX_RECORD_CHARS:
+        row = _TooLong(len(raw))
+    elif isinstance(row, list):
+        if len(row) != len(columns):
+            row = _Unreadable(f"row has {len(row)} fields but the header has {len(columns)}")
+        else:
+            row = dict(zip(columns, row, strict=True))
+    return row_no, raw.rstrip("\r\n"), row
 
 
 class _LineTap:
@@ -620,6 +645,525 @@ def _finite_float(name: str, value: object) -> float:
     return number
 
 
+# -- vectorized fast path -----------------------------------------------------------------
+#
+# Checking 150,000 records one by one takes seconds, almost all of it on records in the
+# producers' usual shape. Those are recognised whole, in C++, by one RE2 pattern per record
+# (Arrow), cut into field tokens and checked column-wise. The patterns and column checks
+# only ever accept: a record that does not match, or whose values are not clearly valid,
+# goes through _RecordChecker like any other, so reasons have one source. Every accepted
+# form is one the slow path reads to the very same row (tests compare both on junk).
+
+_WS = r"[ \t\n\r]*"  # JSON whitespace; RE2's \s would also take \f and \v
+_FAST_SYMBOL = r"\^?[A-Z0-9][A-Z0-9.=\-]{0,14}"  # symbols._SYMBOL: already canonical
+# ISO-8601 spellings that fromisoformat reads (after _NANOS); field ranges checked later.
+_FAST_ISO = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+_FAST_EPOCH = r"[1-9][0-9]{0,14}"  # whole seconds or milliseconds; no int64 overflow in us
+# JSON numbers whose magnitude lies within 1e-139..1e129: never inf, never rounded to 0.
+_FAST_NUMBER = r"-?(?:0|[1-9][0-9]{0,29})(?:\.[0-9]{1,40})?(?:[eE][-+]?[0-9]{1,2})?"
+_FAST_COUNT = r"0|[1-9][0-9]{0,17}"  # below INT64_MAX
+# JSON string content without escapes or control characters, and not blank.
+_FAST_TEXT = r'[^"\\\x00-\x1f]*[!#-\[\]-~][^"\\\x00-\x1f]*'
+
+
+def _json_member(key: str, value: str) -> str:
+    return f'{_WS}"{key}"{_WS}:{_WS}(?:{value}){_WS}'
+
+
+# A flat JSON object with exactly TICK_FIELDS in order (encode_micro_batch's shape). No
+# string holds a quote, so the quotes locate every field (_json_fields).
+_JSON_RECORD = (
+    f"^{_WS}\\{{"
+    + ",".join(
+        [
+            _json_member("symbol", f'"{_FAST_SYMBOL}"'),
+            _json_member("ts", f'"{_FAST_ISO}"|{_FAST_EPOCH}'),
+            _json_member("price", _FAST_NUMBER),
+            _json_member("volume", f"{_FAST_COUNT}|null"),
+            _json_member("change", f"{_FAST_NUMBER}|null"),
+            _json_member("change_pct", f"{_FAST_NUMBER}|null"),
+            _json_member("name", f'"{_FAST_TEXT}"|null'),
+            _json_member("source", f'"{_FAST_TEXT}"|null'),
+        ]
+    )
+    + f"\\}}{_WS}$"
+)
+# A CSV line that is one whole row: quoted fields close on it (csv.reader takes "" as ").
+_CSV_FIELD = r'[^",\r\n]*|"(?:[^"\r\n]|"")*"'
+_CSV_QUOTED_ROW = f"^(?:{_CSV_FIELD})(?:,(?:{_CSV_FIELD}))*\r?\n?$"
+_WS_COLON = " \t\n\r:"
+_WS_PUNCT = " \t\n\r:,}"  # what surrounds a bare token (number, null) in a record
+_RECORD_QUOTES = 24  # at most, in a _JSON_RECORD match: 16 around keys, 8 around values
+_ARRAY_HEAD = re.compile(rb"[ \t\n\r]*\[[ \t\n\r]*")
+_ARRAY_TAIL = re.compile(rb"[ \t\n\r]*\][ \t\n\r]*")
+_ISO_WIDTH = 35  # longest _FAST_ISO text
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+_FastSplit = tuple[pd.DataFrame, list[tuple[int, str, object]]]
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """Candidate records, column-wise. A row is `usable` when every field is in its fast
+    form; other rows go to the checker, whatever their entries here."""
+
+    usable: np.ndarray
+    symbol: np.ndarray  # str
+    dotted: np.ndarray  # the symbol holds "..", as no symbol may
+    ts: pa.Array  # ISO-8601 text or epoch digits
+    iso: np.ndarray  # ts is ISO-8601 text
+    price: np.ndarray  # float64
+    volume: np.ndarray  # int64, 0 where missing
+    no_volume: np.ndarray
+    change: np.ndarray  # float64, NaN where missing
+    change_pct: np.ndarray
+    name: np.ndarray  # str or None
+    source: np.ndarray  # str or None (the default is the checker's)
+
+
+def _fast_split(fmt: str, text: str, body: bytes, checker: _RecordChecker) -> _FastSplit | None:
+    """Clearly valid records as a frame, and every other record in _records' form for the
+    checker; None when the object's shape is not one the fast path reads.
+
+    Framing rules (record numbers, blank lines, raw text) are the slow path's own.
+    """
+    data = _utf8(body, text)
+    if fmt == "csv":
+        return _fast_csv(data, checker)
+    if fmt == "json":
+        if text[_JSON_WS.match(text).end()] == "[":
+            return _fast_json_array(data, checker)
+        if not _is_json_lines(text):
+            return None  # one object: nothing to gain
+    return _fast_json_lines(data, checker)
+
+
+def _utf8(body: bytes, text: str) -> bytes | memoryview:
+    """The object's text as UTF-8 without a BOM, copied only when it was UTF-16."""
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return text.encode("utf-8")
+    return memoryview(body)[len(codecs.BOM_UTF8) :] if body.startswith(codecs.BOM_UTF8) else body
+
+
+def _fast_json_lines(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit | None:
+    """JSON Lines: each line is a record on its own, so any line may go to the checker."""
+    bounds = _line_bounds(data, MAX_RECORD_CHARS)
+    if bounds is None:
+        return None
+    buffer = pa.py_buffer(data)
+    lines = pa.LargeStringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), buffer)
+    frame, fast = _fast_json(buffer, lines, 1, bounds[:-1], bounds[1:], checker)
+    rest = np.flatnonzero(~fast)
+    records = []
+    for line_no, line in zip((rest + 1).tolist(), pc.take(lines, rest).to_pylist(), strict=True):
+        if record := _json_line(line_no, line.removesuffix("\n")):
+            records.append(record)
+    return frame, records
+
+
+def _fast_json_array(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit | None:
+    """A JSON array of flat objects, cut at the braces (None when the cut fails).
+
+    A brace inside a string makes a wrong cut, but then some piece is not a JSON object or
+    some separator is not a comma: separators are checked here and every other piece is
+    matched or decoded. When all pass, the text is exactly this array, as the slow path
+    would read it.
+    """
+    chars = np.frombuffer(data, np.uint8)
+    opens = _positions(chars, "{")
+    ends = _positions(chars, "}") + 1
+    if (
+        not len(opens)
+        or len(opens) != len(ends)
+        or (ends <= opens).any()
+        or (ends[:-1] > opens[1:]).any()
+        or (ends - opens).max() > MAX_RECORD_CHARS
+        or not _ARRAY_HEAD.fullmatch(bytes(data[: opens[0]]))
+        or not _ARRAY_TAIL.fullmatch(bytes(data[ends[-1] :]))
+    ):
+        return None
+    bounds = np.empty(2 * len(opens), np.int64)
+    bounds[0::2], bounds[1::2] = opens, ends
+    buffer = pa.py_buffer(data)
+    pieces = pa.LargeStringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), buffer)
+    # element, separator, element, ...
+    if not _np(pc.match_substring_regex(pieces, f"^{_WS},{_WS}$"))[1::2].all():
+        return None
+    frame, fast = _fast_json(buffer, pieces, 2, opens, ends, checker)
+    rest = np.flatnonzero(~fast)
+    records = []
+    for number, element in zip(
+        (rest + 1).tolist(), pc.take(pieces, 2 * rest).to_pylist(), strict=True
+    ):
+        try:  # also proves the cut: a piece that is no JSON value means a wrong one
+            value = _DECODER.decode(element)
+        except (ValueError, RecursionError):
+            return None  # the slow path says what is wrong with the array
+        records.append((number, element[: RAW_LIMIT + 1], value))
+    return frame, records
+
+
+def _line_bounds(data: bytes | memoryview, limit: int) -> np.ndarray | None:
+    """Offsets where lines start, and the end; None when a line is longer than `limit`,
+    which the slow path handles without holding it twice."""
+    chars = np.frombuffer(data, np.uint8)
+    ends = _positions(chars, "\n") + 1
+    if not len(ends) or ends[-1] != len(chars):
+        ends = np.append(ends, len(chars))
+    bounds = np.concatenate(([0], ends))
+    return None if np.diff(bounds).max() > limit else bounds
+
+
+def _fast_csv(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit | None:
+    """CSV read line by line: right when every line is one row, that is when no quoted field
+    spans lines (lines with quotes must be whole rows) and no lone CR ends a row; lines over
+    the csv module's field limit are left out too. Lines without quotes are split at their
+    commas, as csv.reader does; lines with quotes go to the checker."""
+    chars = np.frombuffer(data, np.uint8)
+    returns = _positions(chars, "\r")
+    if len(returns) and (returns[-1] + 1 == len(chars) or (chars[returns + 1] != ord("\n")).any()):
+        return None
+    bounds = _line_bounds(data, min(MAX_RECORD_CHARS, csv.field_size_limit()))
+    if bounds is None:
+        return None
+    lines = pa.LargeStringArray.from_buffers(
+        len(bounds) - 1, pa.py_buffer(bounds), pa.py_buffer(data)
+    )
+    quoting = _np(pc.match_substring(lines, '"'))
+    if (
+        quoting.any()
+        and not _np(pc.match_substring_regex(pc.filter(lines, quoting), _CSV_QUOTED_ROW)).all()
+    ):
+        return None
+    rows = pc.utf8_rtrim(lines, "\r\n")
+    filled = np.flatnonzero(_np(pc.not_equal(rows, "")))
+    if len(filled) < 2 or quoting[filled[0]]:
+        return None  # no header, no data, or a header to leave to the csv module
+    head = int(filled[0])
+    columns = [name.strip() for name in rows[head].as_py().split(",")]
+    try:
+        _check_header(columns, "")
+    except _Fatal:
+        return None  # the slow path reports it, quoting the header
+    cells = pc.split_pattern(rows.slice(head + 1), ",")
+    good = np.flatnonzero((_np(pc.list_value_length(cells)) == len(columns)) & ~quoting[head + 1 :])
+    texts, first = cells.values, cells.offsets.to_numpy()[:-1][good]
+    usable = np.ones(len(good), bool)
+
+    def column(name: str) -> pa.Array | None:
+        return pc.take(texts, first + columns.index(name)) if name in columns else None
+
+    def field(token: pa.Array | None, pattern: str, *, required: bool = False) -> pa.Array:
+        """The tokens in their fast form, null elsewhere; other rows are marked unusable."""
+        nonlocal usable
+        if token is None:
+            usable &= not required
+            return pa.nulls(len(good), texts.type)
+        fits = _np(pc.match_substring_regex(token, pattern))
+        usable &= fits | (not required and _np(pc.equal(token, "")))
+        return _where(fits, token)
+
+    def one_of(name: str, alias: str) -> pa.Array | None:
+        """The field under whichever spelling is filled; rows filling both are unusable."""
+        nonlocal usable
+        token, other = column(name), column(alias)
+        if token is None or other is None:
+            return other if token is None else token
+        filled = _np(pc.not_equal(token, ""))
+        usable &= ~(filled & _np(pc.not_equal(other, "")))
+        return _where(filled, token, other)
+
+    symbol = field(column("symbol"), f"^{_FAST_SYMBOL}$", required=True)
+    ts = field(one_of("ts", "timestamp"), f"^(?:{_FAST_ISO}|{_FAST_EPOCH})$", required=True)
+    price = field(column("price"), f"^{_FAST_NUMBER}$", required=True)
+    volume = field(column("volume"), f"^(?:{_FAST_COUNT})$")
+    change = field(column("change"), f"^{_FAST_NUMBER}$")
+    change_pct = field(one_of("change_pct", "changesPercentage"), f"^{_FAST_NUMBER}$")
+    name = field(column("name"), "[!-~]")  # not blank
+    source = field(column("source"), "[!-~]")
+    fields = _Fields(
+        usable,
+        *_strings(symbol),
+        ts,
+        _np(pc.match_substring_regex(ts, f"^{_FAST_ISO}$").fill_null(False)),
+        _floats(price),
+        *_counts(volume),
+        _floats(change),
+        _floats(change_pct),
+        _strings(name)[0],
+        _strings(source)[0],
+    )
+    frame, ok = _fast_frame(fields, good + 1, checker)
+    fast = np.zeros(len(cells), bool)
+    fast[good[ok]] = True
+    rest = np.flatnonzero(~fast)
+    records = []
+    for row_no, raw in zip(
+        (rest + 1).tolist(), pc.take(lines, rest + head + 1).to_pylist(), strict=True
+    ):
+        if record := _csv_record(row_no, raw, _next_row(csv.reader([raw])), columns):
+            records.append(record)
+    return frame, records
+
+
+def _fast_json(
+    data: pa.Buffer,
+    pieces: pa.Array,
+    step: int,
+    starts: np.ndarray,
+    stops: np.ndarray,
+    checker: _RecordChecker,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Quotes from the records (every `step`-th piece, at data[starts:stops]) that are
+    clearly valid, and a mask of those records."""
+    matched = np.flatnonzero(_np(pc.match_substring_regex(pieces, _JSON_RECORD))[::step])
+    fast = np.zeros(len(starts), bool)
+    if not len(matched):
+        return _quotes_frame([]), fast
+    frame, ok = _fast_frame(
+        _json_fields(data, starts[matched], stops[matched]), matched + 1, checker
+    )
+    fast[matched[ok]] = True
+    return frame, fast
+
+
+def _json_fields(data: pa.Buffer, starts: np.ndarray, stops: np.ndarray) -> _Fields:
+    """The fields of the records at data[starts:stops], all matching _JSON_RECORD.
+
+    No string in such a record holds a quote, so its quotes delimit its strings: keys and
+    string values, in TICK_FIELDS order. Where each value lies follows from which values are
+    strings: the ts (ISO text, else an epoch number), the name and the source (else null).
+    """
+    quotes = _positions(np.frombuffer(data, np.uint8), '"')
+    padded = np.append(quotes, np.full(_RECORD_QUOTES, data.size))  # past every record
+    # Row r: the positions of record r's quotes, then of later records' ones.
+    at = np.lib.stride_tricks.sliding_window_view(padded, _RECORD_QUOTES)[
+        np.searchsorted(quotes, starts)
+    ]
+    rows = np.arange(len(at))
+
+    def quote(k: np.ndarray | int) -> np.ndarray:
+        """Where each record's quote number k is (k may differ by record)."""
+        return at[:, k] if isinstance(k, int) else at[rows, k]
+
+    def inner(k: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+        """Where the text between quotes k and k+1 starts and stops, in each record."""
+        return quote(k) + 1, quote(k + 1)
+
+    def either(where: np.ndarray, span: tuple, other: tuple) -> tuple[np.ndarray, np.ndarray]:
+        return np.where(where, span[0], other[0]), np.where(where, span[1], other[1])
+
+    iso = at[:, 7] - at[:, 6] - 1 != len("price")  # the 4th string: the ts or the next key
+    s = _shift(iso)
+    # 18 quotes, 2 more for an ISO ts, and 2 for each of name and source given as strings.
+    named = sourced = (quote(19 + s) < stops) & (quote(21 + s) < stops)
+    one = np.flatnonzero((quote(19 + s) < stops) & ~named)
+    if len(one):  # which one: a string is the name's value when only ":" sits before it
+        k = 15 + 2 * iso[one]
+        gap = pc.ascii_trim(_spans(data, (at[one, k] + 1, at[one, k + 1])), _WS_COLON)
+        named, sourced = named.copy(), named.copy()
+        named[one] = _np(pc.equal(gap, ""))
+        sourced[one] = ~named[one]
+    t = _shift(named)
+    symbol = inner(2)
+    # A null name or source gets an empty span (read as None) where the one before ends.
+    name = either(named, inner(16 + s), (symbol[1], symbol[1]))
+    source = either(sourced, inner(18 + s + t), (name[1], name[1]))
+    strings, dotted = _strings(_spans(data, symbol, name, source))
+    strings, dotted = strings.reshape(-1, 3), dotted.reshape(-1, 3)
+    numbers = pc.ascii_trim(_spans(data, inner(7 + s), inner(11 + s), inner(13 + s)), _WS_PUNCT)
+    price, change, change_pct = _floats(_null_if(numbers, "null")).reshape(-1, 3).T
+    volume = _null_if(pc.ascii_trim(_spans(data, inner(9 + s)), _WS_PUNCT), "null")
+    # An ISO ts is a string; an epoch number sits after the ts key (": 1720189800, ").
+    ts = pc.ascii_trim(_spans(data, either(iso, inner(6), inner(5))), _WS_PUNCT)
+    return _Fields(
+        np.ones(len(at), bool),
+        strings[:, 0],
+        dotted[:, 0],
+        ts,
+        iso,
+        price,
+        *_counts(volume),
+        change,
+        change_pct,
+        strings[:, 1],
+        strings[:, 2],
+    )
+
+
+def _shift(later: np.ndarray) -> np.ndarray | int:
+    """Two quotes more where `later` holds: per record, or one number when all agree."""
+    return 2 * int(later[0]) if (later == later[0]).all() else np.where(later, 2, 0)
+
+
+def _fast_frame(
+    fields: _Fields, record_no: np.ndarray, checker: _RecordChecker
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Quotes from the rows that are clearly valid, and a mask of those rows."""
+    micros, plausible = _ts_micros(fields.ts, fields.iso, checker.latest)
+    ok = fields.usable & plausible & (fields.price > 0) & ~fields.dotted
+    keep = slice(None) if ok.all() else np.flatnonzero(ok)
+    source = fields.source[keep].copy()
+    source[np.equal(source, None)] = checker.default_source
+    frame = _frame(
+        fields.symbol[keep],
+        micros[keep],
+        fields.price[keep],
+        pd.arrays.IntegerArray(fields.volume[keep], fields.no_volume[keep]),
+        fields.change[keep],
+        fields.change_pct[keep],
+        fields.name[keep],
+        source,
+        record_no[keep],
+    )
+    return frame, ok
+
+
+def _ts_micros(ts: pa.Array, iso: np.ndarray, latest: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch microseconds of each ts token, and whether it is a plausible instant."""
+    micros = np.zeros(len(ts), np.int64)
+    real = np.zeros(len(ts), bool)
+    given = _np(ts.is_valid())
+    for rows, read in (
+        (np.flatnonzero(given & iso), _iso_micros),
+        (np.flatnonzero(given & ~iso), _epoch_micros),
+    ):
+        if len(rows):
+            micros[rows], real[rows] = read(ts if len(rows) == len(ts) else pc.take(ts, rows))
+    return micros, real & (micros >= _micros(EARLIEST_TS)) & (micros <= _micros(latest))
+
+
+def _epoch_micros(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    number = _np(pc.cast(texts, pa.int64()))
+    millis = number >= int(_MILLIS_FROM)
+    return np.where(millis, number * 1_000, number * 1_000_000), np.ones(len(number), bool)
+
+
+def _iso_micros(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch microseconds of _FAST_ISO texts, and whether each names a real datetime.
+
+    Texts are padded to one width and read as a character grid: the date and time sit at
+    fixed columns, then an optional fraction, then Z or an offset ending the text.
+    """
+    size = _np(pc.utf8_length(texts)).astype(np.int64)
+    padded = pc.cast(pc.utf8_rpad(texts, width=_ISO_WIDTH, padding=" "), pa.binary(_ISO_WIDTH))
+    grid = np.frombuffer(
+        padded.buffers()[1], np.uint8, len(texts) * _ISO_WIDTH, padded.offset * _ISO_WIDTH
+    )
+    grid = grid.reshape(len(texts), _ISO_WIDTH)
+    rows = np.arange(len(grid))
+
+    def digit(column: int | np.ndarray) -> np.ndarray:
+        chars = grid[:, column] if isinstance(column, int) else grid[rows, column]
+        return chars.astype(np.int64) - ord("0")
+
+    def number(start: int | np.ndarray, digits: int) -> np.ndarray:
+        value = digit(start)
+        for i in range(1, digits):
+            value = value * 10 + digit(start + i)
+        return value
+
+    year, month, day = number(0, 4), number(5, 2), number(8, 2)
+    hour, minute, second = number(11, 2), number(14, 2), number(17, 2)
+    zulu = grid[rows, size - 1] == ord("Z")
+    zone = np.where(zulu, size - 1, size - 6)  # where Z or the offset starts
+    fraction = np.zeros(len(grid), np.int64)  # the first six digits, as _NANOS keeps them
+    for column in range(20, 26):
+        fraction = fraction * 10 + np.where(column < zone, digit(column), 0)
+    sign = np.where(grid[rows, zone] == ord("-"), -1, 1)
+    zone_hours = np.where(zulu, 0, number(size - 5, 2))
+    zone_minutes = np.where(zulu, 0, number(size - 2, 2))
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    real = (
+        (year >= 1)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= month_days)
+        & (hour <= 23)
+        & (minute <= 59)
+        & (second <= 59)
+        & (zone_hours <= 23)
+        & (zone_minutes <= 59)
+    )
+    seconds = (
+        _days_from_civil(year, month, day) * 86_400
+        + hour * 3_600
+        + minute * 60
+        + second
+        - sign * (zone_hours * 3_600 + zone_minutes * 60)
+    )
+    return seconds * 1_000_000 + fraction, real
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def _spans(data: pa.Buffer, *spans: tuple[np.ndarray, np.ndarray]) -> pa.Array:
+    """The texts data[start:stop] of the (starts, stops) given, record after record: record
+    r's span in the first, then in the second, ... All must be in order, without overlap."""
+    cuts = np.empty((len(spans[0][0]), 2 * len(spans)), np.int64)
+    for i, (start, stop) in enumerate(spans):
+        cuts[:, 2 * i], cuts[:, 2 * i + 1] = start, stop
+    pieces = pa.LargeStringArray.from_buffers(cuts.size - 1, pa.py_buffer(cuts.ravel()), data)
+    return pc.take(pieces, np.arange(0, cuts.size, 2))  # without the text between spans
+
+
+def _strings(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Python strings of Arrow ones (None for null or empty), made once per distinct value,
+    and whether each holds ".." (as no symbol may)."""
+    encoded = pc.dictionary_encode(texts, null_encoding="encode")
+    distinct, index = encoded.dictionary, _np(encoded.indices)
+    values = _np(distinct)
+    values[_np(pc.equal(distinct, "").fill_null(True))] = None
+    return values[index], _np(pc.match_substring(distinct, "..").fill_null(False))[index]
+
+
+def _positions(chars: np.ndarray, char: str) -> np.ndarray:
+    """Where an ASCII character occurs, found a block at a time: no full-size temporary."""
+    block = 1 << 18
+    found = [
+        np.flatnonzero(chars[i : i + block] == ord(char)) + i for i in range(0, len(chars), block)
+    ]
+    return np.concatenate(found) if found else np.empty(0, np.int64)
+
+
+def _null_if(tokens: pa.Array, text: str) -> pa.Array:
+    return _where(_np(pc.not_equal(tokens, text)), tokens)
+
+
+def _floats(tokens: pa.Array) -> np.ndarray:
+    """float64 of number tokens (NaN for null): Arrow rounds correctly, as float() does."""
+    return _np(pc.cast(tokens, pa.float64()))
+
+
+def _counts(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """int64 of whole-number tokens (0 for null), and where they are null."""
+    number = pc.cast(tokens, pa.int64())
+    return _np(number.fill_null(0)), _np(number.is_null())
+
+
+def _where(mask: np.ndarray, values: pa.Array, other: pa.Array | None = None) -> pa.Array:
+    """values where mask holds, else other (null when not given)."""
+    fallback = pa.nulls(len(values), values.type) if other is None else other
+    return pc.if_else(pa.array(mask), values, fallback)
+
+
+def _np(array: pa.Array) -> np.ndarray:
+    return array.to_numpy(zero_copy_only=False)
+
+
 # -- small helpers ------------------------------------------------------------------------
 
 
@@ -627,22 +1171,56 @@ def _quotes_frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
     """Rows in STREAM_COLUMNS order -> the typed frame (ts held as epoch microseconds)."""
     cols = list(zip(*rows, strict=True)) if rows else [()] * len(STREAM_COLUMNS)
     symbol, ts, price, volume, change, change_pct, name, source, record_no = cols
+    return _frame(
+        symbol,
+        np.array(ts, dtype=np.int64),
+        price,
+        pd.array(volume, dtype="Int64"),
+        [np.nan if v is None else v for v in change],
+        [np.nan if v is None else v for v in change_pct],
+        name,
+        source,
+        record_no,
+    )
+
+
+def _frame(
+    symbol: Sequence[object],
+    ts: np.ndarray,  # epoch microseconds
+    price: Sequence[float],
+    volume: pd.api.extensions.ExtensionArray,  # Int64
+    change: Sequence[float],  # NaN when missing
+    change_pct: Sequence[float],
+    name: Sequence[object],
+    source: Sequence[object],
+    record_no: Sequence[int],
+) -> pd.DataFrame:
+    """The quotes frame from typed columns; both paths build theirs here, so dtypes agree."""
     return pd.DataFrame(
         {
             "symbol": pd.Series(symbol, dtype=object),
-            "ts": pd.Series(np.array(ts, dtype=np.int64).astype("datetime64[us]")),
+            "ts": pd.Series(ts.astype("datetime64[us]")),
             "price": pd.Series(price, dtype="float64"),
-            "volume": pd.Series(pd.array(volume, dtype="Int64")),
-            "change": pd.Series([np.nan if v is None else v for v in change], dtype="float64"),
-            "change_pct": pd.Series(
-                [np.nan if v is None else v for v in change_pct], dtype="float64"
-            ),
+            "volume": pd.Series(volume),
+            "change": pd.Series(change, dtype="float64"),
+            "change_pct": pd.Series(change_pct, dtype="float64"),
             "name": pd.Series(name, dtype=object),
             "source": pd.Series(source, dtype=object),
             "record_no": pd.Series(record_no, dtype="int64"),
         },
         columns=list(STREAM_COLUMNS),
+        copy=False,  # the series are new: consolidating them would only copy
     )
+
+
+def _merged(fast: pd.DataFrame | None, slow: pd.DataFrame) -> pd.DataFrame:
+    """Quotes from both paths in record order (each frame is in record order already)."""
+    if fast is None or fast.empty:
+        return slow
+    if slow.empty:
+        return fast
+    both = pd.concat([fast, slow], ignore_index=True)
+    return both.sort_values("record_no", kind="stable", ignore_index=True)
 
 
 def _plain(name: str, value: object) -> object:

@@ -1,0 +1,109 @@
+"""Landing parser benchmark: the record-by-record path and the vectorized fast path timed on
+the same micro-batch in one run, with the ratio, for each landing format.
+
+The batch is bench_stream.synthetic_batch (the stream ingest benchmark's), also written as
+a JSON array and as CSV. DuckDB's bare read_json of the JSON Lines file is timed too: the
+stream ingest target is set against it. Results must be identical; the script checks that.
+
+    python benchmarks/bench_landing.py --records 150000 --repeat 5
+Results are written as JSON to benchmarks/results/landing.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import functools
+import io
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from bench_stream import RESULTS, synthetic_batch
+
+from stock_assets.market.landing import LandingParse, parse_landing_object
+from stock_assets.market.sources.base import TICK_FIELDS
+
+NOW = dt.datetime(2024, 7, 5, 20, 0, tzinfo=dt.UTC)  # after the batch's session
+
+
+def bodies(records: int) -> dict[str, bytes]:
+    """The same records as JSON Lines, a JSON array and CSV."""
+    jsonl = synthetic_batch(records)
+    rows = [json.loads(line) for line in jsonl.splitlines()]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(TICK_FIELDS)
+    writer.writerows([row[name] for name in TICK_FIELDS] for row in rows)
+    return {"jsonl": jsonl, "json": json.dumps(rows).encode(), "csv": out.getvalue().encode()}
+
+
+def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, object]:
+    """The fastest of `repeat` runs (other load only ever slows a run down) and its result."""
+    times, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - started)
+    return min(times), result
+
+
+def assert_identical(fast: LandingParse, slow: LandingParse) -> None:
+    assert (fast.fatal, fast.rejects) == (slow.fatal, slow.rejects)
+    pd.testing.assert_frame_equal(fast.quotes, slow.quotes, check_exact=True)
+
+
+def bare_duckdb_read(body: bytes, repeat: int) -> float:
+    import duckdb
+
+    with tempfile.TemporaryDirectory() as tmp, duckdb.connect() as conn:
+        path = Path(tmp) / "batch.jsonl"
+        path.write_bytes(body)
+        seconds, _ = best_of(
+            repeat,
+            lambda: conn.execute(
+                "CREATE OR REPLACE TABLE t AS SELECT * FROM "
+                "read_json(?, format='newline_delimited')",
+                [str(path)],
+            ),
+        )
+    return seconds
+
+
+def bench(records: int, repeat: int) -> dict:
+    result: dict[str, object] = {"records": records}
+    for fmt, body in bodies(records).items():
+        parse = functools.partial(parse_landing_object, f"landing/quotes/bench/batch.{fmt}", body)
+        slow_s, slow = best_of(1, functools.partial(parse, now=NOW, _fast=False))
+        fast_s, fast = best_of(repeat, functools.partial(parse, now=NOW))
+        assert_identical(fast, slow)
+        assert len(fast.quotes) == records
+        result[fmt] = {
+            "record_by_record_seconds": round(slow_s, 3),
+            "fast_seconds": round(fast_s, 3),
+            "speedup": round(slow_s / fast_s, 1),
+        }
+        if fmt == "jsonl":
+            bare = bare_duckdb_read(body, repeat)
+            result[fmt]["bare_duckdb_read_json_seconds"] = round(bare, 3)
+            result[fmt]["fast_to_bare_duckdb"] = round(fast_s / bare, 2)
+        print(fmt, json.dumps(result[fmt]), flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=150_000)
+    parser.add_argument("--repeat", type=int, default=5, help="fast-path runs (best counts)")
+    args = parser.parse_args()
+    result = bench(args.records, args.repeat)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "landing.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
