@@ -9,7 +9,7 @@ import pytest
 
 from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.resources.alerts import LogAlertSink
-from stock_assets.resources.lake import LocalLake
+from stock_assets.resources.lake import LocalLake, S3Lake
 from stock_assets.resources.market_data import MarketDataResource
 from stock_assets.resources.sql_engine import DuckDBSqlEngine
 
@@ -21,6 +21,18 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("STOCK_ASSETS_DATA_DIR", str(home))
     return home
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path):
+    """The lake, once as a local folder and once on S3 (moto's server on loopback)."""
+    if request.param == "local":
+        return LocalLake(root=str(tmp_path / "lake"))
+    request.getfixturevalue("aws_endpoint")
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="test-lake")
+    return S3Lake(bucket="test-lake", prefix="stock-assets")
 
 
 def local_resources(home: Path, **market: object) -> dict[str, object]:

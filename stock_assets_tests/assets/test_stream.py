@@ -7,30 +7,18 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import boto3
 import dagster as dg
 import duckdb
 import pandas as pd
-import pytest
 
 from stock_assets.assets.stream import stream_assets
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
-from stock_assets.resources.lake import LocalLake, S3Lake
 from stock_assets.sensors import landing_arrivals_sensor
 from stock_assets_tests.conftest import local_resources
 
 DAY = dt.date(2024, 7, 5)
 SYMBOLS = ["AAPL", "MSFT", "TMUS"]
-
-
-@pytest.fixture(params=["local", "s3"])
-def lake(request, data_home):
-    if request.param == "local":
-        return LocalLake(root=str(data_home / "lake"))
-    request.getfixturevalue("aws_endpoint")
-    boto3.client("s3").create_bucket(Bucket="stream-lake")
-    return S3Lake(bucket="stream-lake", prefix="stock-assets")
 
 
 def quotes_at(hour: int, minute: int) -> list[dict]:

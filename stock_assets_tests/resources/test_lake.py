@@ -5,16 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from stock_assets.resources.lake import LocalLake, S3Lake, validate_key
-
-
-@pytest.fixture(params=["local", "s3"])
-def lake(request, tmp_path):
-    if request.param == "local":
-        return LocalLake(root=str(tmp_path / "lake"))
-    request.getfixturevalue("aws_endpoint")
-    boto3.client("s3").create_bucket(Bucket="lake-bucket")
-    return S3Lake(bucket="lake-bucket", prefix="stock-assets")
+from stock_assets.resources.lake import S3Lake, validate_key
 
 
 def test_put_then_get_round_trips(lake):
