@@ -45,13 +45,8 @@ def _read_batch(
     for key in keys:
         try:
             body = lake.get(key)
-        except (FileNotFoundError, KeyError) as exc:
-            context.log.warning(f"{key}: no longer in the landing zone ({exc}); skipped")
-            missing.append(key)
-            continue
-        except Exception as exc:  # S3 NoSuchKey arrives as a ClientError
-            if "NoSuchKey" not in str(exc):
-                raise
+        except FileNotFoundError:
+            # Moved or deleted since the sensor listed it (e.g. quarantined by another run).
             context.log.warning(f"{key}: no longer in the landing zone; skipped")
             missing.append(key)
             continue

@@ -40,6 +40,7 @@ class LakeResource(dg.ConfigurableResource):
         raise NotImplementedError
 
     def get(self, key: str) -> bytes:
+        """The object's bytes; FileNotFoundError when there is none (either implementation)."""
         raise NotImplementedError
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
@@ -139,7 +140,12 @@ class S3Lake(LakeResource):
         return key
 
     def get(self, key: str) -> bytes:
-        return self.client().get_object(Bucket=self.bucket, Key=self.s3_key(key))["Body"].read()
+        client = self.client()
+        try:
+            response = client.get_object(Bucket=self.bucket, Key=self.s3_key(key))
+        except client.exceptions.NoSuchKey:
+            raise FileNotFoundError(self.uri(key)) from None
+        return response["Body"].read()
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         from botocore.exceptions import ClientError

@@ -198,3 +198,20 @@ def test_bad_records_are_rejected_and_unparseable_files_quarantined(data_home, l
     assert lake.get("quarantine/landing/quotes/broken.json") == b'[{"symbol": "AAPL", "price": 1,'
     quarantine_report = json.loads(lake.get("quarantine/landing/quotes/broken.json.report.json"))
     assert quarantine_report["key"] == "landing/quotes/broken.json" and quarantine_report["reason"]
+
+
+def test_an_object_gone_before_its_run_is_reported_not_fatal(data_home, lake):
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/kept.jsonl", quotes_at(15, 0))
+    put(lake, "landing/quotes/vanishing.jsonl", quotes_at(15, 1))
+    context = dg.build_sensor_context(resources={"lake": lake})
+    (request,) = landing_arrivals_sensor(context).run_requests
+    lake.move("landing/quotes/vanishing.jsonl", "elsewhere/vanishing.jsonl")
+    result = harness.execute(request)
+    (history,) = [
+        m
+        for m in result.asset_materializations_for_node("stream_assets")
+        if m.asset_key.path[-1] == "stream_history"
+    ]
+    assert history.metadata["missing_objects"].value == ["landing/quotes/vanishing.jsonl"]
+    assert len(harness.table("silver.stream_history")) == len(SYMBOLS)

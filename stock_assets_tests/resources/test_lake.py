@@ -59,3 +59,8 @@ def test_move_relocates_an_object(lake):
     lake.move("landing/quotes/bad.json", "quarantine/landing/quotes/bad.json")
     assert lake.list_objects("landing/quotes") == []
     assert lake.get("quarantine/landing/quotes/bad.json") == b"{not json"
+
+
+def test_a_missing_object_reads_as_file_not_found_in_both_lakes(lake):
+    with pytest.raises(FileNotFoundError):
+        lake.get("landing/quotes/never-written.jsonl")

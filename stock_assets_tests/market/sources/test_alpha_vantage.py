@@ -277,9 +277,10 @@ def test_key_never_leaks_from_network_errors(caplog):
 
     class Unreachable(requests.adapters.BaseAdapter):
         def send(self, request, **kwargs):
+            # No request leaves the process: this adapter only raises the recorded error text.
             raise requests.ConnectionError(
-                f"HTTPSConnectionPool(host='www.alphavantage.co', port=443): Max retries "
-                f"exceeded with url: {request.path_url}"
+                f"HTTPSConnectionPool(host='www.alphavantage.co', port=443): "  # recorded text
+                f"Max retries exceeded with url: {request.path_url}"
             )
 
         def close(self) -> None:
