@@ -17,7 +17,10 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+# An installed wheel carries sql/ as stock_assets/sql (pyproject's package-dir); a source
+# checkout (editable install, tests) reads the repository's sql/ folder.
+_PACKAGE = Path(__file__).resolve().parents[1]
+SQL_DIR = _PACKAGE / "sql" if (_PACKAGE / "sql").is_dir() else _PACKAGE.parent / "sql"
 LAYERS = ("bronze", "silver", "gold")
 SOURCE_DIALECT = "athena"
 _GLUE_NAME = re.compile(r"^[a-z0-9_]+$")
