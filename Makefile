@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export STOCK_ASSETS_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(STOCK_ASSETS_DATA_DIR)/dagster_home
 
-.PHONY: run test check dev home bench clean
+.PHONY: run test check dev home bench clean stack-up stack-down stack-status
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,9 @@ home:
 run: $(VENV)/.installed home
 	$(BIN)/stock-assets run
 
-## test: install the test extras and run the whole suite
+## test: install the test extras (and Debian's chromium for the UI test) and run the whole suite
 test: $(VENV)/.installed-test
+	scripts/install-test-system-deps.sh
 	$(BIN)/pytest -q
 
 ## check: lint and validate the Dagster definitions
@@ -44,6 +45,17 @@ dev: $(VENV)/.installed home
 ## bench: the performance harness (not part of the tests)
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_indicators.py
+
+## stack-up: production-shaped local stack (Postgres, webserver, daemon, gRPC code server, moto) in AWS mode
+stack-up: $(VENV)/.installed-test
+	$(BIN)/python deploy/local/stack.py up
+
+## stack-down: stop the local stack
+stack-down:
+	$(BIN)/python deploy/local/stack.py down
+
+stack-status:
+	$(BIN)/python deploy/local/stack.py status
 
 clean:
 	rm -rf data .pytest_cache .ruff_cache

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import sqlalchemy
 from dagster import DagsterInstance
 from dagster._config import process_config
 from dagster._core.errors import DagsterInvalidConfigError
@@ -26,6 +27,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster_aws.ecs import EcsRunLauncher
 from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
 from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres.utils import get_conn_string
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.server import ThreadedMotoServer
 
@@ -81,6 +83,9 @@ def test_production_instance_config_is_valid(service_env: dict[str, str], tmp_pa
         5432,
         service_env["DAGSTER_PG_PASSWORD"],
     )
+    # The URL's driver must be one the image installs (SQLAlchemy picks psycopg 3 otherwise).
+    url = sqlalchemy.engine.make_url(get_conn_string(**database))
+    assert url.get_dialect().driver == "psycopg2"
 
     launcher = ref.run_launcher
     assert isinstance(launcher, EcsRunLauncher)
