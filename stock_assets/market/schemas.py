@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 
@@ -217,13 +218,33 @@ def conform(frame: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     missing = [c for c in schema.column_names if c not in frame.columns]
     if missing:
         raise ValueError(f"{schema.qualified_name}: frame lacks columns {missing}")
-    out = frame.loc[:, schema.column_names].copy()
-    for name, sql_type in schema.columns:
-        if sql_type == "DATE":
-            out[name] = pd.to_datetime(out[name]).dt.date if len(out) else out[name].astype(object)
-        elif sql_type == "TIMESTAMP":
-            values = pd.to_datetime(out[name], utc=True)
-            out[name] = values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
-        else:
-            out[name] = out[name].astype(_PANDAS_DTYPES[sql_type])
-    return out.reset_index(drop=True)
+    # Built in one go from the columns: assigning them one by one splits pandas' blocks
+    # and copies everything again when they are merged back.
+    columns = {
+        name: column_array(_storage_values(frame[name], sql_type))
+        for name, sql_type in schema.columns
+    }
+    return pd.DataFrame(columns, columns=schema.column_names, copy=True)
+
+
+def column_array(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The column's data without its index: a NumPy array where pandas holds one (its
+    `.array` wrapper would be scanned for missing values when a frame is built from it)."""
+    return values.to_numpy() if isinstance(values.dtype, np.dtype) else values.array
+
+
+def _storage_values(values: pd.Series, sql_type: str) -> pd.Series:
+    """The column in its storage dtype; one already in it is kept as is, since converting
+    large stream batches again (dates above all) costs more than the rest of their path."""
+    if sql_type == "DATE":
+        if not len(values):
+            return values.astype(object)
+        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "date":
+            return values
+        return pd.to_datetime(values).dt.date
+    if sql_type == "TIMESTAMP":
+        if values.dtype == "datetime64[us]":  # naive, and naive means UTC here
+            return values
+        values = pd.to_datetime(values, utc=True)
+        return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    return values.astype(_PANDAS_DTYPES[sql_type])

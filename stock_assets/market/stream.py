@@ -1,4 +1,8 @@
-"""Landing quotes -> stream history rows and the latest snapshot (Dagster-free)."""
+"""Landing quotes -> stream history rows and the latest snapshot (Dagster-free).
+
+A micro-batch holds ~10^5 quotes over one or two days, so everything here is column-wise:
+a Python object is made per distinct day, never per quote.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from stock_assets.market import calendar
 from stock_assets.market.landing import LandingParse, RecordReject
-from stock_assets.market.schemas import LATEST_SNAPSHOT, STREAM_HISTORY, conform
+from stock_assets.market.schemas import LATEST_SNAPSHOT, STREAM_HISTORY, column_array, conform
 
 
 @dataclass(frozen=True)
@@ -20,45 +25,78 @@ class StreamBatch:
     duplicates: int  # rows dropped because an earlier row had the same (symbol, ts)
 
 
+def _new_york_days(ts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """For naive UTC timestamps: each one's index into the distinct New York dates, and
+    those dates (datetime.date objects)."""
+    local = ts.dt.tz_localize("UTC").dt.tz_convert(calendar.MARKET_TIMEZONE).dt.tz_localize(None)
+    day_numbers = local.to_numpy().astype("datetime64[D]").astype(np.int64)
+    codes, distinct = pd.factorize(day_numbers)
+    return codes, distinct.astype("datetime64[D]").astype(object)
+
+
 def quote_trading_days(quotes: pd.DataFrame) -> pd.Series:
     """The New York calendar date of each quote (UTC naive timestamps)."""
-    local = quotes["ts"].dt.tz_localize("UTC").dt.tz_convert(calendar.MARKET_TIMEZONE)
-    return local.dt.date
+    codes, days = _new_york_days(quotes["ts"])
+    return pd.Series(days[codes], index=quotes.index, dtype=object, name="trade_date")
 
 
 def stream_batch(parses: Sequence[LandingParse], ingested_at: dt.datetime) -> StreamBatch:
     """Rows for a batch of parsed objects, in arrival order; the first (symbol, ts) wins.
 
     A quote dated on a day the NYSE is closed has no partition, so it is rejected with
-    that reason instead of being filed under a neighbouring day.
+    that reason instead of being filed under a neighbouring day. Rejects are listed object
+    by object: an object's own rejects, then its quotes on closed days.
     """
-    frames = []
-    rejects: list[tuple[str, RecordReject]] = []
-    for parse in parses:
-        rejects.extend((parse.key, r) for r in parse.rejects)
-        if parse.quotes.empty:
-            continue
-        quotes = parse.quotes.assign(
-            object_key=parse.key, trade_date=quote_trading_days(parse.quotes)
-        )
-        reasons = {day: calendar.non_session_reason(day) for day in quotes.trade_date.unique()}
-        closed = quotes.trade_date.map(reasons)
-        for row, reason in zip(quotes[closed.notna()].itertuples(), closed.dropna(), strict=True):
-            raw = f"{row.symbol} {row.ts.isoformat()} {row.price}"
-            rejects.append((parse.key, RecordReject(int(row.record_no), f"quote {reason}", raw)))
-        frames.append(quotes[closed.isna()])
-    if not frames:
-        return StreamBatch(STREAM_HISTORY.empty_frame(), rejects, 0)
-    rows = pd.concat(frames, ignore_index=True)
-    unique = rows.drop_duplicates(["symbol", "ts"], keep="first")
-    unique = unique.assign(ingested_at=pd.Timestamp(ingested_at))
-    return StreamBatch(conform(unique, STREAM_HISTORY), rejects, len(rows) - len(unique))
+    rejects = [(n, p.key, r) for n, p in enumerate(parses) for r in p.rejects]
+    filled = [n for n, p in enumerate(parses) if not p.quotes.empty]
+    if not filled:
+        return StreamBatch(STREAM_HISTORY.empty_frame(), [(k, r) for _, k, r in rejects], 0)
+    quotes = pd.concat([parses[n].quotes for n in filled], ignore_index=True, copy=False)
+    owner = np.repeat(filled, [len(parses[n].quotes) for n in filled])  # parse of each quote
+    codes, days = _new_york_days(quotes["ts"])
+
+    closed_reasons = [calendar.non_session_reason(day) for day in days]
+    closed = np.array([reason is not None for reason in closed_reasons])[codes]
+    for row in np.flatnonzero(closed):
+        quote, n = quotes.iloc[row], int(owner[row])
+        raw = f"{quote.symbol} {quote.ts.isoformat()} {quote.price}"
+        reason = f"quote {closed_reasons[codes[row]]}"
+        rejects.append((n, parses[n].key, RecordReject(int(quote.record_no), reason, raw)))
+    rejects.sort(key=lambda item: item[0])  # stable: keeps each object's own order
+
+    # A (symbol, ts) lies on one day, so duplicates share their day's fate: mark them on all.
+    repeated = quotes.duplicated(["symbol", "ts"], keep="first").to_numpy()
+    take = np.flatnonzero(~closed & ~repeated)
+    columns = {name: column_array(quotes[name])[take] for name in quotes.columns}
+    keys = np.array([p.key for p in parses], dtype=object)
+    rows = pd.DataFrame(
+        {
+            **columns,
+            "object_key": keys[owner[take]],
+            "ingested_at": np.full(len(take), np.datetime64(_naive_utc(ingested_at), "us")),
+            "trade_date": days[codes[take]],
+        },
+        copy=False,  # new arrays; conform copies once
+    )
+    rejected = [(k, r) for _, k, r in rejects]
+    duplicates = int((~closed & repeated).sum())
+    return StreamBatch(conform(rows, STREAM_HISTORY), rejected, duplicates)
 
 
 def newest_per_symbol(history: pd.DataFrame, updated_at: dt.datetime) -> pd.DataFrame:
     """One row per symbol: the quote with the greatest ts (ties: the later row)."""
     if history.empty:
         return LATEST_SNAPSHOT.empty_frame()
-    ordered = history.sort_values(["symbol", "ts"], kind="stable")
-    newest = ordered.drop_duplicates("symbol", keep="last")
-    return conform(newest.assign(updated_at=pd.Timestamp(updated_at)), LATEST_SNAPSHOT)
+    # A stable sort on ts alone keeps rows of equal ts in order, so "last" is the later row.
+    by_time = np.argsort(history["ts"].to_numpy(), kind="stable")
+    symbols = pd.Series(history["symbol"].to_numpy()[by_time])
+    newest = history.iloc[by_time[~symbols.duplicated(keep="last").to_numpy()]]
+    newest = newest.sort_values("symbol").assign(
+        updated_at=np.datetime64(_naive_utc(updated_at), "us")
+    )
+    return conform(newest, LATEST_SNAPSHOT)
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    """UTC wall time without a zone, as the tables store it (naive input is taken as UTC)."""
+    return moment if moment.tzinfo is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
