@@ -11,7 +11,7 @@ from stock_assets.assets.metadata import definition_metadata, frame_metadata
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.market import lookback
 from stock_assets.market.charts import indicator_chart
-from stock_assets.market.indicators import compute_indicators
+from stock_assets.market.indicators import compute_indicators, indicators_for_days
 from stock_assets.market.schemas import INDICATORS, MARKET_SUMMARY, SIGNALS, conform
 from stock_assets.market.signals import SignalThresholds, detect_signals
 from stock_assets.market.summary import summarize_market
@@ -59,16 +59,6 @@ class SignalConfig(dg.Config):
             volume_spike_ratio=self.volume_spike_ratio,
             volume_window=self.volume_window,
         )
-
-
-def indicators_for_days(prices: pd.DataFrame, days: list[dt.date]) -> pd.DataFrame:
-    """Indicator rows for `days`, each computed from its anchored history window."""
-    parts = []
-    for start, targets in lookback.windows_for(days).items():
-        window = prices[(prices.trade_date >= start) & (prices.trade_date <= targets[-1])]
-        computed = compute_indicators(window)
-        parts.append(computed[computed.trade_date.isin(set(targets))])
-    return conform(pd.concat(parts) if parts else INDICATORS.empty_frame(), INDICATORS)
 
 
 def _chart_metadata(

@@ -60,6 +60,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from stock_assets.market import lookback
+from stock_assets.market.schemas import INDICATORS, conform
+
 KEY_COLUMNS: Final = ("symbol", "trade_date")
 PASSTHROUGH_COLUMNS: Final = ("close", "volume")
 INDICATOR_COLUMNS: Final = (
@@ -196,6 +199,17 @@ def compute_indicators_for(
     out = compute_indicators(history)
     keep = np.isin(trade_day_numbers(out["trade_date"]), target_days)
     return out.loc[keep].reset_index(drop=True)
+
+
+def indicators_for_days(prices: pd.DataFrame, days: list[dt.date]) -> pd.DataFrame:
+    """Indicator rows for `days`, each computed from its anchored history window
+    (market.lookback), so a day's values never depend on the shape of the run."""
+    parts = []
+    for start, targets in lookback.windows_for(days).items():
+        window = prices[(prices.trade_date >= start) & (prices.trade_date <= targets[-1])]
+        computed = compute_indicators(window)
+        parts.append(computed[computed.trade_date.isin(set(targets))])
+    return conform(pd.concat(parts) if parts else INDICATORS.empty_frame(), INDICATORS)
 
 
 def _ragged_chunk(

@@ -13,6 +13,7 @@ unless the rule is told the column is optional (``allow_null``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -221,9 +222,9 @@ def _symbol_days(frame: pd.DataFrame) -> list[tuple[str, dt.date]]:
 
 def on_sessions(frame: pd.DataFrame) -> Outcome:
     """No rows dated on an exchange holiday or weekend."""
-    closed = frame["trade_date"].map(lambda d: not pd.isna(d) and not calendar.is_session(d))
+    closed_days = [d for d in frame["trade_date"].dropna().unique() if not calendar.is_session(d)]
     return Outcome(
-        frame[closed.astype(bool)],
+        frame[frame["trade_date"].isin(closed_days)],
         "rows are dated on a day the NYSE is closed",
         "every row is dated on an NYSE session",
     )
@@ -280,6 +281,7 @@ def watchlist_covered(
 # -- indicators and signals --------------------------------------------------------------
 
 
+@functools.cache
 def _first_session_ordinal(day: dt.date) -> int:
     """Ordinal of the first NYSE session on or after `day`."""
     return calendar.session_ordinal(calendar.sessions_between(day, day + dt.timedelta(days=10))[0])
@@ -311,7 +313,9 @@ def warmup_nulls_as_expected(
         symbol: np.sort(np.array(list(group), dtype="datetime64[D]"))
         for symbol, group in indicators.groupby("symbol")["trade_date"]
     }
-    starts = {day: lookback.window_start(day) for day in set(indicators["trade_date"])}
+    days = set(indicators["trade_date"])
+    starts = {day: lookback.window_start(day) for day in days}
+    ordinals = {day: calendar.session_ordinal(day) for day in days}
     names = np.array(list(LOOKBACK_BARS))
     lookbacks = np.array(list(LOOKBACK_BARS.values()))
     nulls = indicators[list(LOOKBACK_BARS)].isna().to_numpy()
@@ -323,7 +327,7 @@ def warmup_nulls_as_expected(
             - np.searchsorted(seen, np.datetime64(starts[day]))
         )
         floor = max(starts[day], first_day, listed_since.get(symbol) or first_day)
-        hi = calendar.session_ordinal(day) - _first_session_ordinal(floor)
+        hi = ordinals[day] - _first_session_ordinal(floor)
         mask_lo = lookbacks[~nulls[i]].max(initial=0)  # b >= L of every column with a value
         mask_hi = lookbacks[nulls[i]].min(initial=hi + 1) - 1  # b < L of every NULL
         if max(mask_lo, lo) > min(mask_hi, hi):

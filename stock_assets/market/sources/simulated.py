@@ -41,7 +41,15 @@ _VOL_MEMORY = 0.94  # persistence of the log-volatility process (per day)
 _VOL_KERNEL = _VOL_MEMORY ** np.arange(128)
 _JUMP_PROBABILITY = 0.006
 _JUMP_SIZE = 0.07
-PRICE_ANCHOR = dt.date(2020, 1, 2)  # each symbol trades near its start_price on this day
+PRICE_ANCHOR = dt.date(2020, 1, 2)
+_BAR_NUMBERS = (
+    "open",
+    "high",
+    "low",
+    "close",
+    "adj_close",
+    "volume",
+)  # payload field order  # each symbol trades near its start_price on this day
 
 # Kinds of bad records a real feed sends; injected at `fault_rate` for demos and tests.
 FAULT_KINDS = (
@@ -125,13 +133,12 @@ class SimulatedSource(MarketDataSource):
         if not days:
             return pd.DataFrame(columns=columns)
         history = self._history(symbol, first, days[-1])
-        bars = history.iloc[len(history) - len(days) :]
-        bars.insert(0, "trade_date", days)
-        bars.insert(0, "symbol", symbol)
-        return bars[columns].reset_index(drop=True)
+        recent = {name: values[len(values) - len(days) :] for name, values in history.items()}
+        return pd.DataFrame({"symbol": symbol, "trade_date": days, **recent}, columns=columns)
 
-    def _history(self, symbol: str, first: dt.date, last: dt.date) -> pd.DataFrame:
-        """Every bar from the listing day to `last`: the walk must start at listing."""
+    def _history(self, symbol: str, first: dt.date, last: dt.date) -> dict[str, np.ndarray]:
+        """Every bar (column arrays) from the listing day to `last`: the walk must start at
+        listing."""
         n = calendar.session_ordinal(last) - calendar.session_ordinal(first) + 1
         profile = SymbolProfile.for_symbol(symbol, self.seed)
         rng = np.random.Generator(np.random.PCG64(_seed(self.seed, symbol, "daily")))
@@ -165,18 +172,16 @@ class SimulatedSource(MarketDataSource):
         move = np.abs(returns) / daily_vol
         volume = profile.base_volume * np.exp(0.25 * z[:, 4] + 0.3 * move)
 
-        frame = pd.DataFrame(
-            {
-                "open": _cents(open_),
-                "high": _cents(high),
-                "low": _cents(low),
-                "close": _cents(close),
-                "volume": np.maximum(volume.round(), 100).astype(np.int64),
-            }
-        )
+        rounded_close = _cents(close)
         # Rounding is monotone, so high >= max(open, close) and low <= min(open, close) hold.
-        frame["adj_close"] = frame["close"]  # simulated stocks have no corporate actions
-        return frame
+        return {
+            "open": _cents(open_),
+            "high": _cents(high),
+            "low": _cents(low),
+            "close": rounded_close,
+            "adj_close": rounded_close,  # simulated stocks have no corporate actions
+            "volume": np.maximum(volume.round(), 100).astype(np.int64),
+        }
 
     # -- the source interface -----------------------------------------------------------
 
@@ -184,27 +189,37 @@ class SimulatedSource(MarketDataSource):
         extraction = Extraction(source=self.name)
         for symbol in query.symbols:
             bars = self.daily_bars(symbol, query.start, query.end)
-            for bar in bars.itertuples(index=False):
-                extraction.records.extend(self._records_for(bar))
+            extraction.records.extend(self._records_for(symbol, bars))
         extraction.raw_body = "".join(r.payload + "\n" for r in extraction.records).encode()
         return extraction
 
-    def _records_for(self, bar: tuple) -> list[RawRecord]:
-        day = bar.trade_date.isoformat()
-        record = {
-            "symbol": bar.symbol,
-            "date": day,
-            "open": bar.open,
-            "high": bar.high,
-            "low": bar.low,
-            "close": bar.close,
-            "adj_close": bar.adj_close,
-            "volume": int(bar.volume),
-        }
-        fault = self.fault_for(bar.symbol, bar.trade_date)
-        payload = _inject(fault, record) if fault else dumps_record(record)
-        copies = 2 if fault == "duplicate" else 1
-        return [RawRecord(symbol=bar.symbol, trade_date=day, payload=payload)] * copies
+    def _records_for(self, symbol: str, bars: pd.DataFrame) -> list[RawRecord]:
+        """One record per bar (two for a duplicate fault), payloads as dumps_record writes
+        them; the clean ones are formatted directly, as a ten-year pull has millions."""
+        records = []
+        columns = (bars[c].tolist() for c in ("trade_date", *_BAR_NUMBERS))
+        for day, open_, high, low, close, adj_close, volume in zip(*columns, strict=True):
+            text = day.isoformat()
+            fault = self.fault_for(symbol, day)
+            if fault is None:
+                payload = (
+                    f'{{"symbol":"{symbol}","date":"{text}","open":{open_!r},"high":{high!r},'
+                    f'"low":{low!r},"close":{close!r},"adj_close":{adj_close!r},'
+                    f'"volume":{volume}}}'
+                )
+            else:
+                record = dict(
+                    zip(
+                        ("symbol", "date", *_BAR_NUMBERS),
+                        (symbol, text, open_, high, low, close, adj_close, volume),
+                        strict=True,
+                    )
+                )
+                payload = _inject(fault, record)
+            records += [RawRecord(symbol=symbol, trade_date=text, payload=payload)] * (
+                2 if fault == "duplicate" else 1
+            )
+        return records
 
     def fault_for(self, symbol: str, day: dt.date) -> str | None:
         """The fault injected into this record, if any (deterministic per symbol and day)."""

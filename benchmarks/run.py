@@ -1,0 +1,493 @@
+"""The performance harness: every benchmark, each figure next to its reference.
+
+    python benchmarks/run.py                       # the issue's sizes (make bench)
+    python benchmarks/run.py --symbols 20 --days 300 --only full_history daily_increment
+
+Each scenario runs in a fresh subprocess with its own temporary data dir and DAGSTER_HOME
+(a copy of the project's dagster.yaml: the local SQLite instance), so sizes and partitions
+never leak between scenarios, and its peak memory is read from wait4() (the largest
+resident set of the process and of any child it waited for). Results go to
+benchmarks/results/<timestamp>.json and benchmarks/results/summary.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+BENCHMARKS = ("full_history", "daily_increment", "indicators", "stream", "aws")
+GIB = 1024**3
+
+
+@dataclass
+class Row:
+    """One line of the summary: our figure, what it is compared to, and the target."""
+
+    benchmark: str
+    measure: str
+    ours: float
+    unit: str
+    reference: str = ""
+    reference_value: float | None = None
+    ratio: float | None = None
+    target: str = ""
+    passed: bool | None = None  # None: informational
+
+    @property
+    def status(self) -> str:
+        return {True: "pass", False: "MISS", None: "info"}[self.passed]
+
+
+# -- running one scenario ------------------------------------------------------------------
+
+
+# The instance a scenario's runs are recorded in. ``sqlite`` is the project's dagster.yaml
+# (make run, make dev); ``postgres`` is the production shape (RDS on ECS): a fresh database
+# per scenario on the server at --postgres-url, with Dagster's batched event writes, so a
+# single-run backfill stores each asset's per-partition materializations in one statement.
+INSTANCE_ENV = {
+    "sqlite": {},
+    "postgres": {"DAGSTER_EVENT_BATCH_SIZE": "10000"},
+}
+# One planned event per asset instead of one per partition and asset (Dagster's own switch
+# for single-run backfills; a failed run then leaves its partitions missing, not failed).
+HISTORY_LOAD_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
+
+
+@contextlib.contextmanager
+def dagster_home(home: Path, instance: str, postgres_url: str) -> Iterator[dict[str, str]]:
+    """A DAGSTER_HOME for one scenario; yields the variables its process needs."""
+    config = (ROOT / "dagster.yaml").read_text()
+    database = f"bench_{os.getpid()}_{home.name.rsplit('_', 1)[-1].lower()}"
+    if instance == "postgres":
+        _postgres(postgres_url, f"CREATE DATABASE {database}")
+        config += f"\nstorage:\n  postgres:\n    postgres_url: {postgres_url}/{database}\n"
+    (home / "dagster_home").mkdir()
+    (home / "dagster_home" / "dagster.yaml").write_text(config)
+    try:
+        yield {**INSTANCE_ENV[instance], **HISTORY_LOAD_ENV}
+    finally:
+        if instance == "postgres":
+            _postgres(postgres_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def _postgres(url: str, statement: str) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(f"{url}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text(statement))
+    engine.dispose()
+
+
+def run_scenario(
+    name: str,
+    params: dict,
+    env: dict[str, str] | None = None,
+    instance: str = "sqlite",
+    postgres_url: str = "",
+    timeout: float = 3600,
+) -> dict:
+    """Run `name` in a fresh subprocess and temp home; its result plus wall and peak memory."""
+    with (
+        tempfile.TemporaryDirectory(prefix=f"bench_{name}_") as tmp,
+        dagster_home(Path(tmp), instance, postgres_url) as instance_env,
+    ):
+        home = Path(tmp)
+        env = {**instance_env, **(env or {})}
+        out = home / "result.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", name]
+        command += ["--home", str(home), "--params", json.dumps(params), "--result", str(out)]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+        _, status, usage = _wait(process, timeout)
+        wall = time.perf_counter() - started
+        if status != 0 or not out.exists():
+            raise RuntimeError(f"scenario {name} failed (exit status {status})")
+        result = json.loads(out.read_text())
+    return {**result, "process_seconds": wall, "peak_rss_bytes": usage.ru_maxrss * 1024}
+
+
+def _wait(process: subprocess.Popen, timeout: float) -> tuple[int, int, os.struct_rusage]:
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return pid, process.returncode, usage
+        if time.monotonic() > deadline:
+            process.kill()
+            raise TimeoutError(f"scenario still running after {timeout} s")
+        time.sleep(0.05)
+
+
+def worker(name: str, home: Path, params: dict, result: Path) -> None:
+    """Inside the subprocess: set the scenario's environment, run it, write its result."""
+    sys.path.insert(0, str(HERE))
+    if name in ("indicators", "stream_ingest", "stream_latency"):
+        outcome = _module_benchmark(name, home, params)
+    else:
+        import bench_pipeline as pipeline
+
+        symbols = pipeline.synthetic_symbols(params["symbols"])
+        days = pipeline.sessions(params["days"], dt.date.fromisoformat(params["first"]))
+        os.environ.update(pipeline.environment(home, symbols, days[0]))
+        outcome = pipeline.SCENARIOS[name](home, symbols, days)
+    result.write_text(json.dumps(outcome, default=str))
+
+
+def _module_benchmark(name: str, home: Path, params: dict) -> dict:
+    """The benchmarks that have their own module (bench_indicators, bench_stream)."""
+    if name == "indicators":
+        import bench_indicators
+
+        out = home / "indicators.json"
+        argv = ["--symbols", str(params["symbols"]), "--days", str(params["days"])]
+        bench_indicators.main([*argv, "--repeat", str(params["repeat"]), "--out", str(out)])
+        return json.loads(out.read_text())
+    import bench_stream
+
+    if name == "stream_ingest":
+        return bench_stream.bench_ingest(params["records"])
+    return bench_stream.bench_latency(params["files"], params["interval"], params["sensor_seconds"])
+
+
+# -- the benchmarks ------------------------------------------------------------------------
+
+
+def full_history(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    params = {"symbols": args.symbols, "days": args.days, "first": args.first}
+    ours = run_scenario("dagster_full_history", params, **_instance(args))
+    bare = run_scenario("bare_full_history", params)
+    if ours["rows"] != bare["rows"]:
+        raise RuntimeError(f"tables differ: dagster {ours['rows']} vs bare {bare['rows']}")
+    records = ours["rows"]["bronze.raw_quotes"]
+    size = f"{args.symbols} symbols x {args.days} sessions"
+    overhead = ours["seconds"] / bare["seconds"]
+    rows = [
+        Row(
+            "full history",
+            f"wall, {size}",
+            ours["seconds"],
+            "s",
+            target="< 60 s",
+            reference="bare market/ functions",
+            reference_value=bare["seconds"],
+            ratio=overhead,
+            passed=ours["seconds"] < 60,
+        ),
+        Row(
+            "full history",
+            "orchestration overhead (Dagster run / bare)",
+            overhead,
+            "x",
+            reference="bare market/ functions",
+            target="< 3x",
+            passed=overhead < 3,
+        ),
+        Row(
+            "full history",
+            "peak memory (run process)",
+            ours["peak_rss_bytes"] / GIB,
+            "GiB",
+            reference="bare market/ functions",
+            reference_value=bare["peak_rss_bytes"] / GIB,
+            ratio=ours["peak_rss_bytes"] / bare["peak_rss_bytes"],
+            target="< 2 GiB",
+            passed=ours["peak_rss_bytes"] < 2 * GIB,
+        ),
+        Row(
+            "full history",
+            "source records per second",
+            records / ours["seconds"],
+            "rows/s",
+            reference="bare market/ functions",
+            reference_value=records / bare["seconds"],
+            ratio=bare["seconds"] / ours["seconds"],
+        ),
+        Row(
+            "full history",
+            "check results recorded",
+            ours["check_results"],
+            "events",
+            reference="failed",
+            reference_value=ours["failed_checks"],
+        ),
+    ]
+    return rows, {"dagster": ours, "bare": bare}
+
+
+def _instance(args: argparse.Namespace) -> dict[str, str]:
+    return {"instance": args.instance, "postgres_url": args.postgres_url}
+
+
+def daily_increment(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    """One new session on top of a short and a long history, the new day the same in both."""
+    results, rows = {}, []
+    for label, history in (("short", args.short_history), ("long", args.days)):
+        first = _first_session_for(args, history + 1)
+        params = {"symbols": args.symbols, "days": history + 1, "first": first.isoformat()}
+        results[label] = run_scenario("daily_increment", params, **_instance(args))
+        rows.append(
+            Row(
+                "daily increment",
+                f"one session on {history} sessions of history",
+                results[label]["seconds"],
+                "s",
+                target="< 10 s",
+                passed=results[label]["seconds"] < 10,
+            )
+        )
+    growth = results["long"]["seconds"] / results["short"]["seconds"]
+    rows.append(
+        Row(
+            "daily increment",
+            f"{args.days} / {args.short_history} sessions of history (best of 3 each)",
+            growth,
+            "x",
+            reference=f"{_figure(results['short']['seconds'])} s on the short history",
+            target="< 1.2",
+            passed=growth < 1.2,
+        )
+    )
+    return rows, results
+
+
+def _first_session_for(args: argparse.Namespace, count: int) -> dt.date:
+    """The first session of `count` sessions that end on the full history's next session."""
+    sys.path.insert(0, str(HERE))
+    import bench_pipeline as pipeline
+
+    from stock_assets.market import calendar
+
+    last = pipeline.sessions(args.days + 1, dt.date.fromisoformat(args.first))[-1]
+    return calendar.session_at(calendar.session_ordinal(last) - count + 1)
+
+
+def indicators(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    params = {"symbols": args.symbols, "days": args.days, "repeat": args.repeat}
+    result = run_scenario("indicators", params)
+    row = Row(
+        "indicators",
+        f"compute, {args.symbols} x {args.days}",
+        result["ours_seconds"],
+        "s",
+        reference="bare TA-Lib loop",
+        reference_value=result["talib_seconds"],
+        ratio=result["ratio"],
+        target="<= 2x",
+        passed=result["ratio"] <= 2,
+    )
+    return [row], result
+
+
+def stream(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    ingest = run_scenario("stream_ingest", {"records": args.records})
+    rows = [
+        Row(
+            "stream",
+            f"ingest {args.records} records",
+            ingest["ours_seconds"],
+            "s",
+            reference="bare DuckDB insert",
+            reference_value=ingest["bare_duckdb_insert_seconds"],
+            ratio=ingest["ratio_ours_to_bare"],
+            target="<= 3x",
+            passed=ingest["ratio_ours_to_bare"] <= 3,
+        ),
+    ]
+    results = {"ingest": ingest}
+    if args.latency_files:
+        params = {"files": args.latency_files, "interval": 3.0, "sensor_seconds": 5}
+        latency = results["latency"] = run_scenario("stream_latency", params)
+        rows += [
+            Row(
+                "stream",
+                "arrival -> snapshot p50 (dagster dev)",
+                latency["p50_seconds"],
+                "s",
+                target="< 10 s",
+                passed=latency["p50_seconds"] < 10,
+            ),
+            Row("stream", "arrival -> snapshot p95 (dagster dev)", latency["p95_seconds"], "s"),
+        ]
+    return rows, results
+
+
+def aws(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    params = {"symbols": args.symbols, "days": args.days, "first": args.first}
+    with moto_server() as env:
+        result = run_scenario("aws_roundtrip", params, env=env)
+    rows = [
+        Row(
+            "aws (moto S3 + Glue)",
+            f"write {result['partitions']} table partitions",
+            result["write_rows_per_second"],
+            "rows/s",
+        ),
+        Row("aws (moto S3 + Glue)", "read them back", result["read_rows_per_second"], "rows/s"),
+    ]
+    return rows, result
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict]]] = {
+    "full_history": full_history,
+    "daily_increment": daily_increment,
+    "indicators": indicators,
+    "stream": stream,
+    "aws": aws,
+}
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[dict[str, str]]:
+    """moto's S3/Glue server on loopback; yields the AWS variables that point boto3 at it.
+
+    (The tests' fixture does the same; a benchmark script does not import the test package.)
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.2)
+        yield {
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# -- reporting -----------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "ram_gib": round(pages * page_size / GIB, 1),
+        "commit": commit + ("+local changes" if dirty else ""),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+def _figure(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def summary_markdown(info: dict, rows: list[Row], sizes: str) -> str:
+    lines = [
+        "# Benchmark summary",
+        "",
+        f"{info['date']} - {info['cpus']} CPUs, {info['ram_gib']} GiB RAM - commit "
+        f"{info['commit']} - Python {info['python']} - {sizes}",
+        "",
+        "| benchmark | measure | ours | reference | ratio | target | status |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        reference = row.reference
+        if row.reference_value is not None:
+            reference += f" {_figure(row.reference_value)} {row.unit}".rstrip()
+        lines.append(
+            f"| {row.benchmark} | {row.measure} | {_figure(row.ours)} {row.unit} | "
+            f"{reference} | {_figure(row.ratio)} | {row.target} | {row.status} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
+    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--days", type=int, default=2520, help="sessions of full history")
+    parser.add_argument("--first", default="2015-01-02", help="first session of the history")
+    parser.add_argument("--short-history", type=int, default=252, help="daily increment base")
+    parser.add_argument("--repeat", type=int, default=3, help="indicator timing repeats")
+    parser.add_argument("--records", type=int, default=150_000, help="stream micro-batch")
+    parser.add_argument("--latency-files", type=int, default=20, help="0 skips the latency")
+    parser.add_argument("--instance", choices=sorted(INSTANCE_ENV), default="postgres")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "STOCK_ASSETS_BENCH_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432"
+        ),
+        help="server for --instance postgres (a database is created per scenario)",
+    )
+    parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--params", type=json.loads, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.home, args.params, args.result)
+        return 0
+
+    info, rows, details = machine(), [], {}
+    for name in args.only:
+        print(f"benchmark: {name}", flush=True)
+        found, details[name] = RUNNERS[name](args)
+        rows += found
+    sizes = f"{args.symbols} symbols x {args.days} sessions, {args.instance} instance"
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        **info,
+        "arguments": {k: v for k, v in vars(args).items() if k not in ("worker", "params")},
+        "rows": [{**asdict(row), "status": row.status} for row in rows],
+        "details": details,
+    }
+    (args.out_dir / f"{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
+    summary = summary_markdown(info, rows, sizes)
+    (args.out_dir / "summary.md").write_text(summary)
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
