@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export STOCK_ASSETS_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(STOCK_ASSETS_DATA_DIR)/dagster_home
 
-.PHONY: run test check dev home bench clean stack-up stack-down stack-status
+.PHONY: run test check audit dev home bench clean stack-up stack-down stack-status
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,21 +30,26 @@ run: $(VENV)/.installed home
 ## test: install the test extras (and Debian's chromium for the UI test) and run the whole suite
 test: $(VENV)/.installed-test
 	scripts/install-test-system-deps.sh
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --reliability-report docs/RELIABILITY.md
 
-## check: lint and validate the Dagster definitions
+## check: lint, validate the Dagster definitions, and fail if docs/RELIABILITY.md is stale
 check: $(VENV)/.installed-test home
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/dagster definitions validate -w workspace.yaml
+	git diff --exit-code docs/RELIABILITY.md
+
+## audit: known vulnerabilities in the installed dependencies (PyPI's advisory data)
+audit: $(VENV)/.installed-test
+	scripts/audit-deps.sh
 
 ## dev: open the Dagster UI on http://127.0.0.1:3000
 dev: $(VENV)/.installed home
 	$(BIN)/dagster dev -w workspace.yaml
 
-## bench: the performance harness (not part of the tests)
+## bench: the performance harness (not part of the tests); results in benchmarks/results/
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/bench_indicators.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 ## stack-up: production-shaped local stack (Postgres, webserver, daemon, gRPC code server, moto) in AWS mode
 stack-up: $(VENV)/.installed-test

@@ -35,25 +35,40 @@ def raw_quotes(
     """Pull the watchlist for the run's trading days and keep every record verbatim."""
     days = partition_days(context)
     fetched_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    extraction = market_data.client().fetch(market_data.watchlist(), days[0], days[-1])
+    watchlist = market_data.watchlist()
+    extraction = market_data.client().fetch(watchlist, days[0], days[-1])
     for symbol, reason in sorted(extraction.symbol_errors.items()):
         context.log.warning(f"{extraction.source}: no data for {symbol}: {reason}")
     grouped = bronze.assign_partitions(extraction.records, days)
+    # Listed before this pull's own objects are written: only earlier pulls can be carried.
+    # Errors keyed by something other than a watchlist symbol (a bad CSV file name) have
+    # nothing to carry.
+    failed = {s: r for s, r in extraction.symbol_errors.items() if s in watchlist}
+    carried = bronze.carry_forward(failed, grouped, days, fetched_at, lake)
+    carried_forward = bronze.carried_days(carried)
+    if carried_forward:
+        context.log.warning(
+            f"kept earlier records of symbols the source failed on: {carried_forward}"
+        )
     keys = {
         day: lake.put(
             bronze.batch_object_key(
-                "raw_quotes", day, extraction.source, fetched_at, context.run.run_id
+                RAW_QUOTES.name, day, extraction.source, fetched_at, context.run.run_id
             ),
             bronze.records_body(records),
         )
         for day, records in grouped.items()
     }
-    frame = bronze.raw_quote_frame(grouped, keys, extraction, fetched_at)
+    frame = pd.concat(
+        [bronze.raw_quote_frame(grouped, keys, extraction, fetched_at), carried],
+        ignore_index=True,
+    )
     context.add_output_metadata(
         {
             **frame_metadata(frame, RAW_QUOTES),
             "source": extraction.source,
             "symbol_errors": dg.MetadataValue.json(extraction.symbol_errors),
+            "carried_forward": dg.MetadataValue.json(carried_forward),
             "lake_objects": len(keys),
         }
     )

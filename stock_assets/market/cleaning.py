@@ -74,7 +74,9 @@ def _parse_payloads(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[list[str]]]:
         except RecordError as exc:
             rows.append({})
             reasons.append([str(exc)])
-    fields = pd.DataFrame.from_records(rows, columns=list(BAR_FIELDS))
+    # Object dtype keeps a parser's None (no value: adj_close falls back to close) apart
+    # from a NaN the payload holds; a float column would turn every None into NaN.
+    fields = pd.DataFrame(rows, columns=list(BAR_FIELDS), dtype=object)
     return fields, reasons
 
 
@@ -95,15 +97,20 @@ def _check_dates(raw: pd.DataFrame, fields: pd.DataFrame, reasons: list[list[str
     parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     fields["trade_date"] = parsed.dt.date
     pulled_for = pd.to_datetime(raw["trade_date"]).dt.date
+    # A history holds few distinct days per many rows: ask the calendar once per day.
+    closed = {
+        day: calendar.non_session_reason(day) for day in fields["trade_date"].dropna().unique()
+    }
     for i, (day, expected) in enumerate(zip(fields["trade_date"], pulled_for, strict=True)):
         if reasons[i]:
             continue
         if pd.isna(day):
             reasons[i].append(f"trade date {text.iloc[i]!r} is not a YYYY-MM-DD date")
+        elif (why := closed[day]) is not None:
+            # Before the pull check: a holiday bar is filed under the pull's last session.
+            reasons[i].append(why)
         elif day != expected:
             reasons[i].append(f"record is dated {day} but was pulled for {expected}")
-        elif (why := calendar.non_session_reason(day)) is not None:
-            reasons[i].append(why)
 
 
 def _check_numbers(fields: pd.DataFrame, reasons: list[list[str]]) -> dict[str, pd.Series]:

@@ -101,6 +101,8 @@ class CsvFileSource(MarketDataSource):
     def parse_record(payload: str) -> dict[str, object]:
         record = load_json_object(payload)
         where = _where(record)
+        if "error" in record:  # a line the csv module could not read (e.g. a huge field)
+            raise RecordError(f"{where}: {record['error']}")
         if "fields" in record:  # a line whose field count did not match the header
             header, fields = record.get("header") or [], record.get("fields") or []
             raise RecordError(
@@ -166,6 +168,14 @@ def _scan(
         return scan
     try:
         for line, header, row in _rows(text):
+            if isinstance(row, csv.Error):  # this line only: reading goes on after it
+                if symbol is None:  # no Symbol to file it under: reported for the file
+                    scan.error = f"{file_name} line {line}: unreadable CSV: {row}"
+                else:
+                    meta = {"symbol": symbol, "file": file_name, "line": line}
+                    payload = dumps_record({**meta, "error": f"unreadable CSV: {row}"})
+                    scan.records.append(RawRecord(symbol, None, payload))
+                continue
             row_symbol = symbol or _row_symbol(header, row)
             if row_symbol is None or row_symbol not in wanted:
                 continue
@@ -187,8 +197,8 @@ def _scan(
             )
     except _NoHeader as exc:
         scan.error = f"{file_name}: {exc}"
-    except csv.Error as exc:  # e.g. a NUL byte: the rest of the file cannot be trusted
-        scan.error = f"{file_name}: unreadable CSV: {exc}"
+    except csv.Error as exc:  # the header line itself cannot be read
+        scan.error = f"{file_name}: unreadable CSV header: {exc}"
     if symbol is not None and not scan.error:
         scan.symbols_seen.add(symbol)  # a per-symbol file with no rows in range is no error
     return scan
@@ -198,8 +208,9 @@ class _NoHeader(ValueError):
     pass
 
 
-def _rows(text: str) -> Iterator[tuple[int, list[str], list[str]]]:
-    """(line number where the row starts, header, row) for each non-blank data row."""
+def _rows(text: str) -> Iterator[tuple[int, list[str], list[str] | csv.Error]]:
+    """(line number where the row starts, header, row) for each non-blank data row; a row
+    the csv module cannot read comes as its csv.Error, so one bad line costs only itself."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header or not any(h.strip() for h in header):
@@ -208,10 +219,16 @@ def _rows(text: str) -> Iterator[tuple[int, list[str], list[str]]]:
     if "date" not in (h.lower() for h in header):
         raise _NoHeader(f"header has no Date column: {header}")
     end_of_previous = reader.line_num
-    for row in reader:
+    while True:
+        try:
+            row: list[str] | csv.Error = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over the csv module's limit
+            row = exc
         start = end_of_previous + 1
         end_of_previous = reader.line_num
-        if not any(cell.strip() for cell in row):
+        if isinstance(row, list) and not any(cell.strip() for cell in row):
             continue
         yield start, header, row
 
