@@ -2,8 +2,9 @@
 the same micro-batch in one run, with the ratio, for each landing format.
 
 The batch is bench_stream.synthetic_batch (the stream ingest benchmark's), also written as
-a JSON array and as CSV. DuckDB's bare read_json of the JSON Lines file is timed too: the
-stream ingest target is set against it. Results must be identical; the script checks that.
+a JSON array and as CSV. For JSON Lines the fast path's regex tier is timed on its own too
+(the Arrow tier switched off), and so is DuckDB's bare read_json of the file: the stream
+ingest target is set against it. Results must be identical; the script checks that.
 
     python benchmarks/bench_landing.py --records 150000 --repeat 5
 Results are written as JSON to benchmarks/results/landing.json.
@@ -88,6 +89,9 @@ def bench(records: int, repeat: int) -> dict:
             "speedup": round(slow_s / fast_s, 1),
         }
         if fmt == "jsonl":
+            regex_s, regex = best_of(repeat, functools.partial(parse, now=NOW, _arrow=False))
+            assert_identical(regex, slow)
+            result[fmt]["regex_tier_seconds"] = round(regex_s, 3)
             bare = bare_duckdb_read(body, repeat)
             result[fmt]["bare_duckdb_read_json_seconds"] = round(bare, 3)
             result[fmt]["fast_to_bare_duckdb"] = round(fast_s / bare, 2)

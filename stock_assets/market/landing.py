@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from stock_assets.market.sources.base import TICK_FIELDS
 from stock_assets.market.symbols import InvalidSymbolError, normalize_symbol
@@ -109,17 +110,19 @@ def parse_landing_object(
     future_tolerance: dt.timedelta = dt.timedelta(minutes=5),
     default_source: str = "landing",
     _fast: bool = True,
+    _arrow: bool = True,
 ) -> LandingParse:
     """Parse one landing object into quotes and rejects (naive `now` is taken as UTC).
 
     Records in the producers' usual shape are checked column-wise (see _fast_split), the rest
-    one by one; `_fast=False` checks every record one by one, so tests can compare the two.
+    one by one; `_fast=False` checks every record one by one and `_arrow=False` skips the
+    Arrow tier (_arrow_json_lines), so tests and benchmarks can compare the tiers.
     """
     checker = _RecordChecker(_utc(now) + future_tolerance, default_source)
     try:
         text = _decode(body)
         fmt = _format_of(key, text)
-        split = _fast_split(fmt, text, body, checker) if _fast else None
+        split = _fast_split(fmt, text, body, checker, arrow=_arrow) if _fast else None
         fast, records = split or (None, _records(fmt, text))
         rows, rejects = [], []
         for record_no, raw, record in records:
@@ -653,6 +656,12 @@ def _finite_float(name: str, value: object) -> float:
 # only ever accept: a record that does not match, or whose values are not clearly valid,
 # goes through _RecordChecker like any other, so reasons have one source. Every accepted
 # form is one the slow path reads to the very same row (tests compare both on junk).
+#
+# JSON Lines get one more tier in front: Arrow's JSON reader (C++, multi-threaded) reads
+# the whole object with the contract's types. It applies only when every line is one
+# object, Arrow reads them all without complaint and every record is clearly valid by the
+# same column checks; anything else (one odd record included) leaves the object to the
+# tiers below, unchanged, so the tier can only ever be faster, never different.
 
 _WS = r"[ \t\n\r]*"  # JSON whitespace; RE2's \s would also take \f and \v
 _FAST_SYMBOL = r"\^?[A-Z0-9][A-Z0-9.=\-]{0,14}"  # symbols._SYMBOL: already canonical
@@ -701,6 +710,15 @@ _ARRAY_HEAD = re.compile(rb"[ \t\n\r]*\[[ \t\n\r]*")
 _ARRAY_TAIL = re.compile(rb"[ \t\n\r]*\][ \t\n\r]*")
 _ISO_WIDTH = 35  # longest _FAST_ISO text
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+# What Arrow reads each field as; the ts is text (ISO-8601) or an integer (epoch), guessed
+# from the first line (a wrong guess only costs the tier: Arrow refuses the other kind).
+_ARROW_TYPES = {
+    "symbol": pa.string(), "price": pa.float64(), "volume": pa.int64(), "change": pa.float64(),
+    "change_pct": pa.float64(), "name": pa.string(), "source": pa.string(),
+}  # fmt: skip
+_EPOCH_FIRST = re.compile(rb'"ts"[ \t]*:[ \t]*[-0-9]')
+_EPOCH_LIMIT = 10**15  # _FAST_EPOCH's bound: microseconds of larger numbers overflow int64
+_NOT_BLANK = "^$|[!-~]"  # empty (missing) or holding a visible ASCII character
 
 _FastSplit = tuple[pd.DataFrame, list[tuple[int, str, object]]]
 
@@ -724,9 +742,12 @@ class _Fields:
     source: np.ndarray  # str or None (the default is the checker's)
 
 
-def _fast_split(fmt: str, text: str, body: bytes, checker: _RecordChecker) -> _FastSplit | None:
+def _fast_split(
+    fmt: str, text: str, body: bytes, checker: _RecordChecker, *, arrow: bool
+) -> _FastSplit | None:
     """Clearly valid records as a frame, and every other record in _records' form for the
-    checker; None when the object's shape is not one the fast path reads.
+    checker; None when the object's shape is not one the fast path reads. JSON Lines try
+    the Arrow tier first when `arrow` holds.
 
     Framing rules (record numbers, blank lines, raw text) are the slow path's own.
     """
@@ -738,7 +759,7 @@ def _fast_split(fmt: str, text: str, body: bytes, checker: _RecordChecker) -> _F
             return _fast_json_array(data, checker)
         if not _is_json_lines(text):
             return None  # one object: nothing to gain
-    return _fast_json_lines(data, checker)
+    return _fast_json_lines(data, checker, arrow=arrow)
 
 
 def _utf8(body: bytes, text: str) -> bytes | memoryview:
@@ -748,11 +769,16 @@ def _utf8(body: bytes, text: str) -> bytes | memoryview:
     return memoryview(body)[len(codecs.BOM_UTF8) :] if body.startswith(codecs.BOM_UTF8) else body
 
 
-def _fast_json_lines(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit | None:
+def _fast_json_lines(
+    data: bytes | memoryview, checker: _RecordChecker, *, arrow: bool
+) -> _FastSplit | None:
     """JSON Lines: each line is a record on its own, so any line may go to the checker."""
     bounds = _line_bounds(data, MAX_RECORD_CHARS)
     if bounds is None:
         return None
+    whole = _arrow_json_lines(data, bounds, checker) if arrow else None
+    if whole is not None:
+        return whole, []
     buffer = pa.py_buffer(data)
     lines = pa.LargeStringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), buffer)
     frame, fast = _fast_json(buffer, lines, 1, bounds[:-1], bounds[1:], checker)
@@ -762,6 +788,68 @@ def _fast_json_lines(data: bytes | memoryview, checker: _RecordChecker) -> _Fast
         if record := _json_line(line_no, line.removesuffix("\n")):
             records.append(record)
     return frame, records
+
+
+def _arrow_json_lines(
+    data: bytes | memoryview, bounds: np.ndarray, checker: _RecordChecker
+) -> pd.DataFrame | None:
+    """Every record of JSON Lines read by Arrow, when each line (bounds) is one object and
+    every record is clearly valid; None otherwise.
+
+    Arrow skips blank lines and reads two objects on one line as two rows, so lines must
+    open with { and close with } (CRLF, indentation and blank lines fall back) and the row
+    count must be the line count: then row i is line i + 1. Arrow refuses duplicate keys,
+    lone surrogates, keys outside the contract (timestamp, changesPercentage, ...) and
+    values of another JSON type, where the slow path has rules or reasons of its own.
+    """
+    chars = np.frombuffer(data, np.uint8)
+    starts, stops = bounds[:-1], bounds[1:]
+    closes = stops - 1 - (chars[stops - 1] == ord("\n"))  # the last character before \n
+    if not ((chars[starts] == ord("{")).all() and (chars[closes] == ord("}")).all()):
+        return None
+    epoch = bool(_EPOCH_FIRST.search(bytes(data[: stops[0]])))
+    types = {**_ARROW_TYPES, "ts": pa.int64() if epoch else pa.string()}
+    schema = pa.schema([(name, types[name]) for name in TICK_FIELDS])
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+    try:
+        table = pa_json.read_json(pa.BufferReader(pa.py_buffer(data)), parse_options=options)
+    except pa.ArrowException:
+        return None
+    if table.num_rows != len(starts):
+        return None
+    column = {name: table.column(name).combine_chunks() for name in TICK_FIELDS}
+    ts, price, volume = column["ts"], column["price"], column["volume"]
+    change, change_pct = column["change"], column["change_pct"]
+    if epoch:  # whole seconds or milliseconds, as _FAST_EPOCH
+        ts_form = _np(pc.and_(pc.greater(ts, 0), pc.less(ts, _EPOCH_LIMIT)).fill_null(False))
+    else:
+        ts_form = _fits(ts, f"^{_FAST_ISO}$", null=False)
+    usable = (
+        _fits(column["symbol"], f"^{_FAST_SYMBOL}$", null=False)
+        & ts_form
+        & _np(pc.is_finite(price).fill_null(False))
+        & _np(pc.greater_equal(volume, 0).fill_null(True))
+        & _np(pc.is_finite(change).fill_null(True))
+        & _np(pc.is_finite(change_pct).fill_null(True))
+        & _fits(column["name"], _NOT_BLANK, null=True)
+        & _fits(column["source"], _NOT_BLANK, null=True)
+    )
+    if not usable.all():
+        return None
+    fields = _Fields(
+        usable,
+        *_strings(column["symbol"]),
+        ts,
+        np.full(len(ts), not epoch),
+        _floats(price),
+        *_counts(volume),
+        _floats(change),
+        _floats(change_pct),
+        _strings(column["name"])[0],
+        _strings(column["source"])[0],
+    )
+    frame, ok = _fast_frame(fields, np.arange(1, len(starts) + 1), checker)
+    return frame if ok.all() else None
 
 
 def _fast_json_array(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit | None:
@@ -1023,7 +1111,10 @@ def _fast_frame(
 
 
 def _ts_micros(ts: pa.Array, iso: np.ndarray, latest: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
-    """Epoch microseconds of each ts token, and whether it is a plausible instant."""
+    """Epoch microseconds of each ts token, and whether it is a plausible instant.
+
+    Each distinct token is read once: the quotes of a batch mostly share a few instants.
+    """
     micros = np.zeros(len(ts), np.int64)
     real = np.zeros(len(ts), bool)
     given = _np(ts.is_valid())
@@ -1032,11 +1123,14 @@ def _ts_micros(ts: pa.Array, iso: np.ndarray, latest: dt.datetime) -> tuple[np.n
         (np.flatnonzero(given & ~iso), _epoch_micros),
     ):
         if len(rows):
-            micros[rows], real[rows] = read(ts if len(rows) == len(ts) else pc.take(ts, rows))
+            distinct, index = _distinct(ts if len(rows) == len(ts) else pc.take(ts, rows))
+            instants, exists = read(distinct)
+            micros[rows], real[rows] = instants[index], exists[index]
     return micros, real & (micros >= _micros(EARLIEST_TS)) & (micros <= _micros(latest))
 
 
 def _epoch_micros(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch microseconds of _FAST_EPOCH texts (or integers in its range), all real."""
     number = _np(pc.cast(texts, pa.int64()))
     millis = number >= int(_MILLIS_FROM)
     return np.where(millis, number * 1_000, number * 1_000_000), np.ones(len(number), bool)
@@ -1123,11 +1217,22 @@ def _spans(data: pa.Buffer, *spans: tuple[np.ndarray, np.ndarray]) -> pa.Array:
 def _strings(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Python strings of Arrow ones (None for null or empty), made once per distinct value,
     and whether each holds ".." (as no symbol may)."""
-    encoded = pc.dictionary_encode(texts, null_encoding="encode")
-    distinct, index = encoded.dictionary, _np(encoded.indices)
+    distinct, index = _distinct(texts)
     values = _np(distinct)
     values[_np(pc.equal(distinct, "").fill_null(True))] = None
     return values[index], _np(pc.match_substring(distinct, "..").fill_null(False))[index]
+
+
+def _fits(texts: pa.Array, pattern: str, *, null: bool) -> np.ndarray:
+    """Whether each text holds a match of `pattern` (`null` for null), once per distinct text."""
+    distinct, index = _distinct(texts)
+    return _np(pc.match_substring_regex(distinct, pattern).fill_null(null))[index]
+
+
+def _distinct(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The distinct texts (null among them) and where each text is among them."""
+    encoded = pc.dictionary_encode(texts, null_encoding="encode")
+    return encoded.dictionary, _np(encoded.indices)
 
 
 def _positions(chars: np.ndarray, char: str) -> np.ndarray:

@@ -9,13 +9,17 @@ good record.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import random
 import string
 import tracemalloc
+from collections.abc import Iterator
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -702,12 +706,15 @@ instants = st.datetimes(
 finite = st.floats(allow_nan=False, allow_infinity=False)
 
 
+SPELLINGS = ("datetime", "iso", "s", "ms", "s-text")
+
+
 @st.composite
-def timestamps(draw) -> tuple[object, int]:
+def timestamps(draw, spellings: tuple[str, ...] = SPELLINGS) -> tuple[object, int]:
     """A ts in one of the contract's spellings, and its expected epoch microseconds."""
     moment = draw(instants)
     micros = (moment - EPOCH) // dt.timedelta(microseconds=1)
-    spelling = draw(st.sampled_from(["datetime", "iso", "s", "ms", "s-text"]))
+    spelling = draw(st.sampled_from(spellings))
     if spelling == "datetime":
         return moment, micros
     if spelling == "iso":
@@ -720,9 +727,11 @@ def timestamps(draw) -> tuple[object, int]:
 
 
 @st.composite
-def quotes(draw) -> tuple[dict[str, object], dict[str, object]]:
+def quotes(
+    draw, spellings: tuple[str, ...] = SPELLINGS, names: st.SearchStrategy = labels
+) -> tuple[dict[str, object], dict[str, object]]:
     """A valid producer quote and the row the parser must turn it into."""
-    ts, micros = draw(timestamps())
+    ts, micros = draw(timestamps(spellings))
     quote = {
         "symbol": draw(symbols),
         "ts": ts,
@@ -730,8 +739,8 @@ def quotes(draw) -> tuple[dict[str, object], dict[str, object]]:
         "volume": draw(st.none() | st.integers(0, 2**63 - 1)),
         "change": draw(st.none() | finite),
         "change_pct": draw(st.none() | finite),
-        "name": draw(labels),
-        "source": draw(labels),
+        "name": draw(names),
+        "source": draw(names),
     }
     expected = {
         **quote,
@@ -877,7 +886,8 @@ def encode_mixed(fmt: str, records: list[tuple[str, object, object]]) -> bytes:
 # Records in the producers' shape are checked column-wise, everything else one by one. The
 # generators mix such records, records with a value on either side of each rule or a shape
 # just off the producers' one, and junk; every result is compared with the record-by-record
-# path (`_fast=False`), which stays the reference.
+# path (`_fast=False`), which stays the reference, and with the regex tier alone
+# (`_arrow=False`), which JSON Lines reach when the Arrow tier declines them.
 
 FAST_SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -885,10 +895,17 @@ FAST_SETTINGS = settings(
 LATEST = dt.datetime(2024, 7, 5, 20, 5, tzinfo=dt.UTC)  # NOW + the default tolerance
 
 
-def parse_both(body: bytes, key: str = KEY, **kwargs) -> LandingParse:
-    """The fast path's result, after checking that it is exactly the record-by-record one."""
-    fast = parse_landing_object(key, body, now=NOW, **kwargs)
-    slow = parse_landing_object(key, body, now=NOW, _fast=False, **kwargs)
+def parse_every_tier(body: bytes, key: str = KEY, now: dt.datetime = NOW) -> LandingParse:
+    """The fast path's result, after checking that it is exactly the record-by-record one
+    and the one without the Arrow tier."""
+    fast = parse_landing_object(key, body, now=now)
+    assert_same(fast, parse_landing_object(key, body, now=now, _arrow=False))
+    assert_same(fast, parse_landing_object(key, body, now=now, _fast=False))
+    return fast
+
+
+def assert_same(fast: LandingParse, slow: LandingParse) -> None:
+    """The same parse exactly: reasons, record numbers, values, dtypes, signs of zero."""
     assert fast.fatal == slow.fatal
     assert fast.rejects == slow.rejects
     assert all(type(r.record_no) is int for r in fast.rejects)
@@ -897,7 +914,21 @@ def parse_both(body: bytes, key: str = KEY, **kwargs) -> LandingParse:
         assert (np.signbit(fast.quotes[column]) == np.signbit(slow.quotes[column])).all()
     for column in ("symbol", "name", "source"):
         assert {type(v) for v in fast.quotes[column]} <= {str, type(None)}
-    return fast
+
+
+@contextlib.contextmanager
+def arrow_answers() -> Iterator[list[bool]]:
+    """Whether the Arrow tier read each object it was offered, while in the block."""
+    answers: list[bool] = []
+    read = landing._arrow_json_lines
+
+    def spy(*args):
+        frame = read(*args)
+        answers.append(frame is not None)
+        return frame
+
+    with mock.patch.object(landing, "_arrow_json_lines", spy):
+        yield answers
 
 
 @pytest.fixture
@@ -1189,13 +1220,13 @@ GOOD_LINES = [  # json.dumps' own spelling of producer records
 def test_fast_path_edges_match_record_by_record():
     records = [CANONICAL, *({**CANONICAL, field: token} for field, token in EDGES)]
     texts = ["{" + ", ".join(f'"{k}": {r[k]}' for k in TICK_FIELDS) + "}" for r in records]
-    parse_both("\n".join(texts).encode())
-    parse_both(("[" + ",\n".join(texts) + "]").encode(), "landing/quotes/a.json")
+    parse_every_tier("\n".join(texts).encode())
+    parse_every_tier(("[" + ",\n".join(texts) + "]").encode(), "landing/quotes/a.json")
     out = io.StringIO()
     csv.writer(out).writerows(
         [TICK_FIELDS, *([csv_text(r[k]) for k in TICK_FIELDS] for r in records)]
     )
-    parse_both(out.getvalue().encode(), CSV_KEY)
+    parse_every_tier(out.getvalue().encode(), CSV_KEY)
 
 
 @pytest.mark.parametrize(
@@ -1211,7 +1242,7 @@ def test_fast_path_edges_match_record_by_record():
 def test_other_spellings_of_the_producers_shape_are_checked_column_wise(key, text, checked):
     result = parse_landing_object(f"landing/quotes/{key}", text.encode(), now=NOW)
     assert checked == [] and len(result.quotes) == len(GOOD_LINES)
-    parse_both(text.encode(), f"landing/quotes/{key}")
+    parse_every_tier(text.encode(), f"landing/quotes/{key}")
 
 
 ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "utf-16"])
@@ -1220,27 +1251,28 @@ ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "utf-16"])
 @FAST_SETTINGS
 @given(json_lines_texts(), st.sampled_from(["a.jsonl", "a.ndjson", "a.json", "a"]), ENCODINGS)
 def test_property_fast_path_equals_record_by_record_for_json_lines(text, name, encoding):
-    parse_both(text.encode(encoding), f"landing/quotes/{name}")
+    parse_every_tier(text.encode(encoding), f"landing/quotes/{name}")
 
 
 @FAST_SETTINGS
 @given(json_array_texts(), st.sampled_from(["a.json", "a"]), ENCODINGS)
 def test_property_fast_path_equals_record_by_record_for_json_arrays(text, name, encoding):
-    parse_both(text.encode(encoding), f"landing/quotes/{name}")
+    parse_every_tier(text.encode(encoding), f"landing/quotes/{name}")
 
 
 @FAST_SETTINGS
 @given(csv_texts(), st.sampled_from(["a.csv", "a.txt"]), ENCODINGS)
 def test_property_fast_path_equals_record_by_record_for_csv(text, name, encoding):
-    parse_both(text.encode(encoding), f"landing/quotes/{name}")
+    parse_every_tier(text.encode(encoding), f"landing/quotes/{name}")
 
 
 @FAST_SETTINGS
 @given(hostile_bodies(), st.sampled_from(["a.jsonl", "a.json", "a.csv", "a"]))
 def test_property_fast_path_equals_record_by_record_for_arbitrary_bytes(body, name):
-    parse_both(body, f"landing/quotes/{name}")
+    parse_every_tier(body, f"landing/quotes/{name}")
 
 
+@functools.cache
 def bench_batch(records: int) -> bytes:
     """JSON Lines in benchmarks/bench_stream.py's shape: distinct (symbol, ts), one session."""
     rng = np.random.default_rng(7)
@@ -1262,9 +1294,11 @@ def bench_batch(records: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_a_150k_batch_in_the_producers_shape_is_checked_column_wise_only(checked):
-    result = parse_landing_object(KEY, bench_batch(150_000), now=NOW)
-    assert checked == []
+@pytest.mark.parametrize("arrow", [True, False], ids=["arrow-tier", "regex-tier"])
+def test_a_150k_batch_in_the_producers_shape_is_checked_column_wise_only(arrow, checked):
+    with arrow_answers() as answers:
+        result = parse_landing_object(KEY, bench_batch(150_000), now=NOW, _arrow=arrow)
+    assert answers == ([True] if arrow else []) and checked == []
     assert (result.fatal, result.rejects, len(result.quotes)) == (None, (), 150_000)
     assert result.quotes["record_no"].tolist() == list(range(1, 150_001))
     last = result.quotes.iloc[-1]
@@ -1277,11 +1311,13 @@ def test_a_150k_batch_in_the_producers_shape_is_checked_column_wise_only(checked
 def test_producer_batches_are_checked_column_wise(fmt, checked):
     quotes = SimulatedSource().latest_quotes(["AAPL", "TMUS", "BRK-B", "^GSPC"], NOW) * 50
     body = encode_micro_batch(quotes, fmt)
-    result = parse_landing_object(micro_batch_key(NOW, 1, fmt), body, now=NOW)
+    with arrow_answers() as answers:
+        result = parse_landing_object(micro_batch_key(NOW, 1, fmt), body, now=NOW)
     assert (result.fatal, result.rejects, len(result.quotes)) == (None, (), 200)
+    assert answers == ([True] if fmt == "jsonl" else [])  # Arrow reads JSON Lines whole
     # Only CSV rows with a quoted field ("T-Mobile US, Inc.") are left to the csv module.
     assert [record["symbol"] for record in checked] == (["TMUS"] * 50 if fmt == "csv" else [])
-    parse_both(body, micro_batch_key(NOW, 1, fmt))
+    parse_every_tier(body, micro_batch_key(NOW, 1, fmt))
 
 
 def producer_line(**fields) -> str:
@@ -1296,4 +1332,120 @@ def test_only_records_off_the_producers_shape_reach_the_record_checker(checked):
     assert [r.line for r in checked] == odd
     assert result.quotes["record_no"].tolist() == [*range(1, 11), 11, 14]
     assert [r.record_no for r in result.rejects] == [12, 13]
-    parse_both(body.encode())  # which is the reference result
+    parse_every_tier(body.encode())  # which is the reference result
+
+
+# -- the Arrow tier: whole JSON Lines objects, or nothing ------------------------------------
+#
+# Arrow reads a JSON Lines object whole only when every line is one clearly valid record;
+# then its frame must be the other tiers' frame to the bit. Every case below is parsed by
+# all three tiers (parse_every_tier), and pins whether the Arrow tier took the object.
+
+# Names and sources Arrow's tier takes: missing, or holding a visible ASCII character.
+ascii_labels = st.none() | texts.filter(lambda text: any("!" <= c <= "~" for c in text))
+
+
+@FAST_SETTINGS
+@given(st.sampled_from([("iso", "datetime"), ("s",), ("ms",)]), st.data())
+def test_property_clean_json_lines_are_read_whole_by_arrow_and_match_every_tier(spellings, data):
+    batch = data.draw(st.lists(quotes(spellings, ascii_labels), min_size=1, max_size=12))
+    body = encode_micro_batch([quote for quote, _ in batch], "jsonl")
+    with arrow_answers() as answers:
+        result = parse_every_tier(body, now=FAR_NOW)
+    assert answers == [True]
+    assert landed_rows(result) == [expected for _, expected in batch]
+
+
+def record_text(**tokens: str | None) -> str:
+    """A producer-shaped record: CANONICAL's tokens, some replaced or added (None drops)."""
+    record = {**CANONICAL, **tokens}
+    return "{" + ", ".join(f'"{k}": {v}' for k, v in record.items() if v is not None) + "}"
+
+
+def batch_with(odd: str, ts: str = CANONICAL["ts"]) -> str:
+    """Three JSON Lines: `odd` between two producer records with the given ts."""
+    return "\n".join([record_text(ts=ts), odd, record_text(symbol='"MSFT"', ts=ts)]) + "\n"
+
+
+def odd_field(**tokens: str | None) -> str:
+    return batch_with(record_text(**tokens))
+
+
+EPOCH_TS = "1720189800"  # 2024-07-05T14:30:00Z
+HALFWAY = "1.00000000000000011102230246251565404236316680908203125"  # rounds to even: 1.0
+ARROW_CASES = {  # object text -> whether the Arrow tier reads it (all tiers agree either way)
+    # Numbers Arrow converts itself: both sides round correctly, keep the sign of zero.
+    "long decimal": (odd_field(price="187.50000000000000000000000000001"), True),
+    "halfway": (odd_field(price=HALFWAY), True),
+    "37 digits": (odd_field(change="1234567890123456789012345678901234567"), True),
+    "largest double": (odd_field(price="1.7976931348623157e308"), True),
+    "rounds to inf": (odd_field(price="1.7976931348623159e308"), False),
+    "1e309": (odd_field(change="1e309"), False),
+    "subnormal": (odd_field(change="4.9406564584124654e-324"), True),
+    "underflow to -0": (odd_field(change="-1e-400"), True),
+    "-0.0 change": (odd_field(change="-0.0", change_pct="-0"), True),
+    "-0.0 price": (odd_field(price="-0.0"), False),
+    "NaN": (odd_field(change="NaN"), False),
+    "Infinity": (odd_field(change_pct="-Infinity"), False),
+    "price as text": (odd_field(price='"187.5"'), False),
+    "volume 1.0": (odd_field(volume="1.0"), False),
+    "volume -0": (odd_field(volume="-0"), True),
+    "volume int64 max": (odd_field(volume=str(2**63 - 1)), True),
+    "volume over int64": (odd_field(volume=str(2**63)), False),
+    "volume negative": (odd_field(volume="-1"), False),
+    # Text: escapes decode alike; blank or non-ASCII-only text is left to Python's strip().
+    "unicode escapes": (odd_field(name='"\\u00c9cole \\ud83d\\ude00 SA"'), True),
+    "escaped quote": (odd_field(name='"say \\"hi\\""'), True),
+    "lone surrogate": (odd_field(name='"\\ud800 SA"'), False),
+    "non-ASCII only": (odd_field(name='"\\u00e9"'), False),
+    "blank name": (odd_field(name='" "'), False),
+    "empty name": (odd_field(name='""', source='""'), True),
+    "null vs missing": (odd_field(volume=None, change="null", name=None), True),
+    "name true": (odd_field(name="true"), False),
+    "name object": (odd_field(name='{"a": null}'), False),
+    "symbol number": (odd_field(symbol="42"), False),
+    "lower-case symbol": (odd_field(symbol='"aapl"'), False),
+    "dotted symbol": (odd_field(symbol='"A..B"'), False),
+    # Timestamps.
+    "nanoseconds": (odd_field(ts='"2024-07-05T14:30:00.123456789Z"'), True),
+    "ten fraction digits": (odd_field(ts='"2024-07-05T14:30:00.1234567891Z"'), False),
+    "in the future": (odd_field(ts='"2024-07-05T20:05:00.000001Z"'), False),
+    "epoch seconds": (batch_with(record_text(ts="1720189900"), EPOCH_TS), True),
+    "epoch millis": (batch_with(record_text(ts="1720189800123"), EPOCH_TS), True),
+    "epoch 1e15": (batch_with(record_text(ts=str(10**15)), EPOCH_TS), False),
+    "epoch 1e20": (batch_with(record_text(ts=str(10**20)), EPOCH_TS), False),
+    "epoch fraction": (batch_with(record_text(ts="1720189800.5"), EPOCH_TS), False),
+    "epoch negative": (batch_with(record_text(ts="-1720189800"), EPOCH_TS), False),
+    "epoch as text": (odd_field(ts=f'"{EPOCH_TS}"'), False),
+    "ts text then number": (odd_field(ts=EPOCH_TS), False),
+    "ts number then text": (batch_with(record_text(), EPOCH_TS), False),
+    # Keys: anything but exactly the contract's fields, each once, is left to Python.
+    "duplicate key": (batch_with(record_text()[:-1] + ', "price": -1}'), False),
+    "timestamp alias": (odd_field(ts=None, timestamp='"2024-07-05T14:30:00Z"'), False),
+    "extra key": (odd_field(exchange='"NMS"'), False),
+    "missing price": (odd_field(price=None), False),
+    "escaped key": (batch_with(record_text().replace('"name"', '"n\\u0061me"')), True),
+    # Framing: a line is a record, record numbers are line numbers.
+    "no final newline": (batch_with(record_text()).rstrip("\n"), True),
+    "blank line": (batch_with(""), False),
+    "trailing blank line": (batch_with(record_text()) + "\n", False),
+    "indented": (batch_with(" " + record_text()), False),
+    "two on one line": (batch_with(record_text() + record_text()), False),
+    "crlf": (batch_with(record_text()).replace("\n", "\r\n"), False),
+    "CR inside": (batch_with(record_text().replace(", ", ",\r")), True),
+    "broken line": (batch_with('{"symbol": "AAPL"'), False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("text,answered", ARROW_CASES.values(), ids=ARROW_CASES.keys())
+def test_the_arrow_tier_takes_only_objects_every_tier_reads_alike(text, answered):
+    with arrow_answers() as answers:
+        parse_every_tier(text.encode())
+    assert answers == [answered]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_the_arrow_tier_reads_text_after_a_byte_order_mark(encoding):
+    with arrow_answers() as answers:
+        parse_every_tier(batch_with(record_text()).encode(encoding))
+    assert answers == [True]
