@@ -234,7 +234,8 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
-    values = sorted(latencies.values())
+    values = sorted(sum(parts) for parts in latencies.values())
+    sensed, launched, ran = (list(part) for part in zip(*latencies.values(), strict=True))
     return {
         "files": files,
         "sensor_interval_seconds": sensor_seconds,
@@ -243,23 +244,34 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
         "p50_seconds": round(statistics.median(values), 2),
         "p95_seconds": round(float(np.percentile(values, 95)), 2),
         "max_seconds": round(max(values), 2),
+        "median_seconds_to_run_request": round(statistics.median(sensed), 2),
+        "median_seconds_request_to_start": round(statistics.median(launched), 2),
+        "median_seconds_run": round(statistics.median(ran), 2),
     }
 
 
-def _wait_for_runs(instance, runs_filter, written: dict[str, float], timeout: float) -> dict:
-    """Latency per object: write time -> end of the successful run that covered it."""
+def _wait_for_runs(
+    instance, runs_filter, written: dict[str, float], timeout: float
+) -> dict[str, tuple[float, float, float]]:
+    """Per object, where its latency went: write -> run requested by the sensor, requested
+    -> run started (queue, launch, process start-up), started -> run ended."""
     from dagster import DagsterRunStatus
 
     deadline = time.time() + timeout
-    done: dict[str, float] = {}
+    done: dict[str, tuple[float, float, float]] = {}
     while time.time() < deadline and len(done) < len(written):
         for record in instance.get_run_records(
             runs_filter(job_name="stream_ingest_job", statuses=[DagsterRunStatus.SUCCESS])
         ):
             keys = record.dagster_run.run_config["ops"]["stream_assets"]["config"]["object_keys"]
+            requested = record.create_timestamp.timestamp()
             for key in keys:
                 if key in written and key not in done:
-                    done[key] = record.end_time - written[key]
+                    done[key] = (
+                        requested - written[key],
+                        record.start_time - requested,
+                        record.end_time - record.start_time,
+                    )
         time.sleep(0.5)
     missing = set(written) - set(done)
     if missing:
