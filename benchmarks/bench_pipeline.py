@@ -29,6 +29,7 @@ from stock_assets.market import bronze, calendar
 from stock_assets.market.cleaning import clean_prices
 from stock_assets.market.indicators import indicators_for_days
 from stock_assets.market.schemas import (
+    BATCH_TABLES,
     INDICATORS,
     MARKET_SUMMARY,
     PRICE_REJECTS,
@@ -43,7 +44,6 @@ from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets.market.summary import summarize_market
 
 FIRST_SESSION = dt.date(2015, 1, 2)
-BATCH_TABLES = (RAW_QUOTES, PRICES, PRICE_REJECTS, INDICATORS, SIGNALS, MARKET_SUMMARY)
 
 
 def synthetic_symbols(count: int) -> list[str]:

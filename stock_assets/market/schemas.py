@@ -191,15 +191,13 @@ LATEST_SNAPSHOT = TableSchema(
     ),
 )
 
+# The tables of the daily batch path (daily_market_job), bronze to gold.
+BATCH_TABLES = (RAW_QUOTES, PRICES, PRICE_REJECTS, INDICATORS, SIGNALS, MARKET_SUMMARY)
+
 TABLES: dict[str, TableSchema] = {
     t.qualified_name: t
     for t in (
-        RAW_QUOTES,
-        PRICES,
-        PRICE_REJECTS,
-        INDICATORS,
-        SIGNALS,
-        MARKET_SUMMARY,
+        *BATCH_TABLES,
         STREAM_HISTORY,
         LATEST_SNAPSHOT,
     )

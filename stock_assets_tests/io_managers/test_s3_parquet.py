@@ -23,7 +23,7 @@ from stock_assets.io_managers.s3_parquet import (
     S3ParquetIOManager,
 )
 from stock_assets.market import calendar
-from stock_assets.market.schemas import LATEST_SNAPSHOT, PRICES, TABLES, conform
+from stock_assets.market.schemas import BATCH_TABLES, LATEST_SNAPSHOT, PRICES, TABLES, conform
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.aws import aws_resources
@@ -427,14 +427,7 @@ def test_aws_resources_need_a_bucket(monkeypatch):
 SYMBOLS = "AAPL,MSFT"
 PIPELINE = [raw_quotes, prices, indicators, signals, market_summary]
 IGNORED = ["ingested_at", "fetched_at", "object_key"]  # run-time stamps and the lake root
-CONTRACT_TABLES = [
-    "bronze.raw_quotes",
-    "silver.prices",
-    "silver.price_rejects",
-    "gold.indicators",
-    "gold.signals",
-    "gold.market_summary",
-]
+CONTRACT_TABLES = [t.qualified_name for t in BATCH_TABLES]
 
 
 @pytest.mark.slow

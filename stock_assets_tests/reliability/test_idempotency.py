@@ -9,19 +9,13 @@ import dagster as dg
 from stock_assets.assets.gold import indicators, market_summary, signals
 from stock_assets.assets.prices import prices, raw_quotes
 from stock_assets.assets.stream import stream_assets
+from stock_assets.market import schemas
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets_tests.conftest import JULY_2024, local_resources
 from stock_assets_tests.reliability.runs import RUN_SPECIFIC, assert_same_tables, read_tables
 
-BATCH_TABLES = (
-    "bronze.raw_quotes",
-    "silver.prices",
-    "silver.price_rejects",
-    "gold.indicators",
-    "gold.signals",
-    "gold.market_summary",
-)
+BATCH_TABLES = tuple(t.qualified_name for t in schemas.BATCH_TABLES)
 STREAM_TABLES = ("silver.stream_history", "gold.latest_snapshot")
 SYMBOLS = "AAPL,MSFT,ARM"
 
