@@ -57,11 +57,20 @@ def stream_batch(parses: Sequence[LandingParse], ingested_at: dt.datetime) -> St
 
     closed_reasons = [calendar.non_session_reason(day) for day in days]
     closed = np.array([reason is not None for reason in closed_reasons])[codes]
-    for row in np.flatnonzero(closed):
-        quote, n = quotes.iloc[row], int(owner[row])
-        raw = f"{quote.symbol} {quote.ts.isoformat()} {quote.price}"
-        reason = f"quote {closed_reasons[codes[row]]}"
-        rejects.append((n, parses[n].key, RecordReject(int(quote.record_no), reason, raw)))
+    shut = np.flatnonzero(closed)
+    shut_quotes = quotes.iloc[shut]  # one take, not a row object per rejected quote
+    for n, code, symbol, ts, price, record_no in zip(
+        owner[shut].tolist(),
+        codes[shut].tolist(),
+        shut_quotes["symbol"],
+        shut_quotes["ts"],
+        shut_quotes["price"],
+        shut_quotes["record_no"].tolist(),
+        strict=True,
+    ):
+        raw = f"{symbol} {ts.isoformat()} {price}"
+        reason = f"quote {closed_reasons[code]}"
+        rejects.append((n, parses[n].key, RecordReject(record_no, reason, raw)))
     rejects.sort(key=lambda item: item[0])  # stable: keeps each object's own order
 
     # A (symbol, ts) lies on one day, so duplicates share their day's fate: mark them on all.
