@@ -59,6 +59,7 @@ stack-up: $(VENV)/.installed-test
 stack-down:
 	$(BIN)/python deploy/local/stack.py down
 
+## stack-status: list the stack's services (exit 1 unless all run)
 stack-status:
 	$(BIN)/python deploy/local/stack.py status
 

@@ -129,6 +129,7 @@ def ours_kernel(grid: np.ndarray) -> np.ndarray:
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
+    """The fastest of `repeat` runs (other load only ever slows a run down) and its result."""
     times, result = [], None
     for _ in range(repeat):
         start = time.perf_counter()

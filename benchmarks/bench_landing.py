@@ -19,11 +19,10 @@ import functools
 import io
 import json
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+from bench_indicators import best_of
 from bench_stream import RESULTS, synthetic_batch
 
 from stock_assets.market.landing import LandingParse, parse_landing_object
@@ -43,16 +42,6 @@ def bodies(records: int) -> dict[str, bytes]:
     return {"jsonl": jsonl, "json": json.dumps(rows).encode(), "csv": out.getvalue().encode()}
 
 
-def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, object]:
-    """The fastest of `repeat` runs (other load only ever slows a run down) and its result."""
-    times, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - started)
-    return min(times), result
-
-
 def assert_identical(fast: LandingParse, slow: LandingParse) -> None:
     assert (fast.fatal, fast.rejects) == (slow.fatal, slow.rejects)
     pd.testing.assert_frame_equal(fast.quotes, slow.quotes, check_exact=True)
@@ -65,12 +54,12 @@ def bare_duckdb_read(body: bytes, repeat: int) -> float:
         path = Path(tmp) / "batch.jsonl"
         path.write_bytes(body)
         seconds, _ = best_of(
-            repeat,
             lambda: conn.execute(
                 "CREATE OR REPLACE TABLE t AS SELECT * FROM "
                 "read_json(?, format='newline_delimited')",
                 [str(path)],
             ),
+            repeat,
         )
     return seconds
 
@@ -79,8 +68,8 @@ def bench(records: int, repeat: int) -> dict:
     result: dict[str, object] = {"records": records}
     for fmt, body in bodies(records).items():
         parse = functools.partial(parse_landing_object, f"landing/quotes/bench/batch.{fmt}", body)
-        slow_s, slow = best_of(1, functools.partial(parse, now=NOW, _fast=False))
-        fast_s, fast = best_of(repeat, functools.partial(parse, now=NOW))
+        slow_s, slow = best_of(functools.partial(parse, now=NOW, _fast=False), 1)
+        fast_s, fast = best_of(functools.partial(parse, now=NOW), repeat)
         assert_identical(fast, slow)
         assert len(fast.quotes) == records
         result[fmt] = {
@@ -89,7 +78,7 @@ def bench(records: int, repeat: int) -> dict:
             "speedup": round(slow_s / fast_s, 1),
         }
         if fmt == "jsonl":
-            regex_s, regex = best_of(repeat, functools.partial(parse, now=NOW, _arrow=False))
+            regex_s, regex = best_of(functools.partial(parse, now=NOW, _arrow=False), repeat)
             assert_identical(regex, slow)
             result[fmt]["regex_tier_seconds"] = round(regex_s, 3)
             bare = bare_duckdb_read(body, repeat)

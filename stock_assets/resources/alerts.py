@@ -67,12 +67,16 @@ class AlertSink(ConfigurableResource):
         return Delivery(sent=sent, already_sent=already, too_old=old)
 
 
+def headline(alert: dict) -> str:
+    """The alert in one line ("BUY MSFT 2024-07-05"): log lines and SNS subjects."""
+    return f"{alert['signal']} {alert['symbol']} {alert['trade_date']}"
+
+
 class LogAlertSink(AlertSink):
     """Local sink: one log line per alert; the ledger file in the lake is the alert record."""
 
     def publish(self, alert: dict, log: logging.Logger) -> None:
-        what = f"{alert['signal']} {alert['symbol']} {alert['trade_date']}"
-        log.info(f"ALERT {what}: {alert['reason']}")
+        log.info(f"ALERT {headline(alert)}: {alert['reason']}")
 
 
 class SnsAlertSink(AlertSink):
@@ -94,14 +98,11 @@ class SnsAlertSink(AlertSink):
         response = boto3.client("sns", region_name=region).publish(
             TopicArn=self.topic_arn,
             # SNS subjects: ASCII, no line breaks, at most 100 characters.
-            Subject=f"{alert['signal']} {alert['symbol']} {alert['trade_date']}"[:100],
+            Subject=headline(alert)[:100],
             Message=json.dumps(alert),
             MessageAttributes={
                 "symbol": {"DataType": "String", "StringValue": alert["symbol"]},
                 "signal": {"DataType": "String", "StringValue": alert["signal"]},
             },
         )
-        log.info(
-            f"ALERT {alert['signal']} {alert['symbol']} {alert['trade_date']} published to SNS "
-            f"({response['MessageId']})"
-        )
+        log.info(f"ALERT {headline(alert)} published to SNS ({response['MessageId']})")

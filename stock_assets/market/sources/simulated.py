@@ -41,15 +41,8 @@ _VOL_MEMORY = 0.94  # persistence of the log-volatility process (per day)
 _VOL_KERNEL = _VOL_MEMORY ** np.arange(128)
 _JUMP_PROBABILITY = 0.006
 _JUMP_SIZE = 0.07
-PRICE_ANCHOR = dt.date(2020, 1, 2)
-_BAR_NUMBERS = (
-    "open",
-    "high",
-    "low",
-    "close",
-    "adj_close",
-    "volume",
-)  # payload field order  # each symbol trades near its start_price on this day
+PRICE_ANCHOR = dt.date(2020, 1, 2)  # each symbol trades near its start_price on this day
+_BAR_NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")  # payload field order
 
 # Kinds of bad records a real feed sends; injected at `fault_rate` for demos and tests.
 FAULT_KINDS = (
@@ -197,13 +190,14 @@ class SimulatedSource(MarketDataSource):
         """One record per bar (two for a duplicate fault), payloads as dumps_record writes
         them; the clean ones are formatted directly, as a ten-year pull has millions."""
         records = []
+        json_symbol = json.encoder.encode_basestring_ascii(symbol)  # as json.dumps quotes it
         columns = (bars[c].tolist() for c in ("trade_date", *_BAR_NUMBERS))
         for day, open_, high, low, close, adj_close, volume in zip(*columns, strict=True):
             text = day.isoformat()
             fault = self.fault_for(symbol, day)
             if fault is None:
                 payload = (
-                    f'{{"symbol":"{symbol}","date":"{text}","open":{open_!r},"high":{high!r},'
+                    f'{{"symbol":{json_symbol},"date":"{text}","open":{open_!r},"high":{high!r},'
                     f'"low":{low!r},"close":{close!r},"adj_close":{adj_close!r},'
                     f'"volume":{volume}}}'
                 )
