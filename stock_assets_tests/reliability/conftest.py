@@ -1,12 +1,14 @@
-"""The `reliability_record` fixture: how a reliability test adds a row to the report."""
+"""Reliability fixtures: `reliability_record` adds a row to the report; `fault_proxy` puts
+the fault-injecting proxy in front of moto."""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from stock_assets_tests.reliability.fault_proxy import FaultProxy, proxied_aws
 from stock_assets_tests.reliability.plugin import RECORD_KEY
 
 
@@ -28,3 +30,10 @@ def reliability_record(request: pytest.FixtureRequest) -> Callable[[str, str, st
         request.node.user_properties.append((RECORD_KEY, (area, case, outcome)))
 
     return record
+
+
+@pytest.fixture
+def fault_proxy(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """AWS mode through the fault-injecting proxy (see `proxied_aws`)."""
+    with proxied_aws(aws_endpoint, monkeypatch) as proxy:
+        yield proxy

@@ -169,6 +169,19 @@ def landing_cases() -> list[LandingCase]:
         first=True,
     )
     rejected_beside_good(
+        "weekend-ts",
+        "ts on a Saturday (no trading session to file it under)",
+        {"ts": "2024-07-06T15:00:00Z"},
+        "2024-07-06 is a Saturday: the NYSE is closed on weekends",
+    )
+    rejected_beside_good(
+        "holiday-ts",
+        "ts on an NYSE holiday (2024-07-04)",
+        {"ts": "2024-07-04T15:00:00Z"},
+        "2024-07-04 is an NYSE holiday",
+        first=True,
+    )
+    rejected_beside_good(
         "ancient-ts",
         "ts 1970-01-02 (before any plausible quote)",
         {"ts": "1970-01-02T00:00:00Z"},

@@ -25,7 +25,6 @@ from stock_assets_tests.reliability.fault_proxy import (
     HOLD,
     PROXIED_BUCKET,
     Fault,
-    proxied_aws,
 )
 from stock_assets_tests.reliability.runs import (
     assert_same_tables,
@@ -39,12 +38,6 @@ PRICE_TABLES = ("bronze.raw_quotes", "silver.prices")
 STREAM_TABLES = ("silver.stream_history", "gold.latest_snapshot")
 SYMBOLS = "AAPL,MSFT,ARM"
 FIRST, LAST = "2024-07-01", "2024-07-03"
-
-
-@pytest.fixture
-def fault_proxy(aws_endpoint, monkeypatch):
-    with proxied_aws(aws_endpoint, monkeypatch) as proxy:
-        yield proxy
 
 
 def race(tmp_path: Path, *commands: tuple[str, ...]) -> list[int]:

@@ -75,6 +75,9 @@ def test_rerunning_a_stream_run_reproduces_history_and_snapshot(data_home, relia
 
     first, again = run(), run()
     assert_same_tables(again, first)  # merged: even the ingestion timestamps are kept
+    symbols = len(SYMBOLS.split(","))
+    assert len(first["silver.stream_history"]) == symbols * len(keys)  # not two empty runs
+    assert len(first["gold.latest_snapshot"]) == symbols
     reliability_record(
         "idempotency",
         "stream run over the same 2 landing objects executed twice",
