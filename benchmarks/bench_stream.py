@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import signal
@@ -227,7 +228,9 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
                 os.replace(tmp_path, path)
                 written[f"landing/quotes/bench/{path.name}"] = time.time()
                 time.sleep(interval)
-            latencies = _wait_for_runs(DagsterInstance.get(), RunsFilter, written, timeout=180)
+            instance = DagsterInstance.get()
+            latencies = _wait_for_runs(instance, RunsFilter, written, timeout=180)
+            tick_spacing = _sensor_tick_spacing(instance, "landing_arrivals_sensor")
         finally:
             os.killpg(server.pid, signal.SIGINT)
             try:
@@ -239,6 +242,9 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
     return {
         "files": files,
         "sensor_interval_seconds": sensor_seconds,
+        # What the daemon did: the seconds between the sensor's ticks while files arrived.
+        "median_seconds_between_ticks": round(statistics.median(tick_spacing), 2),
+        "max_seconds_between_ticks": round(max(tick_spacing), 2),
         "seconds_between_files": interval,
         "processed": len(values),
         "p50_seconds": round(statistics.median(values), 2),
@@ -248,6 +254,20 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
         "median_seconds_request_to_start": round(statistics.median(launched), 2),
         "median_seconds_run": round(statistics.median(ran), 2),
     }
+
+
+def _sensor_tick_spacing(instance, sensor_name: str) -> list[float]:
+    """Seconds between consecutive ticks of the sensor, oldest first."""
+    from dagster._core.definitions.run_request import InstigatorType
+
+    (state,) = [
+        s
+        for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        if s.instigator_name == sensor_name
+    ]
+    ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=10_000)
+    times = sorted(tick.timestamp for tick in ticks)
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 def _wait_for_runs(

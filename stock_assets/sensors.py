@@ -15,6 +15,33 @@ from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
 
 MAX_OBJECTS_PER_TICK = 500
+DEFAULT_SENSOR_INTERVAL_SECONDS = 10
+
+
+def daemon_minimum_interval(cadence_seconds: int) -> int:
+    """The ``minimum_interval_seconds`` that makes the daemon evaluate every `cadence_seconds`.
+
+    The daemon skips a sensor whose last tick started less than minimum_interval_seconds ago,
+    and a tick starts a few milliseconds after its loop wakes. At the wake-up exactly one
+    cadence later the elapsed time is therefore just under it, and the tick waits a whole
+    extra loop: a 5 s interval ticks every 10 s and 10 s every 15 s. A second less keeps the
+    configured cadence (for multiples of the daemon's 5 s loop, which nothing can beat).
+    """
+    if cadence_seconds < 1:
+        raise ValueError(f"a sensor interval must be at least 1 s, got {cadence_seconds}")
+    return max(1, cadence_seconds - 1)
+
+
+def sensor_cadence_seconds() -> int:
+    """STOCK_ASSETS_SENSOR_INTERVAL_SECONDS: how often the landing folder is looked at."""
+    text = os.environ.get("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", "").strip()
+    try:
+        return int(text) if text else DEFAULT_SENSOR_INTERVAL_SECONDS
+    except ValueError:
+        raise ValueError(
+            f"STOCK_ASSETS_SENSOR_INTERVAL_SECONDS={text!r} is not a whole number of seconds"
+        ) from None
+
 
 stream_ingest_job = dg.define_asset_job(
     name="stream_ingest_job",
@@ -76,7 +103,7 @@ def arrival_run_requests(lake: LakeResource, objects: list[ObjectInfo]) -> list[
 
 @dg.sensor(
     job=stream_ingest_job,
-    minimum_interval_seconds=int(os.environ.get("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", "10")),
+    minimum_interval_seconds=daemon_minimum_interval(sensor_cadence_seconds()),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New or re-written objects under landing/quotes/ (S3 or the local lake).",
 )
