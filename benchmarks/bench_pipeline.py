@@ -121,11 +121,11 @@ def dagster_run(start: dt.date, end: dt.date) -> dict:
     import dagster as dg
 
     from stock_assets.cli import run_backfill
-    from stock_assets.definitions import build_definitions, data_dir
+    from stock_assets.definitions import data_dir
 
-    defs, instance = build_definitions(), dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
     started = time.perf_counter()
-    ok = run_backfill(defs, instance, start, end)
+    ok = run_backfill(instance, start, end)
     seconds = time.perf_counter() - started
     if not ok:
         raise RuntimeError(f"daily_market_job failed for {start}..{end}")

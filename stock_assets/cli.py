@@ -47,15 +47,29 @@ def _instance():
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
 
 
-def run_backfill(defs, instance, start: dt.date, end: dt.date) -> bool:
-    """Materialize the daily job for [start, end] as one run in the configured instance."""
-    result = defs.resolve_job_def("daily_market_job").execute_in_process(
-        run_config=QUIET,
+def daily_market_job():
+    """The daily job of the code location, rebuilt by name (``dagster.reconstructable``)."""
+    from stock_assets.definitions import build_definitions
+
+    return build_definitions().resolve_job_def("daily_market_job")
+
+
+def run_backfill(instance, start: dt.date, end: dt.date) -> bool:
+    """Materialize the daily job for [start, end] as one run in the configured instance.
+
+    ``execute_job``, in process, rather than ``JobDefinition.execute_in_process``: the latter
+    keeps every step's output in memory for its result, so a ten-year load held all of its
+    tables at once (6.3 GiB at 500 symbols x 2,520 sessions).
+    """
+    from dagster import execute_job, reconstructable
+
+    with execute_job(
+        reconstructable(daily_market_job),
         instance=instance,
+        run_config={**QUIET, "execution": {"config": {"in_process": {}}}},
         tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
-        raise_on_error=False,
-    )
-    return result.success
+    ) as result:
+        return result.success
 
 
 def run_stream_demo(defs, instance, day: dt.date, batches: int) -> bool:
@@ -167,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     # Built now, not at import, so the environment of this call decides the resources.
     defs, instance = build_definitions(), _instance()
     print(f"stock_assets: backfilling {start} .. {end} as one run", flush=True)
-    if not run_backfill(defs, instance, start, end):
+    if not run_backfill(instance, start, end):
         print("the backfill failed; see the Dagster UI or the log above", file=sys.stderr)
         return 1
     print(f"stock_assets: streaming {args.stream_batches} micro-batches for {end}", flush=True)
