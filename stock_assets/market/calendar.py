@@ -1,12 +1,24 @@
-"""The NYSE (XNYS) trading calendar: which days are sessions, and why the others are not."""
+"""The NYSE (XNYS) trading calendar: which days are sessions, and why the others are not.
+
+exchange_calendars is the source of truth, but importing it and building XNYS takes about a
+second, which Dagster would pay in every run process it starts. What this module needs from
+it (sessions, opens and closes, holiday names) is therefore kept in the file cache, keyed by
+what determines it: the exchange_calendars version, CALENDAR_START, the calendar's end and
+this module's code. A process that finds a valid entry never imports exchange_calendars.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
+import json
+from dataclasses import dataclass
 from functools import lru_cache
 
-import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
+
+from stock_assets.market import filecache
 
 EXCHANGE = "XNYS"
 MARKET_TIMEZONE = "America/New_York"
@@ -15,48 +27,129 @@ MARKET_TIMEZONE = "America/New_York"
 CALENDAR_START = dt.date(2000, 1, 3)
 
 
+@dataclass(frozen=True)
+class _Schedule:
+    """What the rest of the package needs from an exchange calendar, as plain arrays."""
+
+    sessions: np.ndarray  # datetime64[D], strictly ascending
+    opens: np.ndarray  # datetime64[ns] in UTC, one per session
+    closes: np.ndarray  # datetime64[ns] in UTC (early closes included)
+    holidays: dict[dt.date, str]  # holiday name by date
+
+    def validate(self, end: dt.date) -> None:
+        """Raise ValueError unless this is a well-formed calendar from CALENDAR_START to `end`."""
+        n = len(self.sessions)
+        if not (n and len(self.opens) == n and len(self.closes) == n):
+            raise ValueError("sessions, opens and closes differ in length")
+        first, last = np.datetime64(CALENDAR_START, "D"), np.datetime64(end, "D")
+        if self.sessions[0] < first or self.sessions[-1] > last:
+            raise ValueError("sessions outside the calendar's span")
+        if not (np.all(np.diff(self.sessions) > 0) and np.all(self.opens < self.closes)):
+            raise ValueError("sessions out of order or a session closing before it opens")
+
+
+def _calendar_end() -> dt.date:
+    """exchange_calendars' default end (a year after today): the calendar is built to it."""
+    return (pd.Timestamp.now().floor("D") + pd.DateOffset(years=1)).date()
+
+
+def _build(end: dt.date) -> _Schedule:
+    import exchange_calendars as xcals  # the slow import the cache exists to avoid
+
+    cal = xcals.get_calendar(EXCHANGE, start=pd.Timestamp(CALENDAR_START), end=pd.Timestamp(end))
+    start, last = pd.Timestamp(CALENDAR_START), cal.last_session
+    named = cal.regular_holidays.holidays(start, last, return_name=True)
+    names = {ts.date(): str(name) for ts, name in named.items()}
+    for ts in cal.adhoc_holidays:
+        if start <= ts <= last:
+            names.setdefault(ts.date(), "special closure")
+    return _Schedule(
+        sessions=cal.sessions.to_numpy(dtype="datetime64[D]"),
+        opens=cal.opens.to_numpy(dtype="datetime64[ns]"),
+        closes=cal.closes.to_numpy(dtype="datetime64[ns]"),
+        holidays=names,
+    )
+
+
+def _encode(schedule: _Schedule) -> bytes:
+    return json.dumps(
+        {
+            "sessions": schedule.sessions.astype("int64").tolist(),
+            "opens": schedule.opens.astype("int64").tolist(),
+            "closes": schedule.closes.astype("int64").tolist(),
+            "holidays": {day.isoformat(): name for day, name in schedule.holidays.items()},
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _decode(payload: bytes, end: dt.date) -> _Schedule:
+    data = json.loads(payload)
+    schedule = _Schedule(
+        sessions=np.array(data["sessions"], dtype="int64").view("datetime64[D]"),
+        opens=np.array(data["opens"], dtype="int64").view("datetime64[ns]"),
+        closes=np.array(data["closes"], dtype="int64").view("datetime64[ns]"),
+        holidays={dt.date.fromisoformat(day): str(n) for day, n in data["holidays"].items()},
+    )
+    schedule.validate(end)
+    return schedule
+
+
 @lru_cache(maxsize=1)
-def xnys() -> xcals.ExchangeCalendar:
-    return xcals.get_calendar(EXCHANGE, start=pd.Timestamp(CALENDAR_START))
+def _schedule() -> _Schedule:
+    end = _calendar_end()
+    key = {
+        "exchange": EXCHANGE,
+        "exchange_calendars": importlib.metadata.version("exchange_calendars"),
+        "start": CALENDAR_START.isoformat(),
+        "end": end.isoformat(),
+        "code": filecache.source_digest(__file__),
+    }
+    return filecache.cached(
+        f"calendar-{EXCHANGE}.json",
+        key,
+        build=lambda: _build(end),
+        encode=_encode,
+        decode=lambda payload: _decode(payload, end),
+    )
 
 
 def calendar_end() -> dt.date:
-    return xnys().last_session.date()
-
-
-@lru_cache(maxsize=1)
-def _session_index() -> pd.DatetimeIndex:
-    return xnys().sessions
+    return _schedule().sessions[-1].item()
 
 
 def sessions_between(start: dt.date, end: dt.date) -> list[dt.date]:
     """Trading days in [start, end], both inclusive."""
     if end < start:
         return []
-    index = _session_index()
-    lo = index.searchsorted(pd.Timestamp(start), side="left")
-    hi = index.searchsorted(pd.Timestamp(end), side="right")
-    return [ts.date() for ts in index[lo:hi]]
+    sessions = _schedule().sessions
+    lo = sessions.searchsorted(np.datetime64(start, "D"), side="left")
+    hi = sessions.searchsorted(np.datetime64(end, "D"), side="right")
+    return sessions[lo:hi].tolist()
+
+
+def _position(day: dt.date) -> int | None:
+    sessions = _schedule().sessions
+    target = np.datetime64(day, "D")
+    pos = int(sessions.searchsorted(target))
+    return pos if pos < len(sessions) and sessions[pos] == target else None
 
 
 def is_session(day: dt.date) -> bool:
-    index = _session_index()
-    pos = index.searchsorted(pd.Timestamp(day))
-    return pos < len(index) and index[pos].date() == day
+    return _position(day) is not None
 
 
 def session_ordinal(day: dt.date) -> int:
     """0-based position of a trading day since CALENDAR_START; raises for non-sessions."""
-    index = _session_index()
-    pos = int(index.searchsorted(pd.Timestamp(day)))
-    if pos >= len(index) or index[pos].date() != day:
+    pos = _position(day)
+    if pos is None:
         raise ValueError(f"{day.isoformat()} is not an {EXCHANGE} trading day")
     return pos
 
 
 def session_at(ordinal: int) -> dt.date:
     """The trading day at a 0-based position since CALENDAR_START (inverse of session_ordinal)."""
-    return _session_index()[ordinal].date()
+    return _schedule().sessions[ordinal].item()
 
 
 def non_session_reason(day: dt.date) -> str | None:
@@ -70,31 +163,24 @@ def non_session_reason(day: dt.date) -> str | None:
     return f"{day.isoformat()} is an NYSE holiday{label}: no trading session"
 
 
-@lru_cache(maxsize=1)
 def holiday_names() -> dict[dt.date, str]:
-    cal = xnys()
-    start, end = pd.Timestamp(CALENDAR_START), cal.last_session
-    named = cal.regular_holidays.holidays(start, end, return_name=True)
-    names = {ts.date(): str(name) for ts, name in named.items()}
-    for ts in cal.adhoc_holidays:
-        if start <= ts <= end:
-            names.setdefault(ts.date(), "special closure")
-    return names
+    return _schedule().holidays
 
 
 def holidays_between(start: dt.date, end: dt.date) -> list[dt.date]:
     """Weekdays in [start, end] on which the exchange is closed."""
-    days = pd.bdate_range(start, end)
-    return [d.date() for d in days if not is_session(d.date())]
+    days = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1)
+    weekdays = days[np.is_busday(days)]
+    return weekdays[~np.isin(weekdays, _schedule().sessions)].tolist()
 
 
 def market_close_utc(day: dt.date) -> pd.Timestamp:
     """The session's close (16:00 ET, 13:00 on early-close days) as a UTC timestamp."""
-    return xnys().session_close(pd.Timestamp(day))
+    return pd.Timestamp(_schedule().closes[session_ordinal(day)]).tz_localize("UTC")
 
 
 def market_open_utc(day: dt.date) -> pd.Timestamp:
-    return xnys().session_open(pd.Timestamp(day))
+    return pd.Timestamp(_schedule().opens[session_ordinal(day)]).tz_localize("UTC")
 
 
 def trading_day_of(instant: dt.datetime) -> dt.date:

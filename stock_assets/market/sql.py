@@ -5,17 +5,28 @@ preceded by `--` comment lines that describe it. Athena runs it as written; loca
 translates it to DuckDB (json_extract_scalar -> `->>`, TRY, date functions, ...). Tables
 are referenced by layer (`silver.prices`); in AWS the layer's Glue database may carry a
 prefix (`glue_database`), applied here by rewriting the parsed statement.
+
+Loading the code location needs each view's name and the tables it reads, not its parsed
+statement: those are kept in the file cache (keyed by the files, sqlglot's version and this
+module), so a run process reads them without importing sqlglot (about 0.1 s). sqlglot is
+imported where a statement is parsed or written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlglot
-from sqlglot import exp
+from stock_assets.market import filecache
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 # An installed wheel carries sql/ as stock_assets/sql (pyproject's package-dir); a source
 # checkout (editable install, tests) reads the repository's sql/ folder.
@@ -39,6 +50,9 @@ def glue_database(layer: str, prefix: str = "") -> str:
 
 def parse_view(name: str, text: str) -> exp.Create:
     """The one `CREATE OR REPLACE VIEW <layer>.<name>` statement of a view file."""
+    import sqlglot
+    from sqlglot import exp
+
     statements = [s for s in sqlglot.parse(text, read=SOURCE_DIALECT) if s is not None]
     if len(statements) != 1 or not isinstance(statements[0], exp.Create):
         raise ValueError(f"{name}.sql: expected one CREATE OR REPLACE VIEW statement")
@@ -56,23 +70,29 @@ def parse_view(name: str, text: str) -> exp.Create:
 
 @dataclass(frozen=True)
 class View:
-    """One view of sql/views: its Athena text, parsed, and what it reads."""
+    """One view of sql/views: its Athena text, where it lives and which tables it reads."""
 
     text: str
-    statement: exp.Create
+    layer: str
+    name: str
+    tables: tuple[str, ...]  # the `layer.table`s it reads (CTE names are not tables)
 
     @classmethod
     def from_file(cls, path: Path) -> View:
-        text = path.read_text()
-        return cls(text=text, statement=parse_view(path.stem, text))
+        return cls.parse(path.stem, path.read_text())
 
-    @property
-    def layer(self) -> str:
-        return self.statement.this.db
+    @classmethod
+    def parse(cls, name: str, text: str) -> View:
+        from sqlglot import exp
 
-    @property
-    def name(self) -> str:
-        return self.statement.this.name
+        statement = parse_view(name, text)
+        found = {f"{t.db}.{t.name}" for t in statement.expression.find_all(exp.Table) if t.db}
+        return cls(text, statement.this.db, statement.this.name, tuple(sorted(found)))
+
+    @cached_property
+    def statement(self) -> exp.Create:
+        """The parsed statement, on first use (writing it for an engine)."""
+        return parse_view(self.name, self.text)
 
     @property
     def qualified_name(self) -> str:
@@ -86,12 +106,6 @@ class View:
                 break
             lines.append(line.removeprefix("--").strip())
         return " ".join(lines)
-
-    @property
-    def tables(self) -> tuple[str, ...]:
-        """The `layer.table`s the view reads (CTE names are not tables)."""
-        found = {f"{t.db}.{t.name}" for t in self.statement.expression.find_all(exp.Table) if t.db}
-        return tuple(sorted(found))
 
     @property
     def version(self) -> str:
@@ -111,6 +125,7 @@ def _with_databases(statement: exp.Create, prefix: str) -> exp.Create:
     """The statement with every layer database renamed to its Glue database."""
     if not prefix:
         return statement
+    from sqlglot import exp
 
     def rename(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and node.db in LAYERS:
@@ -122,8 +137,31 @@ def _with_databases(statement: exp.Create, prefix: str) -> exp.Create:
 
 
 def load_views(sql_dir: Path = SQL_DIR) -> list[View]:
-    """Every view under sql_dir/views, parsed now so that a broken file fails at load time."""
+    """Every view under sql_dir/views; a file that does not parse fails here, at load time."""
     folder = sql_dir / "views"
     if not folder.is_dir():
         raise FileNotFoundError(f"no SQL views folder at {folder} (the repository's sql/views)")
-    return [View.from_file(path) for path in sorted(folder.glob("*.sql"))]
+    texts = {path.stem: path.read_text() for path in sorted(folder.glob("*.sql"))}
+    key = {
+        "views": hashlib.sha256(json.dumps(texts).encode()).hexdigest(),
+        "sqlglot": importlib.metadata.version("sqlglot"),
+        "code": filecache.source_digest(__file__),
+    }
+    return filecache.cached(
+        "views.json",
+        key,
+        build=lambda: [View.parse(name, text) for name, text in texts.items()],
+        encode=lambda views: json.dumps([[v.layer, v.name, v.tables] for v in views]).encode(),
+        decode=lambda payload: _views(texts, json.loads(payload)),
+    )
+
+
+def _views(texts: dict[str, str], rows: list[list]) -> list[View]:
+    """The views of a cache entry, which holds [layer, name, tables] per file in order."""
+    views = [
+        View(text, str(layer), str(name), tuple(map(str, tables)))
+        for text, (layer, name, tables) in zip(texts.values(), rows, strict=True)
+    ]
+    if [v.name for v in views] != list(texts) or any(v.layer not in LAYERS for v in views):
+        raise ValueError("the entry's views are not the files' views")
+    return views
