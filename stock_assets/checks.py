@@ -1,16 +1,22 @@
 """Asset checks on every table, freshness policies, and the on-demand quality job.
 
 Thin Dagster shell around market.quality. Each table has a few named checks (schema, keys,
-values, completeness, ...), each a group of rules. One check op per table loads the stored
-table once through the IO manager (exactly the run's partitions), runs every rule once on
-those rows, and splits the evidence by trade_date, so a single-run backfill reports each
-trading day separately.
+values, completeness, ...), each a group of rules. One check op per table loads exactly the
+run's partitions of the table once through its IO manager, runs every rule once on those
+rows, and records one result per check and run: for a partitioned table with the range it
+judged and the days that failed (``partition_range``, ``failing_partitions``).
 
-Why the op yields ``AssetCheckEvaluation`` per partition rather than ``AssetCheckResult``:
-in Dagster 1.13 a run over a partition range plans one execution per partition, but an
-``AssetCheckResult`` is recorded once with no partition, so every planned partition is
-left unevaluated and shows as *skipped* once the run ends. An evaluation carrying its
-partition and the materialization it judged resolves exactly that partition.
+Why the checks are unpartitioned (no ``partitions_def`` on the specs, a preview feature):
+Dagster stores one *planned* row per partition and partitioned check when a run is
+created, each re-serialising an event that carries the partitions definition. A ten-year
+single-run backfill (2,520 sessions x 26 checks) wrote 65,520 of them before any step
+started; at 100 symbols x 500 sessions that was 24.6 s of a 52 s run. An unpartitioned
+check plans one row per run (benchmarks/run.py, 50 symbols x 300 sessions: 16.7 s ->
+10.6 s), and a blocking failure still stops downstream assets. Dagster 1.13 still plans
+it per partition when the run stores its partition subset, which it does when the last
+asset step of the plan is partitioned: daily_market_job ends with the unpartitioned views
+and quality_job has no asset step, so neither does; a range run of only partitioned
+tables does, and its extra rows stay *planned* beside the result.
 
 Severity: a contract rule (schema, keys; values on silver.prices; band and RSI bounds on
 gold.indicators) is ERROR and blocking, so tables computed from the checked one are not
@@ -27,6 +33,7 @@ import pandas as pd
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
+from dagster._core.definitions.assets.graph.asset_graph import AssetNode
 
 from stock_assets.assets.metadata import markdown_table
 from stock_assets.assets.prices import WAREHOUSE_POOL
@@ -47,15 +54,8 @@ from stock_assets.market.watchlist import default_listings
 from stock_assets.partitions import TRADING_DAYS
 
 SAMPLE_ROWS = 5  # failing rows shown per rule in a check's metadata
-# Above this many partitions a run records each check once for its whole range instead of
-# once per partition. Dagster stores every result as an event (25-50 ms each on the local
-# SQLite instance): a ten-year history load (2,520 sessions x 26 checks) would spend over
-# half an hour recording them. The range result keeps the verdict, the blocking and the
-# evidence, and lists the failing days in its metadata. Daily runs and backfills of up to
-# about five months keep one result per partition. (Dagster still stores one *planned* row
-# per partition and check when the run starts: that cost stays with partitioned checks.)
-BULK_CHECK_PARTITIONS = 100
-FAILING_DAYS_SHOWN = 100  # failing days listed in a range result's metadata
+FAILING_DAYS_SHOWN = 100  # failing days listed in a result's metadata
+FRAME = dg.PythonObjectDagsterType(pd.DataFrame)  # what load_table asks the IO manager for
 
 RAW_QUOTES_KEY = dg.AssetKey(["bronze", "raw_quotes"])
 PRICES_KEY = dg.AssetKey(["silver", "prices"])
@@ -323,7 +323,6 @@ CHECKS: dict[dg.AssetKey, tuple[Check, ...]] = {
         ),
     ),
 }
-UNPARTITIONED = {SNAPSHOT_KEY}
 
 
 # -- evaluation ---------------------------------------------------------------------------
@@ -348,18 +347,16 @@ def _evaluation(
     key: dg.AssetKey,
     check: Check,
     outcomes: Sequence[quality.Outcome],
-    rows: int,
-    partition: str | None,
+    scope: Scope,
     target: dg.EventLogRecord | None,
-    extra_metadata: Mapping[str, dg.MetadataValue] | None = None,
 ) -> dg.AssetCheckEvaluation:
-    """One check's result for one partition (or a whole range): failing rules, their
-    evidence, its severity."""
+    """One check's result for the run: failing rules, their evidence, its severity, and for
+    a partitioned table the range it judged and which of its days failed."""
     failed = [(r, o) for r, o in zip(check.rules, outcomes, strict=True) if not o.passed]
     metadata = {
         "failing_count": dg.MetadataValue.int(sum(o.failing_count for _, o in failed)),
-        "rows_checked": dg.MetadataValue.int(rows),
-        **(extra_metadata or {}),
+        "rows_checked": dg.MetadataValue.int(len(scope.rows)),
+        **(_range_metadata(outcomes, scope.days) if scope.days else {}),
     }
     samples = [o.failing.head(SAMPLE_ROWS).assign(rule=r.what) for r, o in failed]
     if any(not sample.empty for sample in samples):
@@ -373,8 +370,33 @@ def _evaluation(
         severity=_severity(check, [r for r, _ in failed]),
         description="; ".join(o.description for o in ([o for _, o in failed] or outcomes)),
         blocking=check.blocking,
-        partition=partition,
     )
+
+
+def _target(
+    record: dg.EventLogRecord | None,
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The materialization a result judges: without it the UI treats the result as stale."""
+    if record is None:
+        return None
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+    )
+
+
+def latest_materialization(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: Sequence[str]
+) -> dg.EventLogRecord | None:
+    """The newest materialization of `partitions` (of the table when there are none).
+
+    Set explicitly because ``AssetCheckResult`` looks it up in the run's partition even for
+    an unpartitioned table, so gold.latest_snapshot's results in a stream run (one trading
+    day) would be linked to nothing."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=list(partitions) or None),
+        limit=1,
+    ).records
+    return records[0] if records else None
 
 
 def _failing_days(outcome: quality.Outcome, days: Sequence[dt.date]) -> set[dt.date]:
@@ -389,7 +411,7 @@ def _failing_days(outcome: quality.Outcome, days: Sequence[dt.date]) -> set[dt.d
 def _range_metadata(
     outcomes: Sequence[quality.Outcome], days: Sequence[dt.date]
 ) -> dict[str, dg.MetadataValue]:
-    """What a range result adds: the range, and which of its days failed."""
+    """The range a result judged, and which of its days failed."""
     failing = sorted(set().union(*(_failing_days(o, days) for o in outcomes)))
     return {
         "partition_range": dg.MetadataValue.text(f"{days[0]}..{days[-1]}"),
@@ -402,12 +424,9 @@ def _range_metadata(
 
 
 def latest_materializations(
-    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: Sequence[str | None]
-) -> dict[str | None, dg.EventLogRecord]:
-    """The newest materialization of each partition (key None: of the unpartitioned asset)."""
-    if list(partitions) == [None]:
-        records = instance.fetch_materializations(key, limit=1).records
-        return {None: records[0]} if records else {}
+    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: Sequence[str]
+) -> dict[str, dg.EventLogRecord]:
+    """The newest materialization of each partition."""
     ids = instance.get_latest_storage_id_by_partition(
         key, dg.DagsterEventType.ASSET_MATERIALIZATION, set(partitions)
     )
@@ -417,17 +436,6 @@ def latest_materializations(
         dg.AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())), limit=len(ids)
     )
     return {record.partition_key: record for record in found.records}
-
-
-def _target(
-    record: dg.EventLogRecord | None,
-) -> AssetCheckEvaluationTargetMaterializationData | None:
-    """The materialization a result judges: without it the UI treats the result as stale."""
-    if record is None:
-        return None
-    return AssetCheckEvaluationTargetMaterializationData(
-        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
-    )
 
 
 def source_symbol_errors(
@@ -441,67 +449,85 @@ def source_symbol_errors(
     return errors
 
 
+def _table(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> AssetNode:
+    """The table's node in the run's asset graph: partitions, metadata, IO manager key."""
+    return context.op_execution_context.job_def.asset_layer.get(key)
+
+
+def run_partitions(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> list[str]:
+    """The partitions of `key` a check judges: the run's (a partition or a range, read from
+    the run's tags: an unpartitioned check has no partitions of its own); for a check
+    launched without any, the partition of the table's latest materialization, which is also
+    the materialization its result is linked to. Empty for an unpartitioned table."""
+    partitions_def = _table(context, key).partitions_def
+    if partitions_def is None:
+        return []
+    if context.op_execution_context.has_partitions:
+        return list(partitions_def.get_partition_keys_in_range(context.partition_key_range))
+    latest = latest_materialization(context.instance, key, [])
+    if latest is None:
+        raise dg.Failure(f"{key.to_user_string()} has no materialization to check yet")
+    return [latest.partition_key]
+
+
+def load_table(
+    context: dg.AssetCheckExecutionContext, key: dg.AssetKey, partitions: Sequence[str]
+) -> pd.DataFrame:
+    """Exactly `partitions` of a table (all of an unpartitioned one), read through the table's
+    own IO manager, as Dagster would load an input (DuckDB locally, S3/Glue in AWS).
+
+    Not an `AssetIn`: an unpartitioned check's input spans every partition of a partitioned
+    table, whatever the run's range. The IO manager's resolved config (which
+    dagster-duckdb's client reads from the input context) exists only on the step context.
+    """
+    node = _table(context, key)
+    span = dg.PartitionKeyRange(partitions[0], partitions[-1]) if partitions else None
+    run_config = context.op_execution_context.get_step_execution_context().resolved_run_config
+    with dg.build_input_context(
+        asset_key=key,
+        asset_partitions_def=node.partitions_def if span else None,
+        asset_partition_key_range=span,
+        upstream_output=dg.build_output_context(asset_key=key, definition_metadata=node.metadata),
+        dagster_type=FRAME,
+        resource_config=run_config.resources[node.io_manager_key].config,
+        instance=context.instance,
+    ) as input_context:
+        return getattr(context.resources, node.io_manager_key).load_input(input_context)
+
+
 def evaluate_checks(
     context: dg.AssetCheckExecutionContext,
     key: dg.AssetKey,
     specs: Mapping[str, tuple[Check, dg.AssetCheckSpec]],
-    table: pd.DataFrame,
-    related: Mapping[str, pd.DataFrame],
 ) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
-    """Run each selected check's rules once on the loaded rows, then report per partition."""
+    """Load the run's partitions of the table (and of the tables the selected checks compare
+    with) once, run each selected check's rules once on them, and report each check once."""
     chosen = [
         (c, spec) for c, spec in specs.values() if spec.key in context.selected_asset_check_keys
     ]
-    partitions: list[str | None] = [None] if key in UNPARTITIONED else list(context.partition_keys)
-    days = [dt.date.fromisoformat(p) for p in partitions if p is not None]
+    partitions = run_partitions(context, key)
+    reads = {name: dep for c, _ in chosen for name, dep in c.reads.items()}
     uses_watchlist = any(c.uses_watchlist for c, _ in chosen)
     scope = Scope(
-        rows=table,
-        days=days,
+        rows=load_table(context, key, partitions),
+        days=[dt.date.fromisoformat(p) for p in partitions],
         now=dt.datetime.now(dt.UTC),
-        related=related,
+        related={name: load_table(context, dep, partitions) for name, dep in reads.items()},
         watchlist=context.resources.market_data.watchlist() if uses_watchlist else (),
         symbol_errors=source_symbol_errors(context.instance, partitions) if uses_watchlist else {},
     )
-    if len(days) > BULK_CHECK_PARTITIONS:
-        yield from _range_evaluations(context, key, chosen, scope)
-        return
-    targets = latest_materializations(context.instance, key, partitions)
-    rows_per_day = table["trade_date"].value_counts() if days and "trade_date" in table else None
+    target = latest_materialization(context.instance, key, partitions)
     for check, spec in chosen:
         outcomes = [_judge(rule, scope) for rule in check.rules]
-        for partition in partitions:
-            day = dt.date.fromisoformat(partition) if partition else None
-            yield _evaluation(
-                key,
-                check,
-                [o.on_day(day) for o in outcomes] if day else outcomes,
-                len(table) if rows_per_day is None else int(rows_per_day.get(day, 0)),
-                partition,
-                targets.get(partition),
-            )
-        yield dg.Output(None, output_name=spec.get_python_identifier())
-
-
-def _range_evaluations(
-    context: dg.AssetCheckExecutionContext,
-    key: dg.AssetKey,
-    chosen: Sequence[tuple[Check, dg.AssetCheckSpec]],
-    scope: Scope,
-) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
-    """One result per check for a long range (BULK_CHECK_PARTITIONS), judging the range's
-    latest materialization; a failing blocking check still stops downstream assets."""
-    last = scope.days[-1].isoformat()
-    target = latest_materializations(context.instance, key, [last]).get(last)
-    for check, spec in chosen:
-        outcomes = [_judge(rule, scope) for rule in check.rules]
-        extra = _range_metadata(outcomes, scope.days)
-        yield _evaluation(key, check, outcomes, len(scope.rows), None, target, extra)
+        yield _evaluation(key, check, outcomes, scope, target)
         yield dg.Output(None, output_name=spec.get_python_identifier())
 
 
 def table_checks(key: dg.AssetKey, checks: Sequence[Check]) -> dg.AssetChecksDefinition:
-    """One check op per table: loads it (and the tables its checks compare with) once."""
+    """One check op per table: loads it (and the tables its checks compare with) once.
+
+    The specs are unpartitioned (see the module docstring); `asset` and `additional_deps`
+    keep the ordering and lineage an input would give."""
     specs = {
         check.name: (
             check,
@@ -511,26 +537,23 @@ def table_checks(key: dg.AssetKey, checks: Sequence[Check]) -> dg.AssetChecksDef
                 description=check.description,
                 blocking=check.blocking,
                 additional_deps=list(check.reads.values()),
-                partitions_def=None if key in UNPARTITIONED else TRADING_DAYS,
             ),
         )
         for check in checks
     }
-    reads = {name: dep for check in checks for name, dep in check.reads.items()}
 
     @dg.multi_asset_check(
         name=f"{key.to_python_identifier()}_checks",
         specs=[spec for _, spec in specs.values()],
-        ins={"table": dg.AssetIn(key), **{name: dg.AssetIn(dep) for name, dep in reads.items()}},
         can_subset=True,
         pool=WAREHOUSE_POOL,  # reads the DuckDB warehouse file, which a writer locks
-        required_resource_keys={"market_data"} if any(c.uses_watchlist for c in checks) else set(),
+        # Every table is stored by the default IO manager, which load_table reads through.
+        required_resource_keys={"io_manager"}
+        | ({"market_data"} if any(c.uses_watchlist for c in checks) else set()),
         description=f"Data-quality checks of {key.to_user_string()} (market/quality.py).",
     )
-    def _checks(
-        context: dg.AssetCheckExecutionContext, table: pd.DataFrame, **related: pd.DataFrame
-    ):
-        yield from evaluate_checks(context, key, specs, table, related)
+    def _checks(context: dg.AssetCheckExecutionContext):
+        yield from evaluate_checks(context, key, specs)
 
     return _checks
 

@@ -1,18 +1,22 @@
-"""Asset checks in real runs: per-partition results, blocking, alerting, freshness, quality job."""
+"""Asset checks in real runs: one result per check and run judging exactly the run's
+partitions, blocking, alerting, freshness, quality job."""
 
 import datetime as dt
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import boto3
 import dagster as dg
+import duckdb
 import pandas as pd
 import pytest
 
 from stock_assets import checks
 from stock_assets.alerting import RUN_FAILURE, run_failure_alert, run_failure_alert_sensor
-from stock_assets.assets import gold, prices, stream
+from stock_assets.assets import gold, prices, stream, views
 from stock_assets.assets.stream import LandingBatchConfig
 from stock_assets.market import calendar
 from stock_assets.market.cleaning import CleanResult, clean_prices
@@ -20,7 +24,10 @@ from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.alerts import AlertSink
+from stock_assets.resources.aws import aws_resources
 from stock_assets.resources.lake import LocalLake
+from stock_assets.resources.market_data import MarketDataResource
+from stock_assets.schedules import daily_market_job
 from stock_assets_tests.conftest import JULY_2024, local_resources
 
 SYMBOLS = "AAPL,MSFT,ARM"
@@ -50,11 +57,29 @@ def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
     }
 
 
+def definitions(home: Path) -> dg.Definitions:
+    """The code location's assets, checks and jobs on a test data home."""
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([prices, gold, stream, views]),
+        asset_checks=checks.ASSET_CHECKS,
+        jobs=[daily_market_job, checks.quality_job],
+        sensors=[run_failure_alert_sensor],
+        resources=local_resources(home, symbols=SYMBOLS),
+    )
+
+
 def run_batch(
     home: Path, instance: dg.DagsterInstance, days: tuple[dt.date, dt.date], with_checks: bool
 ) -> dg.ExecuteInProcessResult:
+    """The batch tables over `days` in one run: with checks through daily_market_job, as the
+    schedule and history loads run it."""
+    if with_checks:
+        job = definitions(home).resolve_job_def("daily_market_job")
+        return job.execute_in_process(
+            instance=instance, tags=range_tags(*days), raise_on_error=False
+        )
     return dg.materialize(
-        [*BATCH, *(checks_for(BATCH_KEYS) if with_checks else [])],
+        BATCH,
         resources=local_resources(home, symbols=SYMBOLS),
         instance=instance,
         tags=range_tags(*days),
@@ -96,57 +121,91 @@ def checked(tmp_path_factory) -> Home:
     return Home(path, instance, batch, run_stream(path, instance))
 
 
-def expected_evaluations(
-    days: list[str], stream_days: list[str]
-) -> set[tuple[dg.AssetKey, str, str | None]]:
-    partitions = {key: days for key in BATCH_KEYS} | {
-        checks.HISTORY_KEY: stream_days,
-        checks.SNAPSHOT_KEY: [None],
-    }
-    return {
-        (key, check.name, partition)
-        for key, table_checks in checks.CHECKS.items()
-        for check in table_checks
-        for partition in partitions[key]
-    }
-
-
 def july_sessions() -> list[str]:
     return [d.isoformat() for d in calendar.sessions_between(*JULY_2024)]
 
 
-def test_every_check_runs_and_passes_for_every_partition(checked):
-    evaluations = [
-        *checked.batch.get_asset_check_evaluations(),
-        *checked.stream.get_asset_check_evaluations(),
-    ]
-    failures = [
-        (e.asset_key, e.check_name, e.partition, e.description) for e in evaluations if not e.passed
-    ]
-    assert failures == []
-    got = [(e.asset_key, e.check_name, e.partition) for e in evaluations]
-    assert len(got) == len(set(got))  # one result per check and partition
-    assert set(got) == expected_evaluations(july_sessions(), [STREAM_DAY])
-    # Each result points at the materialization it judged (the UI marks others as stale).
-    assert all(e.target_materialization_data is not None for e in evaluations)
-    prices_values = [
-        e for e in evaluations if e.asset_key == checks.PRICES_KEY and e.check_name == "values"
-    ]
-    assert {e.metadata["rows_checked"].value for e in prices_values} == {3}  # 3 symbols a day
-    assert all(e.blocking and e.severity == dg.AssetCheckSeverity.ERROR for e in prices_values)
-
-
-def test_the_instance_shows_each_partition_as_checked(checked):
-    """What the UI reads: every partition of the single-run backfill resolved as succeeded
-    (a plain AssetCheckResult would leave them all 'skipped')."""
-    key = dg.AssetCheckKey(checks.PRICES_KEY, "values")
-    state = checked.instance.event_log_storage.get_asset_check_state([(key, TRADING_DAYS)])[key]
-    by_status = {
-        status.value: set(subset.subset_value.get_partition_keys())
-        for status, subset in state.subsets.items()
+def check_keys(keys: set[dg.AssetKey]) -> set[dg.AssetCheckKey]:
+    return {
+        dg.AssetCheckKey(key, check.name)
+        for key, table_checks in checks.CHECKS.items()
+        if key in keys
+        for check in table_checks
     }
-    assert by_status["SUCCEEDED"] == set(july_sessions())
-    assert by_status["SKIPPED"] == by_status["IN_PROGRESS"] == by_status["FAILED"] == set()
+
+
+def results(result: dg.ExecuteInProcessResult) -> dict[dg.AssetCheckKey, dg.AssetCheckEvaluation]:
+    """The run's results by check; fails if a check reported more than once."""
+    evaluations = result.get_asset_check_evaluations()
+    by_key = {e.asset_check_key: e for e in evaluations}
+    assert len(by_key) == len(evaluations)
+    return by_key
+
+
+def test_every_check_reports_once_per_run_on_the_run_s_partitions(checked):
+    batch, stream_run = results(checked.batch), results(checked.stream)
+    assert set(batch) == check_keys(BATCH_KEYS) and set(stream_run) == check_keys(STREAM_KEYS)
+    evaluations = [*batch.values(), *stream_run.values()]
+    failures = [(e.asset_check_key, e.description) for e in evaluations if not e.passed]
+    assert failures == []
+    assert {e.partition for e in evaluations} == {None}  # unpartitioned checks
+    assert all(e.target_materialization_data is not None for e in evaluations)
+    sessions = july_sessions()
+    for key, evaluation in batch.items():
+        meta = evaluation.metadata
+        assert meta["partition_range"].value == f"{sessions[0]}..{sessions[-1]}", key
+        assert meta["partitions_checked"].value == len(sessions), key
+        assert meta["failing_partitions"].value == [], key
+    # A one-day run carries the same range metadata; the unpartitioned snapshot has none.
+    history = stream_run[dg.AssetCheckKey(checks.HISTORY_KEY, "keys")].metadata
+    assert history["partition_range"].value == f"{STREAM_DAY}..{STREAM_DAY}"
+    snapshot = stream_run[dg.AssetCheckKey(checks.SNAPSHOT_KEY, "keys")].metadata
+    assert "partition_range" not in snapshot and snapshot["rows_checked"].value == 3
+    values = batch[dg.AssetCheckKey(checks.PRICES_KEY, "values")]
+    assert values.metadata["rows_checked"].value == 3 * len(sessions)  # 3 symbols a day
+    assert values.blocking and values.severity == dg.AssetCheckSeverity.ERROR
+
+
+def planned(instance: dg.DagsterInstance, run_id: str) -> list:
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+    ).records
+    return [r.event_log_entry.dagster_event.event_specific_data for r in records]
+
+
+def test_a_range_run_plans_one_row_per_check_not_per_partition(checked):
+    """The cost this design removes: a partitioned check planned one stored row per
+    partition and check when the run was created. Through daily_market_job, whose plan ends
+    with the unpartitioned views (see the docstring of stock_assets.checks)."""
+    run_id = checked.batch.run_id
+    plans = planned(checked.instance, run_id)
+    assert {(p.asset_key, p.check_name) for p in plans} == {
+        (k.asset_key, k.name) for k in check_keys(BATCH_KEYS)
+    }
+    assert len(plans) == len(check_keys(BATCH_KEYS))
+    assert all(p.partitions_subset is None for p in plans)
+    storage = checked.instance.event_log_storage
+    for key in check_keys(BATCH_KEYS):
+        history = storage.get_asset_check_execution_history(key, limit=100)
+        rows = [r for r in history if r.run_id == run_id]
+        assert [(r.partition, r.status.value) for r in rows] == [(None, "SUCCEEDED")], key
+
+
+def test_the_instance_shows_each_check_passed_on_the_latest_materialization(checked):
+    """What the UI reads: the run's execution of each check resolved as succeeded (not left
+    planned, which shows as skipped) and linked to the table's latest materialization, the
+    last partition the run wrote (an older target shows the check as stale)."""
+    storage = checked.instance.event_log_storage
+    for key in check_keys(BATCH_KEYS):
+        (record,) = [
+            r
+            for r in storage.get_asset_check_execution_history(key, limit=100)
+            if r.run_id == checked.batch.run_id
+        ]
+        latest = checked.instance.fetch_materializations(key.asset_key, limit=1).records[0]
+        assert latest.run_id == checked.batch.run_id and latest.partition_key == "2024-07-12"
+        target = record.evaluation.target_materialization_data
+        assert target is not None and target.storage_id == latest.storage_id, key
 
 
 def corrupt_prices(raw_quotes: pd.DataFrame, ingested_at: dt.datetime) -> CleanResult:
@@ -183,19 +242,22 @@ def test_a_failing_blocking_check_on_silver_stops_gold(blocked):
         e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_SUCCESS
     }
     silver = {
-        (e.check_name, e.partition): e
-        for e in result.get_asset_check_evaluations()
-        if e.asset_key == checks.PRICES_KEY
+        key.name: e for key, e in results(result).items() if key.asset_key == checks.PRICES_KEY
     }
     first, last = (d.isoformat() for d in BLOCKED_DAYS)
-    # Per partition: the duplicate is on the first day, the broken bar on the last.
-    assert not silver["keys", first].passed and silver["keys", last].passed
-    assert silver["values", first].passed and not silver["values", last].passed
-    keys = silver["keys", first]
+    # One result per check for the run; the failing days name where the evidence is: the
+    # duplicate on the first day, the broken bar on the last.
+    keys, values = silver["keys"], silver["values"]
+    assert not keys.passed and not values.passed and silver["schema"].passed
+    assert keys.metadata["failing_partitions"].value == [first]
+    assert values.metadata["failing_partitions"].value == [last]
+    assert keys.metadata["partition_range"].value == f"{first}..{last}"
+    assert keys.metadata["partitions_checked"].value == 2
+    assert silver["schema"].metadata["failing_partitions"].value == []
     assert keys.severity == dg.AssetCheckSeverity.ERROR and keys.blocking
     assert keys.metadata["failing_count"].value == 2
     assert "one row per (symbol, trade_date)" in keys.metadata["failing_sample"].value
-    assert "high >= max(open, close)" in silver["values", last].metadata["failing_sample"].value
+    assert "high >= max(open, close)" in values.metadata["failing_sample"].value
 
 
 class RecordingSink(AlertSink):
@@ -251,30 +313,89 @@ def test_freshness_policies_are_on_the_asset_definitions(tmp_path):
     assert graph.get(checks.SNAPSHOT_KEY).freshness_policy == checks.INTRADAY_FRESHNESS
 
 
-def test_quality_job_checks_a_partition_range_without_materializing(checked):
-    defs = dg.Definitions(
-        assets=dg.load_assets_from_modules([prices, gold, stream]),
-        asset_checks=checks.ASSET_CHECKS,
-        jobs=[checks.quality_job],
-        sensors=[run_failure_alert_sensor],
-        resources=local_resources(checked.path, symbols=SYMBOLS),
-    )
+@pytest.fixture(scope="module")
+def corrupted(checked, tmp_path_factory) -> Path:
+    """A copy of the checked warehouse with a duplicate bar on 2024-07-12, its last day."""
+    home = tmp_path_factory.mktemp("corrupted")
+    shutil.copy(checked.path / "warehouse.duckdb", home / "warehouse.duckdb")
+    with duckdb.connect(str(home / "warehouse.duckdb")) as conn:
+        conn.execute(
+            "INSERT INTO silver.prices SELECT * FROM silver.prices "
+            "WHERE trade_date = DATE '2024-07-12' LIMIT 1"
+        )
+    return home
+
+
+PRICES_KEYS = dg.AssetCheckKey(checks.PRICES_KEY, "keys")
+
+
+def test_quality_job_checks_exactly_a_partition_range_without_materializing(checked, corrupted):
+    defs = definitions(corrupted)
     dg.Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("quality_job")
     assert job.partitions_def == TRADING_DAYS  # the UI offers trading days to launch
     days = (dt.date(2024, 7, 8), dt.date(2024, 7, 10))
     result = job.execute_in_process(instance=checked.instance, tags=range_tags(*days))
-    assert result.success
+    assert result.success  # the duplicate on 2024-07-12 lies outside the range
     assert result.get_asset_materialization_events() == []
-    evaluations = result.get_asset_check_evaluations()
-    sessions = [d.isoformat() for d in calendar.sessions_between(*days)]
-    got = {(e.asset_key, e.check_name, e.partition) for e in evaluations}
-    assert got == expected_evaluations(sessions, stream_days=sessions)  # history: no rows, ok
-    assert all(e.passed for e in evaluations)
-    prices_keys = [
-        e for e in evaluations if e.asset_key == checks.PRICES_KEY and e.check_name == "keys"
-    ]
-    assert {e.metadata["rows_checked"].value for e in prices_keys} == {3}
+    evaluations = results(result)
+    assert set(evaluations) == check_keys(BATCH_KEYS | STREAM_KEYS)
+    assert all(e.passed for e in evaluations.values())  # history: no rows, ok
+    assert len(planned(checked.instance, result.run_id)) == len(evaluations)
+    keys = evaluations[PRICES_KEYS].metadata
+    assert keys["rows_checked"].value == 9  # 3 symbols x 3 sessions
+    assert keys["partition_range"].value == "2024-07-08..2024-07-10"
+
+    days = (dt.date(2024, 7, 10), dt.date(2024, 7, 12))
+    result = job.execute_in_process(
+        instance=checked.instance, tags=range_tags(*days), raise_on_error=False
+    )
+    assert not result.success  # keys is blocking: the run fails and alerts
+    keys = results(result)[PRICES_KEYS]
+    assert not keys.passed and keys.metadata["failing_partitions"].value == ["2024-07-12"]
+    assert keys.metadata["rows_checked"].value == 10
+
+
+def test_a_check_launched_without_a_partition_judges_the_latest_one(checked, corrupted):
+    """As from the asset's checks tab: the partition of the table's latest materialization."""
+    result = dg.materialize(
+        [*BATCH, *checks_for(BATCH_KEYS)],
+        selection=dg.AssetSelection.checks(PRICES_KEYS),
+        resources=local_resources(corrupted, symbols=SYMBOLS),
+        instance=checked.instance,
+        raise_on_error=False,
+    )
+    (keys,) = results(result).values()
+    assert keys.asset_check_key == PRICES_KEYS and not keys.passed
+    assert keys.metadata["partition_range"].value == "2024-07-12..2024-07-12"
+    assert keys.metadata["rows_checked"].value == 4
+
+
+def test_checks_read_exactly_the_run_s_partitions_from_s3(aws_endpoint, monkeypatch):
+    """AWS mode: the check op loads through S3ParquetIOManager (Parquet + Glue) as locally
+    through DuckDB. Bronze and silver over three days with a duplicate bar on the first day
+    and a broken one on the last, then the silver checks over the last two days."""
+    boto3.client("s3").create_bucket(Bucket="checks-lake")
+    monkeypatch.setenv("STOCK_ASSETS_S3_BUCKET", "checks-lake")
+    monkeypatch.setattr(prices, "clean_prices", corrupt_prices)
+    resources = {**aws_resources(), "market_data": MarketDataResource(symbols=SYMBOLS)}
+    assets = [prices.raw_quotes, prices.prices]
+    days = (dt.date(2024, 7, 8), dt.date(2024, 7, 10))
+    assert dg.materialize(assets, resources=resources, tags=range_tags(*days)).success
+
+    result = dg.materialize(
+        [*assets, *checks_for(BATCH_KEYS)],
+        selection=dg.AssetSelection.checks(*check_keys({checks.PRICES_KEY})),
+        resources=resources,
+        tags=range_tags(dt.date(2024, 7, 9), days[1]),
+        raise_on_error=False,
+    )
+    silver = {key.name: e for key, e in results(result).items()}
+    assert silver["keys"].passed  # the duplicate on 2024-07-08 lies outside the run
+    assert silver["completeness"].passed  # reads silver.price_rejects from S3 as well
+    assert not silver["values"].passed
+    assert silver["values"].metadata["failing_partitions"].value == ["2024-07-10"]
+    assert silver["values"].metadata["rows_checked"].value == 6  # 3 symbols x 2 sessions
 
 
 def test_the_check_list_in_the_docs_names_every_check():

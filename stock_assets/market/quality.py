@@ -2,9 +2,8 @@
 
 Each rule returns an ``Outcome`` holding *every* failing row (or column, or day) as
 evidence, plus sentences for the failing and the passing state. Rules run once on all rows
-a check loaded; ``Outcome.on_day`` then splits the evidence by trade_date, which is how
-``stock_assets.checks`` reports each partition of a multi-partition run without running
-every rule per partition. Keeping the rules here means each is tested on hand-built frames.
+a check loaded (the run's partitions); ``stock_assets.checks`` lists the failing days from
+the evidence's trade_date. Keeping the rules here means each is tested on hand-built frames.
 
 NULL handling: a NULL can never show that a value rule holds, so NULL fails value rules
 unless the rule is told the column is optional (``allow_null``).
@@ -48,15 +47,6 @@ class Outcome:
         if self.error is not None:
             return f"could not evaluate ({self.ok}): {self.error}"
         return self.ok if self.failing.empty else f"{len(self.failing)} {self.what}"
-
-    def on_day(self, day: dt.date) -> Outcome:
-        """This outcome for one trading day; evidence without a trade_date (table-level,
-        like a mistyped column) belongs to every day."""
-        if "trade_date" not in self.failing.columns:
-            return self
-        return Outcome(
-            self.failing[self.failing["trade_date"] == day], self.what, self.ok, self.error
-        )
 
 
 def failed_to_evaluate(ok: str, error: Exception) -> Outcome:

@@ -19,7 +19,8 @@ query($id: ID!, $after: String) { logsForRun(runId: $id, afterCursor: $after, li
     __typename ... on EventConnection { cursor hasMore events { __typename
         ... on AssetCheckEvaluationPlannedEvent { checkName assetKey { path } }
         ... on AssetCheckEvaluationEvent {
-            evaluation { checkName success partition assetKey { path } } } } } } }
+            evaluation { checkName success partition assetKey { path }
+                metadataEntries { label ... on TextMetadataEntry { text } } } } } } } }
 """
 
 
@@ -66,7 +67,15 @@ def test_daily_job_runs_on_the_stack_with_passing_checks(local_stack, daily_run)
     assert evaluated == defined
     failed = [e for e in evaluations if not e["success"]]
     assert not failed, failed
-    assert {e["partition"] for e in evaluations} == {PARTITION}
+    # Unpartitioned checks: one result per check, judging the run's partition.
+    assert {e["partition"] for e in evaluations} == {None}
+    judged = {
+        m["text"]
+        for e in evaluations
+        for m in e["metadataEntries"]
+        if m["label"] == "partition_range"
+    }
+    assert judged == {f"{PARTITION}..{PARTITION}"}
 
 
 def test_daily_job_writes_the_s3_lake_and_the_glue_catalog(local_stack, daily_run):

@@ -33,15 +33,11 @@ def failing_keys(outcome: quality.Outcome) -> set[tuple]:
     return set(zip(outcome.failing.symbol, outcome.failing.trade_date, strict=True))
 
 
-def test_outcome_describes_failures_and_splits_evidence_by_day():
+def test_outcome_describes_failures():
     both = bars(("AAPL", DAY, 1, 2, 1, 1, 1), ("AAPL", NEXT, 1, 2, 1, 1, 1))
     outcome = quality.Outcome(both, "rows are odd", "rows are fine")
     assert not outcome.passed and outcome.failing_count == 2
     assert outcome.description == "2 rows are odd"
-    assert outcome.on_day(DAY).failing_count == 1 and outcome.on_day(NEXT).failing_count == 1
-    assert outcome.on_day(dt.date(2024, 7, 9)).passed
-    table_level = quality.Outcome(pd.DataFrame({"column": ["volume"]}), "bad columns", "ok")
-    assert table_level.on_day(DAY).failing_count == 1  # no trade_date: every day fails
     broken = quality.failed_to_evaluate("volume >= 0", KeyError("volume"))
     assert not broken.passed and "could not evaluate (volume >= 0): KeyError" in broken.description
 
@@ -156,7 +152,6 @@ def test_rows_on_every_trading_day():
     assert quality.rows_on_days(GOOD, [DAY]).passed
     outcome = quality.rows_on_days(GOOD, [DAY, NEXT])
     assert list(outcome.failing.trade_date) == [NEXT]
-    assert outcome.on_day(DAY).passed and not outcome.on_day(NEXT).passed
 
 
 LISTED = {"ARM": dt.date(2023, 9, 14), "AAPL": None}
