@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from stock_assets.assets.metadata import definition_metadata, frame_metadata
+from stock_assets.assets.metadata import add_materialization_metadata, definition_metadata
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.market import lookback
 from stock_assets.market.charts import indicator_chart
@@ -101,12 +101,14 @@ def indicators(
     days = partition_days(context)
     frame = indicators_for_days(prices, days)
     chart_symbols = config.chart_symbols or list(market_data.watchlist()[:3])
-    context.add_output_metadata(
+    add_materialization_metadata(
+        context,
+        frame,
+        INDICATORS,
         {
-            **frame_metadata(frame, INDICATORS),
             "history_sessions_loaded": int(prices.trade_date.nunique()) if len(prices) else 0,
             **_chart_metadata(prices, chart_symbols, days[-1], config.chart_sessions),
-        }
+        },
     )
     return frame
 
@@ -135,14 +137,16 @@ def signals(
     found = detect_signals(indicators, config.thresholds())
     frame = conform(found[found.trade_date.isin(days)], SIGNALS)
     delivery = alerts.deliver(frame, lake, context.log, today=dt.datetime.now(dt.UTC).date())
-    context.add_output_metadata(
+    add_materialization_metadata(
+        context,
+        frame,
+        SIGNALS,
         {
-            **frame_metadata(frame, SIGNALS),
             "by_signal": dg.MetadataValue.json(frame.signal.value_counts().to_dict()),
             "alerts_sent": delivery.sent,
             "alerts_already_sent": delivery.already_sent,
             "alerts_skipped_as_old": delivery.too_old,
-        }
+        },
     )
     return frame
 
@@ -162,5 +166,5 @@ def market_summary(
 ) -> pd.DataFrame:
     """Per trading day: breadth, top movers, anomalies and signal counts."""
     frame = conform(summarize_market(indicators, signals), MARKET_SUMMARY)
-    context.add_output_metadata(frame_metadata(frame, MARKET_SUMMARY))
+    add_materialization_metadata(context, frame, MARKET_SUMMARY)
     return frame

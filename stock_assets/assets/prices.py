@@ -5,7 +5,7 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from stock_assets.assets.metadata import definition_metadata, frame_metadata
+from stock_assets.assets.metadata import add_materialization_metadata, definition_metadata
 from stock_assets.market import bronze
 from stock_assets.market.cleaning import clean_prices
 from stock_assets.market.schemas import PRICE_REJECTS, PRICES, RAW_QUOTES
@@ -13,6 +13,8 @@ from stock_assets.partitions import TRADING_DAYS, partition_days
 from stock_assets.resources.lake import LakeResource
 from stock_assets.resources.market_data import MarketDataResource
 
+PRICES_KEY = dg.AssetKey(["silver", "prices"])
+REJECTS_KEY = dg.AssetKey(["silver", "price_rejects"])
 WAREHOUSE_POOL = "duckdb_warehouse"  # one writer at a time (DuckDB allows a single writer)
 _PARTITIONED = dict(
     partitions_def=TRADING_DAYS,
@@ -63,14 +65,19 @@ def raw_quotes(
         [bronze.raw_quote_frame(grouped, keys, extraction, fetched_at), carried],
         ignore_index=True,
     )
-    context.add_output_metadata(
+    errors = {"symbol_errors": dg.MetadataValue.json(extraction.symbol_errors)}
+    add_materialization_metadata(
+        context,
+        frame,
+        RAW_QUOTES,
         {
-            **frame_metadata(frame, RAW_QUOTES),
             "source": extraction.source,
-            "symbol_errors": dg.MetadataValue.json(extraction.symbol_errors),
+            **errors,
             "carried_forward": dg.MetadataValue.json(carried_forward),
             "lake_objects": len(keys),
-        }
+        },
+        # The pull's errors explain each day's missing symbols (checks read them per day).
+        every_day=errors,
     )
     return frame
 
@@ -78,13 +85,13 @@ def raw_quotes(
 @dg.multi_asset(
     outs={
         "prices": dg.AssetOut(
-            key=["silver", "prices"],
+            key=PRICES_KEY,
             description=PRICES.description,
             metadata=definition_metadata(PRICES, partition_expr="trade_date"),
             kinds={"duckdb", "pandas"},
         ),
         "price_rejects": dg.AssetOut(
-            key=["silver", "price_rejects"],
+            key=REJECTS_KEY,
             description=PRICE_REJECTS.description,
             metadata=definition_metadata(PRICE_REJECTS, partition_expr="trade_date"),
             kinds={"duckdb", "pandas"},
@@ -101,17 +108,13 @@ def prices(context: dg.AssetExecutionContext, raw_quotes: pd.DataFrame):
             f"rejected {len(result.rejects)} of {len(raw_quotes)} records; "
             f"first: {result.rejects.reason.iloc[0]}"
         )
-    yield dg.Output(
+    add_materialization_metadata(
+        context,
         result.prices,
-        output_name="prices",
-        metadata={
-            **frame_metadata(result.prices, PRICES),
-            "rejected_records": len(result.rejects),
-            "superseded_records": result.superseded,
-        },
+        PRICES,
+        {"rejected_records": len(result.rejects), "superseded_records": result.superseded},
+        asset_key=PRICES_KEY,
     )
-    yield dg.Output(
-        result.rejects,
-        output_name="price_rejects",
-        metadata=frame_metadata(result.rejects, PRICE_REJECTS),
-    )
+    yield dg.Output(result.prices, output_name="prices")
+    add_materialization_metadata(context, result.rejects, PRICE_REJECTS, asset_key=REJECTS_KEY)
+    yield dg.Output(result.rejects, output_name="price_rejects")

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from stock_assets.assets.metadata import definition_metadata, frame_metadata
+from stock_assets.assets.metadata import add_materialization_metadata, definition_metadata
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.io_managers.merge import MergeSpec
 from stock_assets.market import landing, stream
@@ -114,11 +114,11 @@ def stream_assets(
     for key, reject in batch.rejects[:_SAMPLE]:
         context.log.warning(landing.reject_message(key, reject))
     _write_reject_reports(lake, batch.rejects)
-    yield dg.Output(
+    add_materialization_metadata(
+        context,
         history,
-        output_name="history",
-        metadata={
-            **frame_metadata(history, STREAM_HISTORY),
+        STREAM_HISTORY,
+        {
             "objects": len(config.object_keys),
             "rejected_records": len(batch.rejects),
             "rejected_sample": dg.MetadataValue.json(
@@ -128,13 +128,12 @@ def stream_assets(
             "quarantined_objects": dg.MetadataValue.json(quarantined),
             "missing_objects": dg.MetadataValue.json(missing),
         },
+        asset_key=HISTORY_KEY,
     )
+    yield dg.Output(history, output_name="history")
     snapshot = stream.newest_per_symbol(history, updated_at=now)
-    yield dg.Output(
-        snapshot,
-        output_name="snapshot",
-        metadata=frame_metadata(snapshot, LATEST_SNAPSHOT),
-    )
+    add_materialization_metadata(context, snapshot, LATEST_SNAPSHOT, asset_key=SNAPSHOT_KEY)
+    yield dg.Output(snapshot, output_name="snapshot")
 
 
 def _write_reject_reports(lake: LakeResource, rejects: list) -> None:

@@ -219,11 +219,17 @@ class S3ParquetIOManager(ConfigurableIOManager):
             written = self._write_partitions(
                 glue, s3, table, frame, context.asset_partition_keys, context.run_id, context.log
             )
+        # A backfill's output metadata is copied onto every day's materialization: there it
+        # holds only run-level facts, not the whole run's row count or the frame's dtypes
+        # (the assets record each day's own counts, assets/metadata.py).
+        backfill = table.partition_column is not None and len(context.asset_partition_keys) > 1
         count = "partition_row_count" if context.has_partition_key else "row_count"
         context.add_output_metadata(
             {
                 **TableMetadataSet(
-                    **{count: written.rows}, table_name=table.qualified_name, storage_kind="s3"
+                    **({} if backfill else {count: written.rows}),
+                    table_name=table.qualified_name,
+                    storage_kind="s3",
                 ),
                 "dagster/uri": MetadataValue.path(written.uri),
                 **(
@@ -235,10 +241,18 @@ class S3ParquetIOManager(ConfigurableIOManager):
                     if table.partition_column
                     else {}
                 ),
-                "dataframe_columns": MetadataValue.table_schema(
-                    DagsterTableSchema(
-                        columns=[TableColumn(str(n), str(t)) for n, t in frame.dtypes.items()]
-                    )
+                **(
+                    {}
+                    if backfill
+                    else {
+                        "dataframe_columns": MetadataValue.table_schema(
+                            DagsterTableSchema(
+                                columns=[
+                                    TableColumn(str(n), str(t)) for n, t in frame.dtypes.items()
+                                ]
+                            )
+                        )
+                    }
                 ),
             }
         )

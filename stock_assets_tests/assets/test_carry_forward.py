@@ -41,8 +41,8 @@ def pull(home: Path, csv_folder: Path, lake=None) -> dg.ExecuteInProcessResult:
 
 
 def bronze_metadata(result: dg.ExecuteInProcessResult) -> dict:
-    """The run's bronze/raw_quotes metadata (each partition of the run carries the same)."""
-    materialization = result.asset_materializations_for_node("bronze__raw_quotes")[0]
+    """The run's bronze/raw_quotes metadata (on the run's last partition)."""
+    materialization = result.asset_materializations_for_node("bronze__raw_quotes")[-1]
     return {name: value.value for name, value in materialization.metadata.items()}
 
 

@@ -102,10 +102,18 @@ def test_windowed_indicators_equal_talib_over_the_full_history(silver_home, tmp_
 
 def test_charts_are_attached_to_indicator_materializations(silver_home, tmp_path):
     home = copy_home(silver_home, tmp_path / "h")
+    charts = {"chart_AAPL", "chart_MSFT", "chart_XOM"}
+    # A backfill charts once, on its last day; every day has its own row count.
+    *earlier, last = run(home, [indicators], *TARGET).asset_materializations_for_node(
+        "gold__indicators"
+    )
+    assert last.partition == TARGET[1].isoformat() and charts <= set(last.metadata)
+    assert all(not charts & set(m.metadata) for m in earlier)
+    assert {m.metadata["rows"].value for m in [*earlier, last]} == {4}
     result = run(home, [indicators], TARGET[1], TARGET[1])
     (materialization,) = result.asset_materializations_for_node("gold__indicators")
     meta = materialization.metadata
-    assert {"chart_AAPL", "chart_MSFT", "chart_XOM"} <= set(meta)
+    assert charts <= set(meta)
     text = meta["chart_AAPL"].value
     assert text.startswith("![AAPL indicators](data:image/png;base64,")
     png = base64.b64decode(text.split(",", 1)[1].rstrip(")"))
@@ -115,8 +123,9 @@ def test_charts_are_attached_to_indicator_materializations(silver_home, tmp_path
 def test_new_signals_alert_once_across_reruns(silver_home, tmp_path):
     home = copy_home(silver_home, tmp_path / "h")
     run(home, [indicators], *TARGET)
-    first = run(home, [signals], *TARGET).asset_materializations_for_node("gold__signals")[0]
-    again = run(home, [signals], *TARGET).asset_materializations_for_node("gold__signals")[0]
+    # The run's alert counts are on its last partition.
+    first = run(home, [signals], *TARGET).asset_materializations_for_node("gold__signals")[-1]
+    again = run(home, [signals], *TARGET).asset_materializations_for_node("gold__signals")[-1]
     found = table(home, "gold.signals")
     assert len(found) > 0
     assert first.metadata["alerts_sent"].value == len(found)

@@ -90,22 +90,49 @@ def test_bad_records_are_rejected_with_a_reason_while_good_ones_land(data_home):
     assert len(landed_days) + len(rejected_days - landed_days) == raw
 
 
-def test_materialization_metadata_describes_the_output(data_home):
+def materializations(result: dg.ExecuteInProcessResult, *path: str) -> dict[str, dict]:
+    """Each partition's materialization metadata (plain values) of one asset of the run."""
+    node = "prices" if path[0] == "silver" else "__".join(path)
+    return {
+        m.partition: {name: value.value for name, value in m.metadata.items()}
+        for m in result.asset_materializations_for_node(node)
+        if m.asset_key == dg.AssetKey(list(path))
+    }
+
+
+HEAVY = {"preview", "symbols", "dagster/column_schema", "run_rows", "source", "carried_forward"}
+
+
+def test_a_backfill_describes_the_run_once_and_counts_each_day(data_home):
+    sessions = [d.isoformat() for d in calendar.sessions_between(*JULY_2024)]
     result = backfill(data_home, *JULY_2024)
-    (silver,) = [
-        m
-        for m in result.asset_materializations_for_node("prices")
-        if m.asset_key == dg.AssetKey(["silver", "prices"])
-    ][:1]
-    meta = silver.metadata
-    assert meta["rows"].value == 3 * len(calendar.sessions_between(*JULY_2024))
-    assert meta["symbols"].value == "AAPL, ARM, MSFT"
-    assert [c.name for c in meta["dagster/column_schema"].schema.columns][:3] == [
+    silver = materializations(result, "silver", "prices")
+    bronze = materializations(result, "bronze", "raw_quotes")
+    assert list(silver) == list(bronze) == sessions
+    for day in sessions:
+        assert silver[day]["rows"] == 3 and silver[day]["symbol_count"] == 3
+        assert bronze[day]["rows"] == 3 and bronze[day]["symbol_errors"] == {}
+    for day in sessions[:-1]:  # no run-wide description on the earlier days
+        assert not HEAVY & (set(silver[day]) | set(bronze[day]))
+    last = silver[sessions[-1]]
+    assert last["run_rows"] == 3 * len(sessions) and last["run_partitions"] == len(sessions)
+    assert last["symbols"] == "AAPL, ARM, MSFT" and "| symbol |" in last["preview"]
+    assert [c.name for c in last["dagster/column_schema"].columns][:3] == [
         "symbol",
         "trade_date",
         "open",
     ]
-    assert "| symbol |" in meta["preview"].value
+    assert HEAVY - {"source", "carried_forward"} <= set(last)
+    assert {"source", "carried_forward", "preview"} <= set(bronze[sessions[-1]])
+
+
+def test_a_one_day_run_keeps_the_whole_description(data_home):
+    result = backfill(data_home, dt.date(2024, 7, 5), dt.date(2024, 7, 5))
+    (silver,) = materializations(result, "silver", "prices").values()
+    (bronze,) = materializations(result, "bronze", "raw_quotes").values()
+    assert silver["rows"] == 3 and silver["symbols"] == "AAPL, ARM, MSFT"
+    assert {"preview", "dagster/column_schema", "rejected_records"} <= set(silver)
+    assert bronze["symbol_errors"] == {} and bronze["source"] == "simulated"
 
 
 def test_a_source_that_cannot_run_fails_the_run_and_keeps_old_data(data_home, monkeypatch):

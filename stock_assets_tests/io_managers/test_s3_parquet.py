@@ -206,7 +206,13 @@ def test_a_single_run_backfill_writes_each_partition_and_empties_those_without_r
     materializations = result.asset_materializations_for_node("silver__prices")
     assert sorted(m.partition for m in materializations) == days
     assert materializations[0].metadata["partitions_written"].value == 3
-    assert materializations[0].metadata["dagster/row_count"].value == 6  # the run's rows
+    # Output metadata is copied onto every day: no whole-run count or dtypes there.
+    assert not {"dagster/row_count", "dataframe_columns"} & set(materializations[0].metadata)
+    one_day = write(io_manager, bars(days[:1], 11.0), days[0], days[0])
+    (single,) = one_day.asset_materializations_for_node("silver__prices")
+    counts = [v.value for k, v in single.metadata.items() if k.endswith("row_count")]
+    assert counts == [2]
+    assert "dataframe_columns" in single.metadata
 
     # The same range again, now without rows for the middle day.
     assert write(io_manager, bars([days[0], days[2]], 20.0), days[0], days[-1]).success
