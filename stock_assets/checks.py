@@ -481,18 +481,29 @@ def load_table(
     dagster-duckdb's client reads from the input context) exists only on the step context.
     """
     node = _table(context, key)
-    span = dg.PartitionKeyRange(partitions[0], partitions[-1]) if partitions else None
     run_config = context.op_execution_context.get_step_execution_context().resolved_run_config
-    with dg.build_input_context(
-        asset_key=key,
-        asset_partitions_def=node.partitions_def if span else None,
-        asset_partition_key_range=span,
-        upstream_output=dg.build_output_context(asset_key=key, definition_metadata=node.metadata),
+    # Built directly with the step's resources: build_input_context/build_output_context
+    # would build resources of their own, each in a new ephemeral instance (0.1-0.6 s per
+    # table read, about 1.4 s of a daily run).
+    subset = None
+    if partitions:
+        span = dg.PartitionKeyRange(partitions[0], partitions[-1])
+        subset = node.partitions_def.empty_subset().with_partition_key_range(
+            node.partitions_def, span
+        )
+    input_context = dg.InputContext(
+        upstream_output=dg.OutputContext(
+            asset_key=key, definition_metadata=node.metadata, resources=context.resources
+        ),
         dagster_type=FRAME,
         resource_config=run_config.resources[node.io_manager_key].config,
+        resources=context.resources,
+        asset_key=key,
+        asset_partitions_def=node.partitions_def if partitions else None,
+        asset_partitions_subset=subset,
         instance=context.instance,
-    ) as input_context:
-        return getattr(context.resources, node.io_manager_key).load_input(input_context)
+    )
+    return getattr(context.resources, node.io_manager_key).load_input(input_context)
 
 
 def evaluate_checks(
