@@ -30,15 +30,19 @@ def assign_partitions(
     """Group records by the trading day they claim.
 
     A record whose date is unreadable or outside the pull is filed under the pull's last
-    day, so it is kept (and rejected with its reason in silver) rather than lost.
+    day, so it is kept (and rejected with its reason in silver) rather than lost. Days are
+    read once per distinct text: a history has millions of records over a few thousand.
     """
-    wanted = set(days)
-    fallback = days[-1]
-    grouped: dict[dt.date, list[RawRecord]] = defaultdict(list)
-    for record in records:
-        claimed = _as_date(record.trade_date)
-        grouped[claimed if claimed in wanted else fallback].append(record)
-    return grouped
+    wanted, fallback = set(days), days[-1]
+    if not records:
+        return {}
+    codes, texts = pd.factorize(np.array([record.trade_date for record in records], object))
+    filed = [claimed if (claimed := _as_date(text)) in wanted else fallback for text in texts]
+    target, order = pd.factorize(np.array([*filed, fallback], object)[codes])  # None is -1
+    groups = np.split(np.argsort(target, kind="stable"), np.cumsum(np.bincount(target))[:-1])
+    return {
+        day: [records[i] for i in rows.tolist()] for day, rows in zip(order, groups, strict=True)
+    }
 
 
 def _as_date(text: str | None) -> dt.date | None:
@@ -93,7 +97,7 @@ def raw_quote_frame(
             "payload": [record.payload for record in records],
             "source": extraction.source,
             "fetched_at": fetched_at,
-            "object_key": np.repeat(np.array([object_keys[day] for day in days]), counts),
+            "object_key": np.repeat(np.array([object_keys[d] for d in days], object), counts),
         }
     )
     return conform(frame, RAW_QUOTES)

@@ -49,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from stock_assets.market.arrowtext import char_positions, text_spans, to_numpy
 from stock_assets.market.sources.base import TICK_FIELDS
 from stock_assets.market.symbols import InvalidSymbolError, normalize_symbol
 
@@ -821,16 +822,16 @@ def _arrow_json_lines(
     ts, price, volume = column["ts"], column["price"], column["volume"]
     change, change_pct = column["change"], column["change_pct"]
     if epoch:  # whole seconds or milliseconds, as _FAST_EPOCH
-        ts_form = _np(pc.and_(pc.greater(ts, 0), pc.less(ts, _EPOCH_LIMIT)).fill_null(False))
+        ts_form = to_numpy(pc.and_(pc.greater(ts, 0), pc.less(ts, _EPOCH_LIMIT)).fill_null(False))
     else:
         ts_form = _fits(ts, f"^{_FAST_ISO}$", null=False)
     usable = (
         _fits(column["symbol"], f"^{_FAST_SYMBOL}$", null=False)
         & ts_form
-        & _np(pc.is_finite(price).fill_null(False))
-        & _np(pc.greater_equal(volume, 0).fill_null(True))
-        & _np(pc.is_finite(change).fill_null(True))
-        & _np(pc.is_finite(change_pct).fill_null(True))
+        & to_numpy(pc.is_finite(price).fill_null(False))
+        & to_numpy(pc.greater_equal(volume, 0).fill_null(True))
+        & to_numpy(pc.is_finite(change).fill_null(True))
+        & to_numpy(pc.is_finite(change_pct).fill_null(True))
         & _fits(column["name"], _NOT_BLANK, null=True)
         & _fits(column["source"], _NOT_BLANK, null=True)
     )
@@ -861,8 +862,8 @@ def _fast_json_array(data: bytes | memoryview, checker: _RecordChecker) -> _Fast
     would read it.
     """
     chars = np.frombuffer(data, np.uint8)
-    opens = _positions(chars, "{")
-    ends = _positions(chars, "}") + 1
+    opens = char_positions(chars, "{")
+    ends = char_positions(chars, "}") + 1
     if (
         not len(opens)
         or len(opens) != len(ends)
@@ -878,7 +879,7 @@ def _fast_json_array(data: bytes | memoryview, checker: _RecordChecker) -> _Fast
     buffer = pa.py_buffer(data)
     pieces = pa.LargeStringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), buffer)
     # element, separator, element, ...
-    if not _np(pc.match_substring_regex(pieces, f"^{_WS},{_WS}$"))[1::2].all():
+    if not to_numpy(pc.match_substring_regex(pieces, f"^{_WS},{_WS}$"))[1::2].all():
         return None
     frame, fast = _fast_json(buffer, pieces, 2, opens, ends, checker)
     rest = np.flatnonzero(~fast)
@@ -898,7 +899,7 @@ def _line_bounds(data: bytes | memoryview, limit: int) -> np.ndarray | None:
     """Offsets where lines start, and the end; None when a line is longer than `limit`,
     which the slow path handles without holding it twice."""
     chars = np.frombuffer(data, np.uint8)
-    ends = _positions(chars, "\n") + 1
+    ends = char_positions(chars, "\n") + 1
     if not len(ends) or ends[-1] != len(chars):
         ends = np.append(ends, len(chars))
     bounds = np.concatenate(([0], ends))
@@ -911,7 +912,7 @@ def _fast_csv(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit |
     the csv module's field limit are left out too. Lines without quotes are split at their
     commas, as csv.reader does; lines with quotes go to the checker."""
     chars = np.frombuffer(data, np.uint8)
-    returns = _positions(chars, "\r")
+    returns = char_positions(chars, "\r")
     if len(returns) and (returns[-1] + 1 == len(chars) or (chars[returns + 1] != ord("\n")).any()):
         return None
     bounds = _line_bounds(data, min(MAX_RECORD_CHARS, csv.field_size_limit()))
@@ -920,14 +921,14 @@ def _fast_csv(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit |
     lines = pa.LargeStringArray.from_buffers(
         len(bounds) - 1, pa.py_buffer(bounds), pa.py_buffer(data)
     )
-    quoting = _np(pc.match_substring(lines, '"'))
+    quoting = to_numpy(pc.match_substring(lines, '"'))
     if (
         quoting.any()
-        and not _np(pc.match_substring_regex(pc.filter(lines, quoting), _CSV_QUOTED_ROW)).all()
+        and not to_numpy(pc.match_substring_regex(pc.filter(lines, quoting), _CSV_QUOTED_ROW)).all()
     ):
         return None
     rows = pc.utf8_rtrim(lines, "\r\n")
-    filled = np.flatnonzero(_np(pc.not_equal(rows, "")))
+    filled = np.flatnonzero(to_numpy(pc.not_equal(rows, "")))
     if len(filled) < 2 or quoting[filled[0]]:
         return None  # no header, no data, or a header to leave to the csv module
     head = int(filled[0])
@@ -937,7 +938,9 @@ def _fast_csv(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit |
     except _Fatal:
         return None  # the slow path reports it, quoting the header
     cells = pc.split_pattern(rows.slice(head + 1), ",")
-    good = np.flatnonzero((_np(pc.list_value_length(cells)) == len(columns)) & ~quoting[head + 1 :])
+    good = np.flatnonzero(
+        (to_numpy(pc.list_value_length(cells)) == len(columns)) & ~quoting[head + 1 :]
+    )
     texts, first = cells.values, cells.offsets.to_numpy()[:-1][good]
     usable = np.ones(len(good), bool)
 
@@ -950,8 +953,8 @@ def _fast_csv(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit |
         if token is None:
             usable &= not required
             return pa.nulls(len(good), texts.type)
-        fits = _np(pc.match_substring_regex(token, pattern))
-        usable &= fits | (not required and _np(pc.equal(token, "")))
+        fits = to_numpy(pc.match_substring_regex(token, pattern))
+        usable &= fits | (not required and to_numpy(pc.equal(token, "")))
         return _where(fits, token)
 
     def one_of(name: str, alias: str) -> pa.Array | None:
@@ -960,8 +963,8 @@ def _fast_csv(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit |
         token, other = column(name), column(alias)
         if token is None or other is None:
             return other if token is None else token
-        filled = _np(pc.not_equal(token, ""))
-        usable &= ~(filled & _np(pc.not_equal(other, "")))
+        filled = to_numpy(pc.not_equal(token, ""))
+        usable &= ~(filled & to_numpy(pc.not_equal(other, "")))
         return _where(filled, token, other)
 
     symbol = field(column("symbol"), f"^{_FAST_SYMBOL}$", required=True)
@@ -976,7 +979,7 @@ def _fast_csv(data: bytes | memoryview, checker: _RecordChecker) -> _FastSplit |
         usable,
         *_strings(symbol),
         ts,
-        _np(pc.match_substring_regex(ts, f"^{_FAST_ISO}$").fill_null(False)),
+        to_numpy(pc.match_substring_regex(ts, f"^{_FAST_ISO}$").fill_null(False)),
         _floats(price),
         *_counts(volume),
         _floats(change),
@@ -1007,7 +1010,7 @@ def _fast_json(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Quotes from the records (every `step`-th piece, at data[starts:stops]) that are
     clearly valid, and a mask of those records."""
-    matched = np.flatnonzero(_np(pc.match_substring_regex(pieces, _JSON_RECORD))[::step])
+    matched = np.flatnonzero(to_numpy(pc.match_substring_regex(pieces, _JSON_RECORD))[::step])
     fast = np.zeros(len(starts), bool)
     if not len(matched):
         return _quotes_frame([]), fast
@@ -1025,7 +1028,7 @@ def _json_fields(data: pa.Buffer, starts: np.ndarray, stops: np.ndarray) -> _Fie
     string values, in TICK_FIELDS order. Where each value lies follows from which values are
     strings: the ts (ISO text, else an epoch number), the name and the source (else null).
     """
-    quotes = _positions(np.frombuffer(data, np.uint8), '"')
+    quotes = char_positions(np.frombuffer(data, np.uint8), '"')
     padded = np.append(quotes, np.full(_RECORD_QUOTES, data.size))  # past every record
     # Row r: the positions of record r's quotes, then of later records' ones.
     at = np.lib.stride_tricks.sliding_window_view(padded, _RECORD_QUOTES)[
@@ -1051,22 +1054,22 @@ def _json_fields(data: pa.Buffer, starts: np.ndarray, stops: np.ndarray) -> _Fie
     one = np.flatnonzero((quote(19 + s) < stops) & ~named)
     if len(one):  # which one: a string is the name's value when only ":" sits before it
         k = 15 + 2 * iso[one]
-        gap = pc.ascii_trim(_spans(data, (at[one, k] + 1, at[one, k + 1])), _WS_COLON)
+        gap = pc.ascii_trim(text_spans(data, (at[one, k] + 1, at[one, k + 1])), _WS_COLON)
         named, sourced = named.copy(), named.copy()
-        named[one] = _np(pc.equal(gap, ""))
+        named[one] = to_numpy(pc.equal(gap, ""))
         sourced[one] = ~named[one]
     t = _shift(named)
     symbol = inner(2)
     # A null name or source gets an empty span (read as None) where the one before ends.
     name = either(named, inner(16 + s), (symbol[1], symbol[1]))
     source = either(sourced, inner(18 + s + t), (name[1], name[1]))
-    strings, dotted = _strings(_spans(data, symbol, name, source))
+    strings, dotted = _strings(text_spans(data, symbol, name, source))
     strings, dotted = strings.reshape(-1, 3), dotted.reshape(-1, 3)
-    numbers = pc.ascii_trim(_spans(data, inner(7 + s), inner(11 + s), inner(13 + s)), _WS_PUNCT)
+    numbers = pc.ascii_trim(text_spans(data, inner(7 + s), inner(11 + s), inner(13 + s)), _WS_PUNCT)
     price, change, change_pct = _floats(_null_if(numbers, "null")).reshape(-1, 3).T
-    volume = _null_if(pc.ascii_trim(_spans(data, inner(9 + s)), _WS_PUNCT), "null")
+    volume = _null_if(pc.ascii_trim(text_spans(data, inner(9 + s)), _WS_PUNCT), "null")
     # An ISO ts is a string; an epoch number sits after the ts key (": 1720189800, ").
-    ts = pc.ascii_trim(_spans(data, either(iso, inner(6), inner(5))), _WS_PUNCT)
+    ts = pc.ascii_trim(text_spans(data, either(iso, inner(6), inner(5))), _WS_PUNCT)
     return _Fields(
         np.ones(len(at), bool),
         strings[:, 0],
@@ -1117,7 +1120,7 @@ def _ts_micros(ts: pa.Array, iso: np.ndarray, latest: dt.datetime) -> tuple[np.n
     """
     micros = np.zeros(len(ts), np.int64)
     real = np.zeros(len(ts), bool)
-    given = _np(ts.is_valid())
+    given = to_numpy(ts.is_valid())
     for rows, read in (
         (np.flatnonzero(given & iso), _iso_micros),
         (np.flatnonzero(given & ~iso), _epoch_micros),
@@ -1131,7 +1134,7 @@ def _ts_micros(ts: pa.Array, iso: np.ndarray, latest: dt.datetime) -> tuple[np.n
 
 def _epoch_micros(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Epoch microseconds of _FAST_EPOCH texts (or integers in its range), all real."""
-    number = _np(pc.cast(texts, pa.int64()))
+    number = to_numpy(pc.cast(texts, pa.int64()))
     millis = number >= int(_MILLIS_FROM)
     return np.where(millis, number * 1_000, number * 1_000_000), np.ones(len(number), bool)
 
@@ -1142,7 +1145,7 @@ def _iso_micros(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     Texts are padded to one width and read as a character grid: the date and time sit at
     fixed columns, then an optional fraction, then Z or an offset ending the text.
     """
-    size = _np(pc.utf8_length(texts)).astype(np.int64)
+    size = to_numpy(pc.utf8_length(texts)).astype(np.int64)
     padded = pc.cast(pc.utf8_rpad(texts, width=_ISO_WIDTH, padding=" "), pa.binary(_ISO_WIDTH))
     grid = np.frombuffer(
         padded.buffers()[1], np.uint8, len(texts) * _ISO_WIDTH, padded.offset * _ISO_WIDTH
@@ -1204,69 +1207,46 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     return era * 146_097 + day_of_era - 719_468
 
 
-def _spans(data: pa.Buffer, *spans: tuple[np.ndarray, np.ndarray]) -> pa.Array:
-    """The texts data[start:stop] of the (starts, stops) given, record after record: record
-    r's span in the first, then in the second, ... All must be in order, without overlap."""
-    cuts = np.empty((len(spans[0][0]), 2 * len(spans)), np.int64)
-    for i, (start, stop) in enumerate(spans):
-        cuts[:, 2 * i], cuts[:, 2 * i + 1] = start, stop
-    pieces = pa.LargeStringArray.from_buffers(cuts.size - 1, pa.py_buffer(cuts.ravel()), data)
-    return pc.take(pieces, np.arange(0, cuts.size, 2))  # without the text between spans
-
-
 def _strings(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Python strings of Arrow ones (None for null or empty), made once per distinct value,
     and whether each holds ".." (as no symbol may)."""
     distinct, index = _distinct(texts)
-    values = _np(distinct)
-    values[_np(pc.equal(distinct, "").fill_null(True))] = None
-    return values[index], _np(pc.match_substring(distinct, "..").fill_null(False))[index]
+    values = to_numpy(distinct)
+    values[to_numpy(pc.equal(distinct, "").fill_null(True))] = None
+    return values[index], to_numpy(pc.match_substring(distinct, "..").fill_null(False))[index]
 
 
 def _fits(texts: pa.Array, pattern: str, *, null: bool) -> np.ndarray:
     """Whether each text holds a match of `pattern` (`null` for null), once per distinct text."""
     distinct, index = _distinct(texts)
-    return _np(pc.match_substring_regex(distinct, pattern).fill_null(null))[index]
+    return to_numpy(pc.match_substring_regex(distinct, pattern).fill_null(null))[index]
 
 
 def _distinct(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """The distinct texts (null among them) and where each text is among them."""
     encoded = pc.dictionary_encode(texts, null_encoding="encode")
-    return encoded.dictionary, _np(encoded.indices)
-
-
-def _positions(chars: np.ndarray, char: str) -> np.ndarray:
-    """Where an ASCII character occurs, found a block at a time: no full-size temporary."""
-    block = 1 << 18
-    found = [
-        np.flatnonzero(chars[i : i + block] == ord(char)) + i for i in range(0, len(chars), block)
-    ]
-    return np.concatenate(found) if found else np.empty(0, np.int64)
+    return encoded.dictionary, to_numpy(encoded.indices)
 
 
 def _null_if(tokens: pa.Array, text: str) -> pa.Array:
-    return _where(_np(pc.not_equal(tokens, text)), tokens)
+    return _where(to_numpy(pc.not_equal(tokens, text)), tokens)
 
 
 def _floats(tokens: pa.Array) -> np.ndarray:
     """float64 of number tokens (NaN for null): Arrow rounds correctly, as float() does."""
-    return _np(pc.cast(tokens, pa.float64()))
+    return to_numpy(pc.cast(tokens, pa.float64()))
 
 
 def _counts(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """int64 of whole-number tokens (0 for null), and where they are null."""
     number = pc.cast(tokens, pa.int64())
-    return _np(number.fill_null(0)), _np(number.is_null())
+    return to_numpy(number.fill_null(0)), to_numpy(number.is_null())
 
 
 def _where(mask: np.ndarray, values: pa.Array, other: pa.Array | None = None) -> pa.Array:
     """values where mask holds, else other (null when not given)."""
     fallback = pa.nulls(len(values), values.type) if other is None else other
     return pc.if_else(pa.array(mask), values, fallback)
-
-
-def _np(array: pa.Array) -> np.ndarray:
-    return array.to_numpy(zero_copy_only=False)
 
 
 # -- small helpers ------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from stock_assets.market.symbols import normalize_symbols
 
@@ -39,13 +40,62 @@ class PriceQuery:
     end: dt.date  # inclusive
 
 
-@dataclass(frozen=True)
-class RawRecord:
-    """One provider record, untouched. ``trade_date`` is the day it claims, if readable."""
+class RawRecord(NamedTuple):
+    """One provider record, untouched. ``trade_date`` is the day it claims, if readable.
+
+    A named tuple rather than a dataclass: a ten-year pull makes millions of them."""
 
     symbol: str
     trade_date: str | None
     payload: str
+
+
+# JSON tokens of a PayloadLayout member, by kind. Text has no escapes, control characters
+# or commas (so commas cut members apart); a float has a fraction or an exponent and a
+# magnitude below 1e130 and, unless zero, above 1e-140 (so never inf or rounded to 0); a
+# count fits in an int64.
+_LAYOUT_TOKENS = {
+    "text": r'"[^"\\\x00-\x1f,]*"',
+    "float": r"-?(?:0|[1-9][0-9]{0,29})"
+    + r"(?:\.[0-9]{1,40}(?:[eE][-+]?[0-9]{1,2})?|[eE][-+]?[0-9]{1,2})",
+    "count": r"-?(?:0|[1-9][0-9]{0,17})",
+}
+_LAYOUT_KEY = re.compile(r"[A-Za-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class PayloadLayout:
+    """The shape of a plain record as a source writes it, so that many can be read at once.
+
+    A payload in the layout is one compact JSON object (no whitespace anywhere) holding
+    exactly `members` in order, each a (JSON key, BAR_FIELDS name, kind) whose value is a
+    token of that kind (_LAYOUT_TOKENS). A source declaring a layout promises that its
+    parse_record returns, for such a payload, each member's JSON value under its field
+    name, as json.loads reads it: str for text, float for a float, int for a count.
+    """
+
+    members: tuple[tuple[str, str, str], ...]
+
+    def __post_init__(self) -> None:
+        if sorted(name for _, name, _ in self.members) != sorted(BAR_FIELDS):
+            raise ValueError("a payload layout must hold every bar field once")
+        if not all(_LAYOUT_KEY.fullmatch(key) for key, _, _ in self.members):
+            raise ValueError("payload layout keys must be plain words")
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The text before each member's value: '{"key":' for the first, ',"key":' after."""
+        return tuple(f'{"," if i else "{"}"{key}":' for i, (key, _, _) in enumerate(self.members))
+
+    @property
+    def pattern(self) -> str:
+        """A regular expression (RE2 and Python alike) whose full matches are exactly the
+        payloads in the layout."""
+        members = (
+            re.escape(prefix) + f"(?:{_LAYOUT_TOKENS[kind]})"
+            for prefix, (_, _, kind) in zip(self.prefixes, self.members, strict=True)
+        )
+        return "".join(members) + r"\}"
 
 
 @dataclass
@@ -63,6 +113,9 @@ class MarketDataSource(ABC):
     """Base class for sources; subclasses implement ``extract_data`` and ``parse_record``."""
 
     name: ClassVar[str]
+    # Set by a source whose plain records share one PayloadLayout: cleaning then reads
+    # payloads in it column-wise and leaves only the others to parse_record.
+    payload_layout: ClassVar[PayloadLayout | None] = None
 
     def transform_query(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> PriceQuery:
         if end < start:

@@ -22,11 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from stock_assets.market import calendar
 from stock_assets.market.sources.base import (
     Extraction,
     MarketDataSource,
+    PayloadLayout,
     PriceQuery,
     RawRecord,
     RecordError,
@@ -42,7 +45,20 @@ _VOL_KERNEL = _VOL_MEMORY ** np.arange(128)
 _JUMP_PROBABILITY = 0.006
 _JUMP_SIZE = 0.07
 PRICE_ANCHOR = dt.date(2020, 1, 2)  # each symbol trades near its start_price on this day
-_BAR_NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")  # payload field order
+_PRICES = ("open", "high", "low", "close", "adj_close")
+_BAR_NUMBERS = (*_PRICES, "volume")
+# A clean bar's payload: dumps_record of these members, in this order.
+PAYLOAD_LAYOUT = PayloadLayout(
+    (
+        ("symbol", "symbol", "text"),
+        ("date", "trade_date", "text"),
+        *((name, name, "float") for name in _PRICES),
+        ("volume", "volume", "count"),
+    )
+)
+# The text after the point of a price in whole cents, by its cents (repr: 1.0, 1.5, 1.05).
+_TEXT = pa.large_string()
+_CENTS = pa.array([".0", *(f".{cents:02d}".rstrip("0") for cents in range(1, 100))], _TEXT)
 
 # Kinds of bad records a real feed sends; injected at `fault_rate` for demos and tests.
 FAULT_KINDS = (
@@ -96,6 +112,7 @@ class SimulatedSource(MarketDataSource):
     """Deterministic daily bars and intraday ticks for any valid symbol."""
 
     name = "simulated"
+    payload_layout = PAYLOAD_LAYOUT
 
     def __init__(
         self,
@@ -121,13 +138,21 @@ class SimulatedSource(MarketDataSource):
     def daily_bars(self, symbol: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         """Bars for sessions in [start, end] (none before the symbol's listing)."""
         columns = ["symbol", "trade_date", "open", "high", "low", "close", "adj_close", "volume"]
+        days, bars = self._bars(symbol, start, end)
+        if not days:
+            return pd.DataFrame(columns=columns)
+        return pd.DataFrame({"symbol": symbol, "trade_date": days, **bars}, columns=columns)
+
+    def _bars(
+        self, symbol: str, start: dt.date, end: dt.date
+    ) -> tuple[list[dt.date], dict[str, np.ndarray]]:
+        """The sessions of daily_bars and its columns as arrays."""
         first = self.first_session(symbol)
         days = calendar.sessions_between(max(start, first), end)
         if not days:
-            return pd.DataFrame(columns=columns)
+            return days, {}
         history = self._history(symbol, first, days[-1])
-        recent = {name: values[len(values) - len(days) :] for name, values in history.items()}
-        return pd.DataFrame({"symbol": symbol, "trade_date": days, **recent}, columns=columns)
+        return days, {name: values[len(values) - len(days) :] for name, values in history.items()}
 
     def _history(self, symbol: str, first: dt.date, last: dt.date) -> dict[str, np.ndarray]:
         """Every bar (column arrays) from the listing day to `last`: the walk must start at
@@ -179,41 +204,51 @@ class SimulatedSource(MarketDataSource):
     # -- the source interface -----------------------------------------------------------
 
     def extract_data(self, query: PriceQuery) -> Extraction:
-        extraction = Extraction(source=self.name)
+        """One record per bar, symbol after symbol, day after day (two for a duplicate
+        fault). A ten-year pull has millions, so payloads are written column-wise."""
+        sessions = calendar.sessions_between(query.start, query.end)
+        symbols, rows, parts = [], [], []
         for symbol in query.symbols:
-            bars = self.daily_bars(symbol, query.start, query.end)
-            extraction.records.extend(self._records_for(symbol, bars))
-        extraction.raw_body = "".join(r.payload + "\n" for r in extraction.records).encode()
-        return extraction
+            days, bars = self._bars(symbol, query.start, query.end)
+            if days:  # a symbol's sessions are the last of the query's
+                symbols.append(symbol)
+                rows.append(np.arange(len(sessions) - len(days), len(sessions)))
+                parts.append(bars)
+        if not symbols:
+            return Extraction(source=self.name)
+        owner = np.repeat(np.arange(len(symbols)), [len(r) for r in rows])  # row -> symbol
+        day = np.concatenate(rows)  # row -> session
+        bars = {name: np.concatenate([p[name] for p in parts]) for name in _BAR_NUMBERS}
+        texts = np.array([d.isoformat() for d in sessions], dtype=object)
+        payloads = _payloads(symbols, owner, texts, day, bars)
+        record_symbols = np.array(symbols, dtype=object)[owner]
+        copies = np.ones(len(day), np.int64)
+        if self.fault_rate > 0:
+            self._inject_faults(record_symbols, np.array(sessions)[day], bars, payloads, copies)
+        symbol_list, day_list, payload_list = (
+            np.repeat(column, copies).tolist() for column in (record_symbols, texts[day], payloads)
+        )
+        return Extraction(
+            source=self.name,
+            records=list(map(RawRecord, symbol_list, day_list, payload_list)),
+            raw_body=("\n".join(payload_list) + "\n").encode(),
+        )
 
-    def _records_for(self, symbol: str, bars: pd.DataFrame) -> list[RawRecord]:
-        """One record per bar (two for a duplicate fault), payloads as dumps_record writes
-        them; the clean ones are formatted directly, as a ten-year pull has millions."""
-        records = []
-        json_symbol = json.encoder.encode_basestring_ascii(symbol)  # as json.dumps quotes it
-        columns = (bars[c].tolist() for c in ("trade_date", *_BAR_NUMBERS))
-        for day, open_, high, low, close, adj_close, volume in zip(*columns, strict=True):
-            text = day.isoformat()
+    def _inject_faults(
+        self,
+        symbols: np.ndarray,
+        days: np.ndarray,
+        bars: dict[str, np.ndarray],
+        payloads: np.ndarray,
+        copies: np.ndarray,
+    ) -> None:
+        """Corrupt the payloads fault_for picks, and count two copies of a duplicate."""
+        for i, (symbol, day) in enumerate(zip(symbols.tolist(), days.tolist(), strict=True)):
             fault = self.fault_for(symbol, day)
-            if fault is None:
-                payload = (
-                    f'{{"symbol":{json_symbol},"date":"{text}","open":{open_!r},"high":{high!r},'
-                    f'"low":{low!r},"close":{close!r},"adj_close":{adj_close!r},'
-                    f'"volume":{volume}}}'
-                )
-            else:
-                record = dict(
-                    zip(
-                        ("symbol", "date", *_BAR_NUMBERS),
-                        (symbol, text, open_, high, low, close, adj_close, volume),
-                        strict=True,
-                    )
-                )
-                payload = _inject(fault, record)
-            records += [RawRecord(symbol=symbol, trade_date=text, payload=payload)] * (
-                2 if fault == "duplicate" else 1
-            )
-        return records
+            if fault is not None:
+                record = {"symbol": symbol, "date": day.isoformat()}
+                payloads[i] = _inject(fault, record | {k: bars[k][i].item() for k in _BAR_NUMBERS})
+                copies[i] = 2 if fault == "duplicate" else 1
 
     def fault_for(self, symbol: str, day: dt.date) -> str | None:
         """The fault injected into this record, if any (deterministic per symbol and day)."""
@@ -294,6 +329,50 @@ class SimulatedSource(MarketDataSource):
                     "source": self.name,
                 }
         return None
+
+
+def _payloads(
+    symbols: list[str],
+    owner: np.ndarray,
+    texts: np.ndarray,
+    day: np.ndarray,
+    bars: dict[str, np.ndarray],
+) -> np.ndarray:
+    """dumps_record's text of each row's clean bar (PAYLOAD_LAYOUT), written column-wise:
+    row i is symbols[owner[i]] on the day texts[day[i]]. Large strings: a pull's payloads
+    may pass 2 GiB."""
+    quoted = json.encoder.encode_basestring_ascii  # how json.dumps writes a string
+    values = {
+        "symbol": pc.take(pa.array(map(quoted, symbols), _TEXT), owner),
+        "trade_date": pc.take(pa.array(map(quoted, texts), _TEXT), day),
+        **{name: _float_texts(bars[name]) for name in _PRICES},
+        "volume": pc.cast(pa.array(bars["volume"], pa.int64()), _TEXT),
+    }
+    members = zip(PAYLOAD_LAYOUT.prefixes, PAYLOAD_LAYOUT.members, strict=True)
+    pieces = [p for prefix, (_, name, _) in members for p in (_text(prefix), values[name])]
+    joined = pc.binary_join_element_wise(*pieces, _text("}"), _text(""))
+    return joined.to_numpy(zero_copy_only=False)
+
+
+def _float_texts(values: np.ndarray) -> pa.Array:
+    """repr() of each float, as json.dumps writes it. A price in whole cents (every one the
+    simulator makes) is the double nearest to cents / 100, a decimal of at most 15 digits,
+    so its repr is that decimal: the units, then the cents without trailing zeros. Any
+    other value is written by repr itself."""
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN are not whole cents
+        cents = np.rint(values * 100)
+        whole = (cents / 100 == values) & (cents >= 1) & (cents < 1e15)
+    cents = np.where(whole, cents, 0).astype(np.int64)
+    units = pc.cast(pa.array(cents // 100), _TEXT)
+    texts = pc.binary_join_element_wise(units, _CENTS.take(pa.array(cents % 100)), _text(""))
+    if whole.all():
+        return texts
+    other = pa.array([repr(value) for value in values[~whole].tolist()], _TEXT)
+    return pc.replace_with_mask(texts, pa.array(~whole), other)
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, _TEXT)
 
 
 def _anchor_session() -> dt.date:
