@@ -4,6 +4,8 @@ Each rule returns an ``Outcome`` holding *every* failing row (or column, or day)
 evidence, plus sentences for the failing and the passing state. Rules run once on all rows
 a check loaded (the run's partitions); ``stock_assets.checks`` lists the failing days from
 the evidence's trade_date. Keeping the rules here means each is tested on hand-built frames.
+A single-run backfill checks millions of rows at once, so rules work on whole columns
+(distinct values, integer codes, grids): no Python step per row.
 
 NULL handling: a NULL can never show that a value rule holds, so NULL fails value rules
 unless the rule is told the column is optional (``allow_null``).
@@ -11,6 +13,7 @@ unless the rule is told the column is optional (``allow_null``).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -57,19 +60,37 @@ def failed_to_evaluate(ok: str, error: Exception) -> Outcome:
 # -- schema ------------------------------------------------------------------------------
 
 
+def _holds_only(values: pd.Series, accepts: Callable[[type], bool]) -> bool:
+    """Every non-NULL value of an object column has a type `accepts`.
+
+    Judged on the distinct types present (one C-level pass, not an isinstance per value).
+    NULLs (None, NaN, NaT, ...) are skipped, but a float may be a number as well as NaN, so
+    a column whose types are not all accepted is judged again on its non-NULL values only.
+    """
+    if values.dtype != object:
+        return False
+    array = values.to_numpy()
+    if all(accepts(kind) for kind in set(map(type, array))):
+        return True
+    return all(accepts(kind) for kind in set(map(type, array[~pd.isna(array)])))
+
+
+def _is_plain_date(kind: type) -> bool:
+    """A datetime.date that is not a datetime.datetime (nor a pandas Timestamp)."""
+    return issubclass(kind, dt.date) and not issubclass(kind, dt.datetime)
+
+
 def _is_date(values: pd.Series) -> bool:
-    present = values.dropna()
     if pd.api.types.is_datetime64_dtype(values.dtype):  # how DuckDB returns an empty DATE
+        present = values.dropna()
         return bool((present.dt.normalize() == present).all())
-    return values.dtype == object and all(
-        isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in present
-    )
+    return _holds_only(values, _is_plain_date)
 
 
 def _is_text(values: pd.Series) -> bool:
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         return True
-    return values.dtype == object and all(isinstance(v, str) for v in values.dropna())
+    return _holds_only(values, lambda kind: issubclass(kind, str))
 
 
 # SQL type -> does the loaded pandas column hold it (any NULL-capable variant is fine).
@@ -175,13 +196,15 @@ def not_in_future(
     """
     limit = pd.Timestamp(now + tolerance).tz_convert("UTC").tz_localize(None)
     today = calendar.trading_day_of(now + tolerance)
-    bad = pd.Series(False, index=frame.index)
+    bad = np.zeros(len(frame), dtype=bool)
     for name in columns:
         values = frame[name]
         if pd.api.types.is_datetime64_dtype(values.dtype):
-            bad |= values > limit
-        else:  # DATE columns load as datetime.date objects
-            bad |= values.map(lambda d: not pd.isna(d) and d > today).astype(bool)
+            bad |= (values > limit).to_numpy()
+        else:  # DATE columns load as datetime.date objects: few days, many rows
+            codes, days = pd.factorize(values)  # code -1: NULL, never in the future
+            late = np.array([day > today for day in days] + [False], dtype=bool)
+            bad |= late[codes]
     names = ", ".join(columns)
     return Outcome(
         frame[bad],
@@ -195,7 +218,8 @@ def trade_date_matches_ts(frame: pd.DataFrame) -> Outcome:
     local = (
         pd.to_datetime(frame["ts"]).dt.tz_localize("UTC").dt.tz_convert(calendar.MARKET_TIMEZONE)
     )
-    bad = local.dt.date != frame["trade_date"]
+    local_days = local.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+    bad = local_days != _plain_dates(frame["trade_date"])  # NaT (NULL) equals nothing
     return Outcome(
         frame[bad],
         "quotes are filed under a trade_date other than their New York day",
@@ -203,8 +227,12 @@ def trade_date_matches_ts(frame: pd.DataFrame) -> Outcome:
     )
 
 
-def _symbol_days(frame: pd.DataFrame) -> list[tuple[str, dt.date]]:
-    return list(zip(frame["symbol"], frame["trade_date"], strict=True))
+def _plain_dates(values: pd.Series) -> np.ndarray:
+    """The column as datetime64[D], converted per distinct value; NaT for anything that is
+    not a plain date (NULL, a datetime, text), as such a value equals no day."""
+    codes, distinct = pd.factorize(values)
+    days = [value if _is_plain_date(type(value)) else None for value in distinct]
+    return np.array([*days, None], dtype="datetime64[D]")[codes]  # code -1 (NULL): NaT
 
 
 # -- completeness ------------------------------------------------------------------------
@@ -243,26 +271,34 @@ def watchlist_covered(
     error for it in that day's pull (`symbol_errors`), or its record for that day is in
     `rejects` (silver.price_rejects). Failing rows are the unexplained (symbol, day) pairs.
     """
-    present = set(_symbol_days(frame))
-    rejected = set() if rejects is None else set(_symbol_days(rejects))
-    errors = symbol_errors or {}
+    wanted = sorted(set(days))
+    symbols = sorted(set(watchlist))
+    day_at, symbol_at = pd.Index(wanted, dtype=object), pd.Index(symbols, dtype=object)
+    covered = np.zeros((len(wanted), len(symbols)), dtype=bool)  # day x symbol: row or reason
 
-    def explained(symbol: str, day: dt.date) -> bool:
+    def cover(rows: pd.DataFrame) -> None:
+        d, s = day_at.get_indexer(rows["trade_date"]), symbol_at.get_indexer(rows["symbol"])
+        wanted_pair = (d >= 0) & (s >= 0)
+        covered[d[wanted_pair], s[wanted_pair]] = True
+
+    cover(frame)
+    if rejects is not None:
+        cover(rejects)
+    for column, symbol in enumerate(symbols):
         since = listed_since.get(symbol)
-        return (
-            (since is not None and day < since)
-            or symbol in errors.get(day, {})
-            or (symbol, day) in rejected
-        )
-
-    missing = [
-        {"symbol": symbol, "trade_date": day}
-        for day in sorted(set(days))
-        for symbol in sorted(set(watchlist))
-        if (symbol, day) not in present and not explained(symbol, day)
-    ]
+        if since is not None:
+            covered[: bisect.bisect_left(wanted, since), column] = True
+    for row, day in enumerate(wanted):
+        for symbol in (symbol_errors or {}).get(day, {}):
+            if symbol in symbol_at:
+                covered[row, symbol_at.get_loc(symbol)] = True
+    d, s = np.nonzero(~covered)  # day-major: sorted by day, then symbol
+    missing = {
+        "symbol": np.array(symbols, dtype=object)[s],
+        "trade_date": np.array(wanted, dtype=object)[d],
+    }
     return Outcome(
-        pd.DataFrame(missing, columns=["symbol", "trade_date"]),
+        pd.DataFrame(missing),
         "watchlist (symbol, day) pairs have no row and no reason",
         "every watchlist symbol is present or explained",
     )
@@ -275,6 +311,10 @@ def watchlist_covered(
 def _first_session_ordinal(day: dt.date) -> int:
     """Ordinal of the first NYSE session on or after `day`."""
     return calendar.session_ordinal(calendar.sessions_between(day, day + dt.timedelta(days=10))[0])
+
+
+def _session_ordinals(days: Iterable[dt.date]) -> np.ndarray:
+    return np.array([calendar.session_ordinal(day) for day in days], dtype=np.int64)
 
 
 _WARMUP_EVIDENCE = ["symbol", "trade_date", "null_columns", "bars_at_least", "bars_at_most"]
@@ -299,29 +339,46 @@ def warmup_nulls_as_expected(
     and a value before enough bars can exist all fail. When the loaded rows reach back to
     the first partition or the listing, the bracket closes and the check is exact.
     """
-    dates = {
-        symbol: np.sort(np.array(list(group), dtype="datetime64[D]"))
-        for symbol, group in indicators.groupby("symbol")["trade_date"]
-    }
-    days = set(indicators["trade_date"])
-    starts = {day: lookback.window_start(day) for day in days}
-    ordinals = {day: calendar.session_ordinal(day) for day in days}
+    symbol_codes, symbols = pd.factorize(indicators["symbol"], use_na_sentinel=False)
+    day_codes, days = pd.factorize(indicators["trade_date"], use_na_sentinel=False)
+    # The calendar once per distinct day; per row only arithmetic on session ordinals.
+    starts = [lookback.window_start(day) for day in days]
+    ordinal = _session_ordinals(days)[day_codes]
+    # lo: the symbol's rows dated in [window start, day), by binary search in all rows
+    # sorted by (symbol, session ordinal), the pair encoded as one integer.
+    span = int(ordinal.max(initial=0)) + 1
+    row_key = symbol_codes * span + ordinal
+    ordered = np.sort(row_key)
+    window_key = symbol_codes * span + _session_ordinals(starts)[day_codes]
+    lo = np.searchsorted(ordered, row_key) - np.searchsorted(ordered, window_key)
+    # hi: sessions since the floor (the latest of window start, first partition and listing),
+    # each distinct floor looked up once.
+    since = [max(first_day, listed_since.get(symbol) or first_day) for symbol in symbols]
+    floor = np.maximum(
+        np.array(starts, dtype="datetime64[D]")[day_codes],
+        np.array(since, dtype="datetime64[D]")[symbol_codes],
+    )
+    floors, floor_codes = np.unique(floor, return_inverse=True)
+    floor_ordinals = [_first_session_ordinal(day) for day in floors.tolist()]
+    hi = ordinal - np.array(floor_ordinals, dtype=np.int64)[floor_codes]
+    # A NULL mask allows the bar counts b >= L of every column with a value and b < L of
+    # every NULL column.
     names = np.array(list(LOOKBACK_BARS))
-    lookbacks = np.array(list(LOOKBACK_BARS.values()))
+    lookbacks = np.array(list(LOOKBACK_BARS.values()), dtype=np.int64)
     nulls = indicators[list(LOOKBACK_BARS)].isna().to_numpy()
-    problems = []
-    for i, (symbol, day) in enumerate(_symbol_days(indicators)):
-        seen = dates[symbol]
-        lo = int(
-            np.searchsorted(seen, np.datetime64(day))
-            - np.searchsorted(seen, np.datetime64(starts[day]))
-        )
-        floor = max(starts[day], first_day, listed_since.get(symbol) or first_day)
-        hi = ordinals[day] - _first_session_ordinal(floor)
-        mask_lo = lookbacks[~nulls[i]].max(initial=0)  # b >= L of every column with a value
-        mask_hi = lookbacks[nulls[i]].min(initial=hi + 1) - 1  # b < L of every NULL
-        if max(mask_lo, lo) > min(mask_hi, hi):
-            problems.append((symbol, day, " ".join(names[nulls[i]]), lo, hi))
+    mask_lo = np.where(nulls, 0, lookbacks).max(axis=1, initial=0)
+    mask_hi = np.where(nulls, lookbacks, np.iinfo(np.int64).max).min(axis=1) - 1
+    failing = np.flatnonzero(np.maximum(mask_lo, lo) > np.minimum(mask_hi, hi))
+    bits = 1 << np.arange(len(names))  # a NULL mask as one integer, to name each mask once
+    masks, mask_codes = np.unique(nulls[failing] @ bits, return_inverse=True)
+    labels = np.array([" ".join(names[(mask & bits) > 0]) for mask in masks], dtype=object)
+    problems = {
+        "symbol": indicators["symbol"].to_numpy()[failing],
+        "trade_date": indicators["trade_date"].to_numpy()[failing],
+        "null_columns": labels[mask_codes],
+        "bars_at_least": lo[failing],
+        "bars_at_most": hi[failing],
+    }
     return Outcome(
         pd.DataFrame(problems, columns=_WARMUP_EVIDENCE),
         "rows have a NULL mask that is not a warm-up for their bar count",
@@ -346,17 +403,15 @@ def rsi_in_range(frame: pd.DataFrame) -> Outcome:
 
 def signals_have_prices(signals: pd.DataFrame, prices: pd.DataFrame) -> Outcome:
     """Every signal names a symbol known to silver.prices and a day that symbol has a bar."""
-    known = set(prices["symbol"])
-    bars = set(_symbol_days(prices))
-    pairs = _symbol_days(signals)
-    orphan = np.array([pair not in bars for pair in pairs], dtype=bool)
-    failing = signals[orphan].assign(
-        problem=[
-            "no price bar that day" if symbol in known else "unknown symbol"
-            for (symbol, _), lost in zip(pairs, orphan, strict=True)
-            if lost
-        ]
-    )
+    symbol_codes, symbols = pd.factorize(prices["symbol"])  # code -1: NULL, matches nothing
+    day_codes, days = pd.factorize(prices["trade_date"])
+    keyed = (symbol_codes >= 0) & (day_codes >= 0)
+    bars = (symbol_codes * len(days) + day_codes)[keyed]  # (symbol, day) as one integer
+    symbol = symbols.get_indexer(signals["symbol"])  # -1: not in silver.prices (or NULL)
+    day = days.get_indexer(signals["trade_date"])
+    orphan = ~((symbol >= 0) & (day >= 0) & np.isin(symbol * len(days) + day, bars))
+    problem = np.where(symbol[orphan] >= 0, "no price bar that day", "unknown symbol")
+    failing = signals[orphan].assign(problem=problem.tolist())
     return Outcome(
         failing,
         "signals have no matching silver.prices bar",
