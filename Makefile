@@ -44,6 +44,9 @@ audit: $(VENV)/.installed-test
 	scripts/audit-deps.sh
 
 ## dev: open the Dagster UI on http://127.0.0.1:3000
+# Dagster's single-run backfill switches for the daemon, webserver and runs (cli.BACKFILL_ENV).
+dev: export DAGSTER_EVENT_BATCH_SIZE ?= 10000
+dev: export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 dev: $(VENV)/.installed home
 	$(BIN)/dagster dev -w workspace.yaml
 

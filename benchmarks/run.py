@@ -59,20 +59,15 @@ class Row:
 
 # The instance a scenario's runs are recorded in. ``sqlite`` is the project's dagster.yaml
 # (make run, make dev); ``postgres`` is the production shape (RDS on ECS): a fresh database
-# per scenario on the server at --postgres-url, with Dagster's batched event writes, so a
-# single-run backfill stores each asset's per-partition materializations in one statement.
-INSTANCE_ENV = {
-    "sqlite": {},
-    "postgres": {"DAGSTER_EVENT_BATCH_SIZE": "10000"},
-}
-# One planned event per asset instead of one per partition and asset (Dagster's own switch
-# for single-run backfills; a failed run then leaves its partitions missing, not failed).
-HISTORY_LOAD_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
+# per scenario on the server at --postgres-url. Dagster's single-run backfill switches are
+# not set here: `stock-assets run` (cli.run_backfill, which the scenarios call) sets them
+# itself, as users get them.
+INSTANCES = ("postgres", "sqlite")
 
 
 @contextlib.contextmanager
-def dagster_home(home: Path, instance: str, postgres_url: str) -> Iterator[dict[str, str]]:
-    """A DAGSTER_HOME for one scenario; yields the variables its process needs."""
+def dagster_home(home: Path, instance: str, postgres_url: str) -> Iterator[None]:
+    """A DAGSTER_HOME for one scenario (home/dagster_home)."""
     config = (ROOT / "dagster.yaml").read_text()
     database = f"bench_{os.getpid()}_{home.name.rsplit('_', 1)[-1].lower()}"
     if instance == "postgres":
@@ -81,7 +76,7 @@ def dagster_home(home: Path, instance: str, postgres_url: str) -> Iterator[dict[
     (home / "dagster_home").mkdir()
     (home / "dagster_home" / "dagster.yaml").write_text(config)
     try:
-        yield {**INSTANCE_ENV[instance], **HISTORY_LOAD_ENV}
+        yield
     finally:
         if instance == "postgres":
             _postgres(postgres_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
@@ -107,10 +102,10 @@ def run_scenario(
     """Run `name` in a fresh subprocess and temp home; its result plus wall and peak memory."""
     with (
         tempfile.TemporaryDirectory(prefix=f"bench_{name}_") as tmp,
-        dagster_home(Path(tmp), instance, postgres_url) as instance_env,
+        dagster_home(Path(tmp), instance, postgres_url),
     ):
         home = Path(tmp)
-        env = {**instance_env, **(env or {})}
+        env = env or {}
         out = home / "result.json"
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", name]
         command += ["--home", str(home), "--params", json.dumps(params), "--result", str(out)]
@@ -450,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="indicator timing repeats")
     parser.add_argument("--records", type=int, default=150_000, help="stream micro-batch")
     parser.add_argument("--latency-files", type=int, default=20, help="0 skips the latency")
-    parser.add_argument("--instance", choices=sorted(INSTANCE_ENV), default="postgres")
+    parser.add_argument("--instance", choices=INSTANCES, default="postgres")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(

@@ -8,10 +8,12 @@ the daily asset graph, recorded in the Dagster instance at $DAGSTER_HOME so that
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 
 import duckdb
 import pandas as pd
@@ -39,12 +41,36 @@ def default_range(months: int, now: dt.datetime) -> tuple[dt.date, dt.date]:
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# Dagster's own switches for single-run backfills, read from the environment by the process
+# that creates a run (planned events) and the one that executes it (event writes): one
+# planned materialization per asset instead of one per partition and asset, and the
+# per-partition materializations stored in batches. History load of 500 symbols x 1,000
+# sessions on Postgres: 153 s without either, 83 s / 106 s with one, 30 s with both.
+# Trade-off: a failed backfill run shows its partitions as missing, not failed.
+# `stock-assets run` sets them for itself; the Makefile (make dev), the local stack and
+# the ECS image set them for the daemon, the webserver and the run workers.
+BACKFILL_ENV = {
+    "DAGSTER_EVENT_BATCH_SIZE": "10000",
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+}
 
 
 def _instance():
     from dagster import DagsterInstance
 
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+
+
+@contextlib.contextmanager
+def backfill_settings() -> Iterator[None]:
+    """BACKFILL_ENV for the duration of a run (a value the user set is kept)."""
+    added = {name: value for name, value in BACKFILL_ENV.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def daily_market_job():
@@ -63,12 +89,15 @@ def run_backfill(instance, start: dt.date, end: dt.date) -> bool:
     """
     from dagster import execute_job, reconstructable
 
-    with execute_job(
-        reconstructable(daily_market_job),
-        instance=instance,
-        run_config={**QUIET, "execution": {"config": {"in_process": {}}}},
-        tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
-    ) as result:
+    with (
+        backfill_settings(),
+        execute_job(
+            reconstructable(daily_market_job),
+            instance=instance,
+            run_config={**QUIET, "execution": {"config": {"in_process": {}}}},
+            tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+        ) as result,
+    ):
         return result.success
 
 

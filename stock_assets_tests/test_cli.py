@@ -1,10 +1,11 @@
 """The README's run command, end to end on the simulator into a temporary home."""
 
 import datetime as dt
+import os
 
 import duckdb
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
 
 from stock_assets import cli
 from stock_assets.market import calendar
@@ -25,6 +26,8 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     dagster_home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     monkeypatch.setenv("STOCK_ASSETS_SYMBOLS", "AAPL,MSFT,TMUS")
+    for name in cli.BACKFILL_ENV:
+        monkeypatch.delenv(name, raising=False)
     args = ["run", "--start", "2024-06-24", "--end", "2024-07-12"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
@@ -60,4 +63,13 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     # the same micro-batches again, and the merge kept the stream tables unchanged.
     with DagsterInstance.get() as instance:
         jobs = sorted(r.job_name for r in instance.get_runs())
+        backfill = next(r for r in instance.get_runs() if r.job_name == "daily_market_job")
+        planned = instance.get_records_for_run(
+            backfill.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        ).records
     assert jobs.count("daily_market_job") == 2 and "stream_ingest_job" in jobs
+    # Dagster's backfill switches were on for the run (cli.BACKFILL_ENV): one planned event
+    # per asset for the whole range, not one per session; and they were not left behind.
+    assets = {r.event_log_entry.dagster_event.asset_key for r in planned}
+    assert len(assets) >= 6 and len(planned) == len(assets)
+    assert not set(cli.BACKFILL_ENV) & set(os.environ)

@@ -35,6 +35,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from stock_assets.cli import BACKFILL_ENV
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 REGION = "us-east-1"
@@ -436,6 +438,7 @@ def stack_env(state: dict) -> dict[str, str]:
         AWS_DEFAULT_REGION=REGION,
         PYTHONUNBUFFERED="1",
     )
+    env.update({name: os.environ.get(name, value) for name, value in BACKFILL_ENV.items()})
     env["DAGSTER_COMPUTE_LOGS_BUCKET"] = env["STOCK_ASSETS_S3_BUCKET"]
     return env
 
