@@ -4,6 +4,8 @@ partitions, blocking, alerting, freshness, quality job."""
 import datetime as dt
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -405,3 +407,28 @@ def test_the_check_list_in_the_docs_names_every_check():
         for key, table_checks in checks.CHECKS.items()
         for check in table_checks
     }
+
+
+def test_a_check_run_leaves_no_loaded_table_behind(tmp_path):
+    """Dagster compiles a record's constructor on first use and keeps the calling frame's
+    locals; the first check result of a process must not pin the table its op loaded.
+    A fresh interpreter, so that this run builds the process's first check result."""
+    code = (
+        "import gc, sys\n"
+        "from pathlib import Path\n"
+        "import dagster as dg\n"
+        "from stock_assets import checks\n"
+        "from stock_assets_tests.test_checks import run_stream\n"
+        "assert run_stream(Path(sys.argv[1]), dg.DagsterInstance.ephemeral()).success\n"
+        "gc.collect()\n"
+        "print(sum(isinstance(o, checks.Scope) for o in gc.get_objects()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "0"
