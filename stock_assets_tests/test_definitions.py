@@ -38,3 +38,10 @@ def test_api_key_is_bound_through_envvar_not_a_literal(monkeypatch):
     assert isinstance(resource.alpha_vantage_api_key, dg.EnvVar)
     monkeypatch.setenv("STOCK_ASSETS_SOURCE", "simulated")
     assert definitions.market_data_resource().alpha_vantage_api_key is None
+
+
+def test_the_code_location_uses_the_system_allocator_for_arrow():
+    # Set at import for every process that loads the code location (run workers included).
+    import pyarrow as pa
+
+    assert pa.default_memory_pool().backend_name == "system"

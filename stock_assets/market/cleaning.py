@@ -78,6 +78,11 @@ def clean_prices(raw_quotes: pd.DataFrame, ingested_at: dt.datetime) -> CleanRes
 # -- parsing ---------------------------------------------------------------------------------
 
 
+# Payloads read in bulk at a time: the Arrow copy, comma positions and tokens of a ten-year
+# pull (1.26M payloads) at once made the silver step's peak memory.
+LAYOUT_CHUNK = 200_000
+
+
 def _parse_payloads(raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """BAR_FIELDS of every record as its source's parser gives them, and the reason (or
     None) per record."""
@@ -92,10 +97,14 @@ def _parse_payloads(raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         rows = np.flatnonzero(sources == source)
         layout = source_class(source).payload_layout
         if layout is not None:
-            read, values = _read_layout(layout, payloads[rows])
-            for name, column in values.items():
-                columns[name][rows[read]] = column
-            rows = np.delete(rows, read)
+            read = []
+            for start in range(0, len(rows), LAYOUT_CHUNK):
+                chunk = rows[start : start + LAYOUT_CHUNK]
+                taken, values = _read_layout(layout, payloads[chunk])
+                for name, column in values.items():
+                    columns[name][chunk[taken]] = column
+                read.append(start + taken)
+            rows = np.delete(rows, np.concatenate(read)) if read else rows
         parse = parser_for(source)
         for i, payload in zip(rows.tolist(), payloads[rows].tolist(), strict=True):
             try:

@@ -169,6 +169,17 @@ def test_a_simulated_year_cleans_the_same_column_wise(fault_rate):
     assert (len(result.rejects) > 0) == (fault_rate > 0)
 
 
+def test_payloads_read_in_chunks_clean_as_read_at_once(monkeypatch):
+    raw = simulated_bronze(0.05)
+    at_once = clean(raw)
+    calls = []
+    read = cleaning._read_layout
+    monkeypatch.setattr(cleaning, "LAYOUT_CHUNK", 100)
+    monkeypatch.setattr(cleaning, "_read_layout", lambda *a: calls.append(1) or read(*a))
+    assert_same(clean(raw), at_once)
+    assert len(calls) == -(-len(raw) // 100) > 1
+
+
 def test_only_payloads_off_the_layout_are_parsed_one_by_one(monkeypatch):
     raw = simulated_bronze(0.0)
     raw.loc[3, "payload"] = None  # not text at all: the others still go column-wise
