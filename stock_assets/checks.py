@@ -37,7 +37,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 from dagster._core.definitions.assets.graph.asset_graph import AssetNode
 
 from stock_assets.assets.metadata import markdown_table
-from stock_assets.assets.prices import WAREHOUSE_POOL
+from stock_assets.assets.prices import PRICES_KEY, REJECTS_KEY, WAREHOUSE_POOL
 from stock_assets.assets.stream import HISTORY_KEY, SNAPSHOT_KEY
 from stock_assets.market import calendar, quality
 from stock_assets.market.schemas import (
@@ -59,8 +59,6 @@ FAILING_DAYS_SHOWN = 100  # failing days listed in a result's metadata
 FRAME = dg.PythonObjectDagsterType(pd.DataFrame)  # what load_table asks the IO manager for
 
 RAW_QUOTES_KEY = dg.AssetKey(["bronze", "raw_quotes"])
-PRICES_KEY = dg.AssetKey(["silver", "prices"])
-REJECTS_KEY = dg.AssetKey(["silver", "price_rejects"])
 INDICATORS_KEY = dg.AssetKey(["gold", "indicators"])
 SIGNALS_KEY = dg.AssetKey(["gold", "signals"])
 SUMMARY_KEY = dg.AssetKey(["gold", "market_summary"])
