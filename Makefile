@@ -2,60 +2,70 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# The uv that reads uv.lock; the same version is the `tooling` group in pyproject.toml, so
+# every sync keeps it. Everything else the project installs comes from uv.lock.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+# Never resolve: install exactly the committed lock (fails if pyproject.toml and uv.lock disagree).
+SYNC := $(UV) sync --frozen
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 export STOCK_ASSETS_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(STOCK_ASSETS_DATA_DIR)/dagster_home
 
-.PHONY: run test check audit dev home bench clean stack-up stack-down stack-status
+.PHONY: run test check audit dev home bench clean stack-up stack-down stack-status \
+	install install-test lock lock-check upgrade-check
 
-$(BIN)/python:
+# The virtual environment with uv bootstrapped by pip: a fresh machine needs only Python.
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "uv==$(UV_VERSION)"
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
-	touch $@
+## install: the package and its runtime dependencies, exactly as locked (a no-op when in sync)
+install: $(UV)
+	$(SYNC)
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[test]"
-	touch $@ $(VENV)/.installed
+## install-test: the runtime, the deploy extra and the test tools, exactly as locked
+install-test: $(UV)
+	$(SYNC) --extra deploy --group test
 
 home:
 	mkdir -p "$(DAGSTER_HOME)"
 	cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
 ## run: install and backfill the last three months on the simulator into DuckDB
-run: $(VENV)/.installed home
+run: install home
 	$(BIN)/stock-assets run
 
 ## test: install the test extras (and Debian's chromium for the UI test) and run the whole suite
-test: $(VENV)/.installed-test
+test: install-test
 	scripts/install-test-system-deps.sh
 	$(BIN)/pytest -q --reliability-report docs/RELIABILITY.md
 
 ## check: lint, validate the Dagster definitions, and fail if docs/RELIABILITY.md is stale
-check: $(VENV)/.installed-test home
+check: install-test home
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	git diff --exit-code docs/RELIABILITY.md
 
 ## audit: known vulnerabilities in the installed dependencies (PyPI's advisory data)
-audit: $(VENV)/.installed-test
+audit: install-test
 	scripts/audit-deps.sh
 
 ## dev: open the Dagster UI on http://127.0.0.1:3000
 # Dagster's single-run backfill switches for the daemon, webserver and runs (cli.BACKFILL_ENV).
 dev: export DAGSTER_EVENT_BATCH_SIZE ?= 10000
 dev: export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
-dev: $(VENV)/.installed home
+dev: install home
 	$(BIN)/dagster dev -w workspace.yaml
 
 ## bench: the performance harness (not part of the tests); results in benchmarks/results/
-bench: $(VENV)/.installed-test
+bench: $(UV)
+	$(SYNC) --extra deploy --group bench
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 ## stack-up: production-shaped local stack (Postgres, webserver, daemon, gRPC code server, moto) in AWS mode
-stack-up: $(VENV)/.installed-test
+stack-up: install-test
 	$(BIN)/python deploy/local/stack.py up
 
 ## stack-down: stop the local stack
@@ -65,6 +75,18 @@ stack-down:
 ## stack-status: list the stack's services (exit 1 unless all run)
 stack-status:
 	$(BIN)/python deploy/local/stack.py status
+
+## lock: re-resolve uv.lock after editing pyproject.toml (keeps every other pin where it is)
+lock: $(UV)
+	$(UV) lock
+
+## lock-check: fail when pyproject.toml and uv.lock disagree (run by CI)
+lock-check: $(UV)
+	$(UV) lock --check
+
+## upgrade-check: refresh every pin in a temporary copy and run the whole suite against it
+upgrade-check:
+	scripts/upgrade-check.sh
 
 clean:
 	rm -rf data .pytest_cache .ruff_cache
