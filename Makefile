@@ -20,9 +20,10 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "uv==$(UV_VERSION)"
 
-## install: the package and its runtime dependencies, exactly as locked (a no-op when in sync)
+## install: the package, its runtime dependencies and the aws extra (so switching to AWS mode
+## is environment variables only), exactly as locked; a no-op when in sync
 install: $(UV)
-	$(SYNC)
+	$(SYNC) --extra aws
 
 ## install-test: the runtime, the deploy extra and the test tools, exactly as locked
 install-test: $(UV)

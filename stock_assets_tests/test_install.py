@@ -4,7 +4,12 @@ instance files whose class paths import as written (Dagster no longer rewrites t
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -53,3 +58,57 @@ def test_the_lock_pins_the_athena_compatible_botocore() -> None:
     for name in ("boto3", "botocore"):
         major, minor = (int(part) for part in locked[name].split(".")[:2])
         assert (major, minor) < (1, 44), f"{name} {locked[name]} is locked"
+
+
+def _dockerfile_uv_syncs() -> tuple[str, list[str]]:
+    """The image's uv version and its `uv sync` commands, continuations joined."""
+    text = re.sub(r"\\\n", " ", (ROOT / "deploy" / "ecs" / "Dockerfile").read_text())
+    version = re.search(r"^ARG UV_VERSION=(\S+)$", text, re.MULTILINE)
+    assert version, "the Dockerfile pins no UV_VERSION"
+    syncs = [line.split("RUN", 1)[1].strip() for line in text.splitlines() if "RUN uv sync" in line]
+    return version.group(1), syncs
+
+
+def test_image_installs_the_same_lock_with_the_same_uv() -> None:
+    version, syncs = _dockerfile_uv_syncs()
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"UV_VERSION := {version}\n" in makefile
+    assert syncs, "the image installs nothing with uv"
+    assert all("--frozen" in sync for sync in syncs), "every image install must be --frozen"
+    assert "pip install ." not in (ROOT / "deploy" / "ecs" / "Dockerfile").read_text()
+
+
+@pytest.mark.slow
+def test_image_install_commands_build_a_working_environment(tmp_path: Path) -> None:
+    """Runs the Dockerfile's `uv sync` steps (no Docker engine here) on a copy of the build
+    context: the result imports the code location and ships the SQL, without uv or pytest."""
+    context = tmp_path / "src"
+    context.mkdir()
+    for name in ("pyproject.toml", "uv.lock", "README.md"):
+        shutil.copy(ROOT / name, context / name)
+    for name in ("stock_assets", "sql"):
+        shutil.copytree(ROOT / name, context / name, ignore=shutil.ignore_patterns("__pycache__"))
+    venv = tmp_path / "venv"
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON_DOWNLOADS": "never"}
+    env.pop("VIRTUAL_ENV", None)
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent))
+    assert uv, "uv is not installed next to the test interpreter (make install-test)"
+    for sync in _dockerfile_uv_syncs()[1]:
+        argv = [uv, *shlex.split(sync)[1:], "--python", sys.executable]
+        subprocess.run(argv, cwd=context, env=env, check=True, capture_output=True, timeout=600)
+    probe = (
+        "import importlib.resources as r, stock_assets.definitions as d; "
+        "print(len(list(r.files('stock_assets.sql').joinpath('views').iterdir())))"
+    )
+    views = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe],
+        cwd=tmp_path,
+        env={k: v for k, v in env.items() if not k.startswith("STOCK_ASSETS_")},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout.split()[-1]
+    assert int(views) == len(list((ROOT / "sql" / "views").glob("*.sql")))
+    installed = {path.name for path in (venv / "bin").iterdir()}
+    assert "dagster-webserver" in installed and not {"uv", "pytest"} & installed
