@@ -168,10 +168,59 @@ def test_ui_ingress_is_restricted_to_a_parameter() -> None:
         for group in _resources(template, "AWS::EC2::SecurityGroup").values()
         for rule in group["Properties"].get("SecurityGroupIngress", [])
     ]
-    # The only address-based ingress is the load balancer's, from the parameter; every
-    # other rule names a security group.
-    assert [r["CidrIp"] for r in rules if "CidrIp" in r] == [{"Ref": "AllowedIngressCidr"}]
+    # The only address-based ingress is the load balancer's (HTTPS, and HTTP that only
+    # redirects), from the parameter; every other rule names a security group.
+    by_address = [r for r in rules if "CidrIp" in r]
+    assert {(r["FromPort"], r["ToPort"]) for r in by_address} == {(443, 443), (80, 80)}
+    assert all(r["CidrIp"] == {"Ref": "AllowedIngressCidr"} for r in by_address)
     assert not any("CidrIpv6" in r for r in rules)
+
+
+def _ingress_rules(template: dict) -> list[tuple[str, dict]]:
+    """(security group it admits into, rule) of every inline and standalone ingress rule."""
+    found = [
+        (name, rule)
+        for name, group in _resources(template, "AWS::EC2::SecurityGroup").items()
+        for rule in group["Properties"].get("SecurityGroupIngress", [])
+    ]
+    for rule in _resources(template, "AWS::EC2::SecurityGroupIngress").values():
+        found.append((rule["Properties"]["GroupId"]["Ref"], rule["Properties"]))
+    return found
+
+
+def test_only_the_webservers_are_reachable_from_the_load_balancer() -> None:
+    template = _template()
+    resources = template["Resources"]
+    (balancer,) = _resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    (balancer_group,) = (g["Ref"] for g in balancer["Properties"]["SecurityGroups"])
+    from_balancer = [
+        (group, rule["FromPort"], rule["ToPort"])
+        for group, rule in _ingress_rules(template)
+        if rule.get("SourceSecurityGroupId") == {"Ref": balancer_group}
+    ]
+    assert len(from_balancer) == 1
+    ((webserver_group, from_port, to_port),) = from_balancer
+    assert from_port == to_port == 3000
+    # Only the services running dagster-webserver carry that group: the code server, the
+    # daemon (and the runs, which inherit its network) do not.
+    services = _resources(template, "AWS::ECS::Service").values()
+    for service in services:
+        definition = resources[service["Properties"]["TaskDefinition"]["Ref"]]
+        command = definition["Properties"]["ContainerDefinitions"][0]["Command"]
+        network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+        groups = {g["Ref"] for g in network["SecurityGroups"]}
+        assert (webserver_group in groups) == (command[0] == "dagster-webserver"), command
+        assert network["AssignPublicIp"] == "DISABLED"
+    # The database admits the tasks' group only, never the load balancer's.
+    database = resources["Database"]["Properties"]
+    assert database["PubliclyAccessible"] is False
+    (database_group,) = (g["Ref"] for g in database["VPCSecurityGroups"])
+    sources = {
+        rule["SourceSecurityGroupId"]["Ref"]
+        for group, rule in _ingress_rules(template)
+        if group == database_group
+    }
+    assert sources == {"TaskSecurityGroup"} and balancer_group not in sources
 
 
 def test_lake_bucket_is_encrypted_private_and_expires_scratch_data() -> None:
@@ -268,7 +317,13 @@ def test_image_has_the_commands_and_files_the_services_use() -> None:
         definition["Properties"]["ContainerDefinitions"][0]["Command"]
         for definition in _resources(_template(), "AWS::ECS::TaskDefinition").values()
     ]
-    assert sorted(c[0] for c in commands) == ["dagster", "dagster-daemon", "dagster-webserver"]
+    # Two webservers: the operators' full UI and the viewers' read-only one.
+    assert sorted(c[0] for c in commands) == [
+        "dagster",
+        "dagster-daemon",
+        "dagster-webserver",
+        "dagster-webserver",
+    ]
     for command in commands:
         assert command[0] in scripts, f"{command[0]} is not installed by the package"
         if "-w" in command:
