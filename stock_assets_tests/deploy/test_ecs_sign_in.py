@@ -168,11 +168,13 @@ def _command_behind(template: dict, target_group: str) -> list[str]:
 
 
 def _rules_by_host(template: dict) -> dict[str, dict]:
+    """The rules matching a whole host (by its parameter's name), not a path under it."""
     rules = {}
     for rule in _resources(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values():
-        (condition,) = rule["Properties"]["Conditions"]
-        (host,) = condition["HostHeaderConfig"]["Values"]
-        rules[_ref(host)] = rule["Properties"]
+        conditions = rule["Properties"]["Conditions"]
+        if [c["Field"] for c in conditions] == ["host-header"]:
+            (host,) = conditions[0]["HostHeaderConfig"]["Values"]
+            rules[_ref(host)] = rule["Properties"]
     return rules
 
 

@@ -188,29 +188,34 @@ def _ingress_rules(template: dict) -> list[tuple[str, dict]]:
     return found
 
 
-def test_only_the_webservers_are_reachable_from_the_load_balancer() -> None:
+def test_only_the_services_behind_the_load_balancer_are_reachable_from_it() -> None:
     template = _template()
     resources = template["Resources"]
     (balancer,) = _resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
     (balancer_group,) = (g["Ref"] for g in balancer["Properties"]["SecurityGroups"])
-    from_balancer = [
+    admitting = {
         (group, rule["FromPort"], rule["ToPort"])
         for group, rule in _ingress_rules(template)
         if rule.get("SourceSecurityGroupId") == {"Ref": balancer_group}
-    ]
-    assert len(from_balancer) == 1
-    ((webserver_group, from_port, to_port),) = from_balancer
-    assert from_port == to_port == 3000
-    # Only the services running dagster-webserver carry that group: the code server, the
-    # daemon (and the runs, which inherit its network) do not.
-    services = _resources(template, "AWS::ECS::Service").values()
-    for service in services:
+    }
+    assert ("WebserverSecurityGroup", 3000, 3000) in admitting
+    open_to_balancer = {group for group, _, _ in admitting}
+    # A service carries such a group only if the load balancer forwards to it (through a
+    # signed-in rule); the code server and the daemon (whose network the runs inherit) don't.
+    unbalanced = []
+    for service in _resources(template, "AWS::ECS::Service").values():
         definition = resources[service["Properties"]["TaskDefinition"]["Ref"]]
         command = definition["Properties"]["ContainerDefinitions"][0]["Command"]
         network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
         groups = {g["Ref"] for g in network["SecurityGroups"]}
-        assert (webserver_group in groups) == (command[0] == "dagster-webserver"), command
+        behind = "LoadBalancers" in service["Properties"]
+        assert bool(groups & open_to_balancer) == behind, command
+        assert behind or command[0] != "dagster-webserver"
         assert network["AssignPublicIp"] == "DISABLED"
+        if not behind:
+            unbalanced.append(command[0])
+    assert sorted(unbalanced) == ["dagster", "dagster-daemon"]
+    assert "TaskSecurityGroup" not in open_to_balancer
     # The database admits the tasks' group only, never the load balancer's.
     database = resources["Database"]["Properties"]
     assert database["PubliclyAccessible"] is False
@@ -220,7 +225,7 @@ def test_only_the_webservers_are_reachable_from_the_load_balancer() -> None:
         for group, rule in _ingress_rules(template)
         if group == database_group
     }
-    assert sources == {"TaskSecurityGroup"} and balancer_group not in sources
+    assert sources == {"TaskSecurityGroup"}
 
 
 def test_lake_bucket_is_encrypted_private_and_expires_scratch_data() -> None:
