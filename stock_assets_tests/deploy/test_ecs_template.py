@@ -168,10 +168,64 @@ def test_ui_ingress_is_restricted_to_a_parameter() -> None:
         for group in _resources(template, "AWS::EC2::SecurityGroup").values()
         for rule in group["Properties"].get("SecurityGroupIngress", [])
     ]
-    # The only address-based ingress is the load balancer's, from the parameter; every
-    # other rule names a security group.
-    assert [r["CidrIp"] for r in rules if "CidrIp" in r] == [{"Ref": "AllowedIngressCidr"}]
+    # The only address-based ingress is the load balancer's (HTTPS, and HTTP that only
+    # redirects), from the parameter; every other rule names a security group.
+    by_address = [r for r in rules if "CidrIp" in r]
+    assert {(r["FromPort"], r["ToPort"]) for r in by_address} == {(443, 443), (80, 80)}
+    assert all(r["CidrIp"] == {"Ref": "AllowedIngressCidr"} for r in by_address)
     assert not any("CidrIpv6" in r for r in rules)
+
+
+def _ingress_rules(template: dict) -> list[tuple[str, dict]]:
+    """(security group it admits into, rule) of every inline and standalone ingress rule."""
+    found = [
+        (name, rule)
+        for name, group in _resources(template, "AWS::EC2::SecurityGroup").items()
+        for rule in group["Properties"].get("SecurityGroupIngress", [])
+    ]
+    for rule in _resources(template, "AWS::EC2::SecurityGroupIngress").values():
+        found.append((rule["Properties"]["GroupId"]["Ref"], rule["Properties"]))
+    return found
+
+
+def test_only_the_services_behind_the_load_balancer_are_reachable_from_it() -> None:
+    template = _template()
+    resources = template["Resources"]
+    (balancer,) = _resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    (balancer_group,) = (g["Ref"] for g in balancer["Properties"]["SecurityGroups"])
+    admitting = {
+        (group, rule["FromPort"], rule["ToPort"])
+        for group, rule in _ingress_rules(template)
+        if rule.get("SourceSecurityGroupId") == {"Ref": balancer_group}
+    }
+    assert ("WebserverSecurityGroup", 3000, 3000) in admitting
+    open_to_balancer = {group for group, _, _ in admitting}
+    # A service carries such a group only if the load balancer forwards to it (through a
+    # signed-in rule); the code server and the daemon (whose network the runs inherit) don't.
+    unbalanced = []
+    for service in _resources(template, "AWS::ECS::Service").values():
+        definition = resources[service["Properties"]["TaskDefinition"]["Ref"]]
+        command = definition["Properties"]["ContainerDefinitions"][0]["Command"]
+        network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+        groups = {g["Ref"] for g in network["SecurityGroups"]}
+        behind = "LoadBalancers" in service["Properties"]
+        assert bool(groups & open_to_balancer) == behind, command
+        assert behind or command[0] != "dagster-webserver"
+        assert network["AssignPublicIp"] == "DISABLED"
+        if not behind:
+            unbalanced.append(command[0])
+    assert sorted(unbalanced) == ["dagster", "dagster-daemon"]
+    assert "TaskSecurityGroup" not in open_to_balancer
+    # The database admits the tasks' group only, never the load balancer's.
+    database = resources["Database"]["Properties"]
+    assert database["PubliclyAccessible"] is False
+    (database_group,) = (g["Ref"] for g in database["VPCSecurityGroups"])
+    sources = {
+        rule["SourceSecurityGroupId"]["Ref"]
+        for group, rule in _ingress_rules(template)
+        if group == database_group
+    }
+    assert sources == {"TaskSecurityGroup"}
 
 
 def test_lake_bucket_is_encrypted_private_and_expires_scratch_data() -> None:
@@ -268,7 +322,13 @@ def test_image_has_the_commands_and_files_the_services_use() -> None:
         definition["Properties"]["ContainerDefinitions"][0]["Command"]
         for definition in _resources(_template(), "AWS::ECS::TaskDefinition").values()
     ]
-    assert sorted(c[0] for c in commands) == ["dagster", "dagster-daemon", "dagster-webserver"]
+    # Two webservers: the operators' full UI and the viewers' read-only one.
+    assert sorted(c[0] for c in commands) == [
+        "dagster",
+        "dagster-daemon",
+        "dagster-webserver",
+        "dagster-webserver",
+    ]
     for command in commands:
         assert command[0] in scripts, f"{command[0]} is not installed by the package"
         if "-w" in command:
