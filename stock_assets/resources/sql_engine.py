@@ -251,9 +251,7 @@ def _athena_column(values: pd.Series, athena_type: str) -> pd.Series:
         return pd.to_numeric(values).astype("Int64")
     if kind in _ATHENA_FLOATS:
         return pd.to_numeric(values).astype(float)
-    if kind == "date":
-        return pd.to_datetime(values).dt.date
-    if kind.startswith("timestamp"):
+    if kind == "date" or kind.startswith("timestamp"):  # datetime64, as DuckDB returns both
         return pd.to_datetime(values)
     if kind == "boolean":
         return values.map({"true": True, "false": False})
