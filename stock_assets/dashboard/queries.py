@@ -12,10 +12,11 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
-from stock_assets.resources.sql_engine import BusyCallback, DuckDBSqlEngine, SqlEngine
+from stock_assets.resources.sql_engine import DuckDBSqlEngine, SqlEngine
 
 # Sessions in the 7- and 30-day averages of the symbol page, and calendar days read before
 # the range so that both are defined from its first day (30 sessions fit in 50 days).
@@ -50,15 +51,27 @@ class DayRange:
     last: dt.date
 
 
+class BusyNotice(Protocol):
+    """Told while a query waits for another process's write lock, and when it got through."""
+
+    def waiting(self, seconds: float) -> None: ...
+
+    def done(self) -> None: ...
+
+
 class Warehouse:
     """The questions the pages ask, each answered by one query through `engine`."""
 
-    def __init__(self, engine: SqlEngine, on_busy: BusyCallback | None = None):
+    def __init__(self, engine: SqlEngine, notice: BusyNotice | None = None):
         self.engine = engine
-        self.on_busy = on_busy
+        self.notice = notice
 
     def _query(self, statement: str, *parameters: object) -> pd.DataFrame:
-        return self.engine.query(statement, parameters, on_busy=self.on_busy)
+        if self.notice is None:
+            return self.engine.query(statement, parameters)
+        frame = self.engine.query(statement, parameters, on_busy=self.notice.waiting)
+        self.notice.done()
+        return frame
 
     # -- what the warehouse holds ----------------------------------------------------------
 

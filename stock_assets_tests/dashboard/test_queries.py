@@ -155,7 +155,7 @@ WRITER = textwrap.dedent(
     """
     import sys, time, duckdb
     conn = duckdb.connect(sys.argv[1])  # read-write: holds the file's lock
-    conn.execute("INSERT INTO gold.signals VALUES ('MSFT', DATE '2024-06-28', 'BUY', 3, 'w')")
+    conn.execute(sys.argv[3])
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))
     conn.close()
@@ -163,10 +163,12 @@ WRITER = textwrap.dedent(
 )
 
 
-def _writer(path: Path, hold_seconds: float) -> subprocess.Popen:
-    """Another process that holds the warehouse's write lock for hold_seconds."""
+def hold_write_lock(
+    path: Path, hold_seconds: float, statement: str = "SELECT 1"
+) -> subprocess.Popen:
+    """Another process that runs `statement` and holds the warehouse's write lock."""
     process = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path), str(hold_seconds)],
+        [sys.executable, "-c", WRITER, str(path), str(hold_seconds), statement],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -174,17 +176,33 @@ def _writer(path: Path, hold_seconds: float) -> subprocess.Popen:
     return process
 
 
+class Notice:
+    """Records what a page would show while a query waits."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.done_after_wait = False
+
+    def waiting(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def done(self) -> None:
+        self.done_after_wait = bool(self.waits)
+
+
 def test_a_reader_waits_for_the_pipelines_writer_and_says_so(tmp_path, warehouse_file):
     path = tmp_path / "warehouse.duckdb"
     path.write_bytes(warehouse_file.read_bytes())
-    waits: list[float] = []
-    warehouse = Warehouse(DuckDBSqlEngine(database=str(path)), on_busy=waits.append)
-    writer = _writer(path, hold_seconds=1.5)
+    notice = Notice()
+    warehouse = Warehouse(DuckDBSqlEngine(database=str(path)), notice)
+    insert = "INSERT INTO gold.signals VALUES ('MSFT', DATE '2024-06-28', 'BUY', 3, 'w')"
+    writer = hold_write_lock(path, hold_seconds=1.5, statement=insert)
     try:
         signals = warehouse.signals_between(SESSIONS[-1], SESSIONS[-1])
     finally:
         writer.wait(timeout=30)
-    assert waits, "the reader never met the writer's lock"
+    assert notice.waits, "the reader never met the writer's lock"
+    assert notice.done_after_wait
     assert signals.symbol.tolist() == ["MSFT"]  # it read after the writer committed
 
 
@@ -192,7 +210,7 @@ def test_a_reader_gives_up_with_a_clear_error_and_never_blocks_the_writer(tmp_pa
     path = tmp_path / "warehouse.duckdb"
     path.write_bytes(warehouse_file.read_bytes())
     engine = DuckDBSqlEngine(database=str(path), busy_timeout_seconds=0.5)
-    writer = _writer(path, hold_seconds=3)
+    writer = hold_write_lock(path, hold_seconds=3)
     try:
         with pytest.raises(WarehouseBusyError, match="the pipeline is writing"):
             Warehouse(engine).symbols()
@@ -201,5 +219,5 @@ def test_a_reader_gives_up_with_a_clear_error_and_never_blocks_the_writer(tmp_pa
     # Between queries the reader holds nothing: a writer opens the file at once.
     Warehouse(DuckDBSqlEngine(database=str(path))).symbols()
     started = time.monotonic()
-    _writer(path, hold_seconds=0).wait(timeout=30)
+    hold_write_lock(path, hold_seconds=0).wait(timeout=30)
     assert time.monotonic() - started < 10

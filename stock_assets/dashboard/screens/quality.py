@@ -51,4 +51,10 @@ def _check_results() -> None:
         return
     failed = int((~results.passed).sum())
     st.write(f"{len(results)} checks, {failed} failing in their latest run.")
+    per_table = (
+        results.assign(failing=~results.passed)
+        .groupby("table", as_index=False)
+        .agg(checks=("check", "size"), failing=("failing", "sum"))
+    )
+    state.table(per_table, "checks_per_table")
     state.table(results, "checks")
