@@ -6,14 +6,14 @@
 
 Services, in start order: Postgres (instance storage; a throwaway cluster is started only
 when nothing answers on 127.0.0.1:5432), moto's server (S3, Glue, Athena and SNS on loopback),
-the gRPC code server (`dagster api grpc`), `dagster-webserver` and `dagster-daemon`; the
-last two load the code over gRPC as on ECS. Every Dagster process runs with
-STOCK_ASSETS_ENV=aws against moto. Pids, ports and logs live in
+the gRPC code server (`dagster api grpc`), `dagster-webserver` and `dagster-daemon` (the
+last two load the code over gRPC as on ECS), and the market dashboard. Every process runs
+with STOCK_ASSETS_ENV=aws against moto. Pids, ports and logs live in
 $STOCK_ASSETS_DATA_DIR/stack/ (default ./data/stack).
 
 Environment (all optional): DAGSTER_PG_HOST/PORT/USERNAME/PASSWORD/DB (an existing Postgres;
 the database is created if missing, default `stock_assets_stack`), STOCK_ASSETS_STACK_OWN_POSTGRES=1
-(always use a throwaway cluster), STOCK_ASSETS_STACK_{WEBSERVER,GRPC,MOTO,POSTGRES}_PORT
+(always use a throwaway cluster), STOCK_ASSETS_STACK_{WEBSERVER,GRPC,MOTO,POSTGRES,DASHBOARD}_PORT
 (default: free ports), STOCK_ASSETS_S3_BUCKET, STOCK_ASSETS_SYMBOLS and the other
 STOCK_ASSETS_* variables, which pass through to the code.
 """
@@ -481,6 +481,8 @@ def _start(state: dict) -> str:
     env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{moto_port}"
     wait_until("moto", lambda: http_ok(f"{env['AWS_ENDPOINT_URL']}/moto-api/"), moto)
     create_aws_resources(env)
+    dashboard_port = port_from_env("STOCK_ASSETS_STACK_DASHBOARD_PORT")
+    env["STOCK_ASSETS_DASHBOARD_URL"] = f"http://127.0.0.1:{dashboard_port}"  # asset links
 
     grpc_port = int(env["STOCK_ASSETS_STACK_GRPC_PORT"])
     code_server_argv = [str(BIN / "dagster"), "api", "grpc", "-m", "stock_assets.definitions"]
@@ -495,11 +497,15 @@ def _start(state: dict) -> str:
     webserver_argv += ["-h", "127.0.0.1", "-p", str(web_port)]
     webserver = started(spawn("webserver", webserver_argv, env, web_port))
     daemon = started(spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], env))
+    dashboard_argv = [sys.executable, "-m", "stock_assets.dashboard", "--port", str(dashboard_port)]
+    dashboard = started(spawn("dashboard", dashboard_argv, env, dashboard_port))
     state["url"] = url
     write_state(state)
     wait_until("the webserver", lambda: http_ok(f"{url}/server_info"), webserver)
     wait_until("the code location", lambda: code_location_loaded(url), webserver)
     wait_until("the daemon", lambda: daemons_healthy(url), daemon)
+    health = f"{env['STOCK_ASSETS_DASHBOARD_URL']}/_stcore/health"
+    wait_until("the dashboard", lambda: http_ok(health), dashboard)
     start_instigators(url)
     print(f"stock_assets stack is up: {url}")
     return url

@@ -77,12 +77,12 @@ class Warehouse:
 
     def days(self) -> DayRange | None:
         """The first and last trading day with a market summary; None when empty."""
-        row = self._query(
+        frame = self._query(
             "SELECT min(trade_date) AS first, max(trade_date) AS last FROM gold.market_summary"
-        ).iloc[0]
-        if pd.isna(row["last"]):
+        )
+        if frame.empty or pd.isna(frame["last"].iloc[0]):
             return None
-        return DayRange(_as_date(row["first"]), _as_date(row["last"]))
+        return DayRange(_as_date(frame["first"].iloc[0]), _as_date(frame["last"].iloc[0]))
 
     def symbols(self) -> list[str]:
         frame = self._query("SELECT DISTINCT symbol FROM silver.prices ORDER BY symbol")

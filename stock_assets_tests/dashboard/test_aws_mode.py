@@ -126,12 +126,18 @@ def test_symbol_history_runs_in_athena_with_bound_parameters(aws_mode):
 
 
 def test_the_day_range_and_an_empty_answer(aws_mode):
+    # Without a queued result moto answers with no rows and no columns: an empty warehouse.
+    assert Warehouse(engine_from_env()).days() is None
     stub_results(aws_mode, [("first", "date"), ("last", "date")], [["2024-07-01", "2024-07-12"]])
     warehouse = Warehouse(engine_from_env())
     assert warehouse.days() == DayRange(dt.date(2024, 7, 1), dt.date(2024, 7, 12))
     stub_results(aws_mode, [("symbol", "varchar")], [])
     assert warehouse.symbols() == []
+    day_range = (
+        "SELECT MIN(trade_date) AS first, MAX(trade_date) AS last FROM dev_gold.market_summary"
+    )
     assert sorted(e["Query"] for e in executions()) == [
         "SELECT DISTINCT symbol FROM dev_silver.prices ORDER BY symbol",
-        "SELECT MIN(trade_date) AS first, MAX(trade_date) AS last FROM dev_gold.market_summary",
+        day_range,
+        day_range,
     ]
