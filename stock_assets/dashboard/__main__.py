@@ -22,9 +22,11 @@ STREAMLIT_OPTIONS = {
 }
 
 
-def streamlit_command(port: int, address: str) -> list[str]:
-    """The `streamlit run` command line of the app on address:port."""
+def streamlit_command(port: int, address: str, base_url_path: str = "") -> list[str]:
+    """The `streamlit run` command line of the app on address:port (under a URL path)."""
     options = [f"--{name}={value}" for name, value in STREAMLIT_OPTIONS.items()]
+    if base_url_path:
+        options.append(f"--server.baseUrlPath={base_url_path.strip('/')}")
     return [
         sys.executable,
         "-m",
@@ -41,8 +43,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m stock_assets.dashboard", description=__doc__)
     parser.add_argument("--port", type=int, default=8501)
     parser.add_argument("--address", default="127.0.0.1", help="0.0.0.0 in a container")
+    parser.add_argument(
+        "--base-url-path", default="", help="serve under this path (behind a shared load balancer)"
+    )
     args = parser.parse_args(argv)
-    command = streamlit_command(args.port, args.address)
+    command = streamlit_command(args.port, args.address, args.base_url_path)
     os.execv(command[0], command)
 
 

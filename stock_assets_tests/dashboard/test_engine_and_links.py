@@ -126,6 +126,8 @@ def test_streamlit_is_started_offline():
         "--global.developmentMode=false",
     ):
         assert option in command
+    assert "baseUrlPath" not in command
+    assert "--server.baseUrlPath=dashboard" in streamlit_command(8501, "0.0.0.0", "/dashboard/")
 
 
 def test_the_symbol_figure_marks_each_signal_at_that_days_close():
