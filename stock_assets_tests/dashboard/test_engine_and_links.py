@@ -107,9 +107,10 @@ def test_assets_link_to_their_dashboard_page(monkeypatch):
 
 
 def test_the_code_location_links_its_tables(monkeypatch):
-    from stock_assets.definitions import defs
+    from stock_assets.definitions import build_definitions
 
-    graph = defs.resolve_asset_graph()
+    monkeypatch.delenv(links.DASHBOARD_URL_ENV, raising=False)
+    graph = build_definitions().resolve_asset_graph()
     for key_text, page in links.ASSET_PAGES.items():
         metadata = graph.get(dg.AssetKey.from_user_string(key_text)).metadata
         assert (
