@@ -68,3 +68,21 @@ def test_a_range_is_clipped_to_the_warehouse():
 def test_a_bad_range_gets_a_message(start, end, message):
     with pytest.raises(InputError, match=message):
         parse_range(start, end, FIRST, LAST)
+
+
+@pytest.mark.parametrize(
+    ("instant", "is_open"),
+    [
+        ("2024-07-05T13:29:59+00:00", False),  # 09:29:59 New York
+        ("2024-07-05T13:30:00+00:00", True),
+        ("2024-07-05T19:59:59+00:00", True),
+        ("2024-07-05T20:00:00+00:00", False),  # the close
+        ("2024-07-03T17:30:00+00:00", False),  # after the 13:00 early close
+        ("2024-07-04T15:00:00+00:00", False),  # Independence Day
+        ("2024-07-06T15:00:00+00:00", False),  # Saturday
+    ],
+)
+def test_the_live_page_refreshes_only_while_the_nyse_is_open(instant, is_open):
+    from stock_assets.dashboard.screens.live import market_open
+
+    assert market_open(dt.datetime.fromisoformat(instant)) is is_open
