@@ -31,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-BENCHMARKS = ("full_history", "daily_increment", "indicators", "stream", "aws")
+BENCHMARKS = ("full_history", "daily_increment", "indicators", "stream", "aws", "dashboard")
 GIB = 1024**3
 
 
@@ -135,7 +135,7 @@ def _wait(process: subprocess.Popen, timeout: float) -> tuple[int, int, os.struc
 def worker(name: str, home: Path, params: dict, result: Path) -> None:
     """Inside the subprocess: set the scenario's environment, run it, write its result."""
     sys.path.insert(0, str(HERE))
-    if name in ("indicators", "stream_ingest", "stream_latency"):
+    if name in ("indicators", "stream_ingest", "stream_latency", "dashboard"):
         outcome = _module_benchmark(name, home, params)
     else:
         import bench_pipeline as pipeline
@@ -148,7 +148,11 @@ def worker(name: str, home: Path, params: dict, result: Path) -> None:
 
 
 def _module_benchmark(name: str, home: Path, params: dict) -> dict:
-    """The benchmarks that have their own module (bench_indicators, bench_stream)."""
+    """The benchmarks that have their own module (bench_indicators, bench_stream, ...)."""
+    if name == "dashboard":
+        import bench_dashboard
+
+        return bench_dashboard.run(params["symbols"], params["days"], params["repeat"], home)
     if name == "indicators":
         import bench_indicators
 
@@ -341,12 +345,40 @@ def aws(args: argparse.Namespace) -> tuple[list[Row], dict]:
     return rows, result
 
 
+def dashboard(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    params = {"symbols": args.symbols, "days": args.days, "repeat": args.repeat}
+    result = run_scenario("dashboard", params)
+    target = result["target_seconds"]
+    measure = f"symbol page, {result['best']['bars']} daily bars (queries + figure + JSON)"
+    rows = [
+        Row(
+            "dashboard",
+            measure,
+            result["ours_seconds"],
+            "s",
+            reference="whole tables loaded into pandas",
+            reference_value=result["whole_tables_seconds"],
+            ratio=result["ours_seconds"] / result["whole_tables_seconds"],
+            target=f"< {target:g} s",
+            passed=result["ours_seconds"] < target,
+        ),
+        Row(
+            "dashboard",
+            "symbol page, first view in a fresh process",
+            result["cold"]["seconds"],
+            "s",
+        ),
+    ]
+    return rows, result
+
+
 RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict]]] = {
     "full_history": full_history,
     "daily_increment": daily_increment,
     "indicators": indicators,
     "stream": stream,
     "aws": aws,
+    "dashboard": dashboard,
 }
 
 

@@ -55,3 +55,17 @@ def test_the_harness_writes_each_figure_next_to_its_reference(harness, tmp_path)
     assert indicators["ratio"] == pytest.approx(
         indicators["ours"] / indicators["reference_value"], rel=1e-2
     )
+
+
+@pytest.mark.slow
+def test_the_dashboard_benchmark_times_a_symbol_page_against_whole_tables(harness, tmp_path):
+    argv = ["--only", "dashboard", "--symbols", "3", "--days", "120", "--repeat", "1"]
+    assert harness.main([*argv, "--out-dir", str(tmp_path)]) == 0
+    (report_path,) = tmp_path.glob("*.json")
+    report = json.loads(report_path.read_text())
+    page, first_view = report["rows"]
+    details = report["details"]["dashboard"]
+    assert details["best"]["bars"] == 120  # the whole history of one symbol was drawn
+    assert page["ours"] == details["ours_seconds"]
+    assert page["reference_value"] == details["whole_tables_seconds"]
+    assert page["status"] in ("pass", "MISS") and first_view["status"] == "info"
