@@ -3,7 +3,8 @@ pipeline made: `stock-assets run` on the simulator for a few symbols and ten wee
 
 Each page is opened through `python -m stock_assets.dashboard` on a free loopback port;
 what the charts and tables hold is compared with the warehouse, queried here with DuckDB.
-Screenshots go to docs/img/dashboard-*.png (the README shows them).
+Screenshots go to $STOCK_ASSETS_DATA_DIR/screenshots/dashboard-*.png (docs/img/ holds copies
+for the README), so a test run leaves the checkout as it was.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from stock_assets_tests.deploy.test_ui_browser import CHROMIUM, CHROMIUM_ARGS
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "img"
 SYMBOLS = "AAPL,MSFT,NVDA,JPM,XOM,TSLA"
 START, END = dt.date(2024, 5, 1), dt.date(2024, 7, 12)
 TIMEOUT_MS = 60_000
@@ -159,8 +159,9 @@ def day_text(value: object) -> str:
 
 
 def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"dashboard-{name}.png"
+    folder = Path(os.environ.get("STOCK_ASSETS_DATA_DIR", REPO / "data")) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"dashboard-{name}.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
 
