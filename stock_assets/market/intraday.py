@@ -249,7 +249,7 @@ def vendor_bars(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     for a bar, so `vwap` is its typical price (high + low + close) / 3, and `quotes` is NULL.
     """
     if frame.empty:
-        return _empty_bars().assign(source=pd.Series(dtype=object))
+        return _empty_bars()
     starts = _utc_microseconds(pd.to_datetime(frame["bar_start"]))
     days, session = _sessions_of(starts)
     keep = session >= 0
