@@ -15,8 +15,9 @@ import dagster as dg
 import pyarrow as pa
 
 from stock_assets.alerting import run_failure_alert_sensor
-from stock_assets.assets import gold, prices, stream, views
+from stock_assets.assets import gold, intraday, prices, stream, views
 from stock_assets.checks import ASSET_CHECKS, quality_job, with_freshness_policies
+from stock_assets.intraday_checks import INTRADAY_ASSET_CHECKS
 from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.aws import aws_resources
@@ -84,8 +85,10 @@ def resources_for(env: str) -> dict[str, object]:
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream, views])),
-        asset_checks=ASSET_CHECKS,
+        assets=with_freshness_policies(
+            dg.load_assets_from_modules([prices, gold, stream, intraday, views])
+        ),
+        asset_checks=[*ASSET_CHECKS, *INTRADAY_ASSET_CHECKS],
         jobs=[daily_market_job, stream_ingest_job, produce_quotes_job, quality_job],
         schedules=[after_close_schedule, market_hours_producer_schedule],
         sensors=[landing_arrivals_sensor, run_failure_alert_sensor],

@@ -53,13 +53,18 @@ class _TransactionalDuckDbClient(DuckDbClient):
     def delete_table_slice(context: OutputContext, table_slice: TableSlice, connection) -> None:
         if merge_spec(context.definition_metadata) is not None:
             return  # merged assets keep their stored rows; see io_managers.merge
-        exists = connection.execute(
+        if _exists(connection, table_slice):
+            DuckDbClient.delete_table_slice(context, table_slice, connection)
+
+
+def _exists(connection, table_slice: TableSlice) -> bool:
+    return bool(
+        connection.execute(
             "SELECT count(*) FROM information_schema.tables "
             "WHERE table_schema = ? AND table_name = ?",
             [table_slice.schema, table_slice.table],
         ).fetchone()[0]
-        if exists:
-            DuckDbClient.delete_table_slice(context, table_slice, connection)
+    )
 
 
 class _ContractPandasHandler(DuckDBPandasTypeHandler):
@@ -102,9 +107,14 @@ class _ContractPandasHandler(DuckDBPandasTypeHandler):
     def load_input(
         self, context: InputContext, table_slice: TableSlice, connection
     ) -> pd.DataFrame:
-        """Load with the same dtypes assets produce (DuckDB hands DATE back as datetime64)."""
-        frame = super().load_input(context, table_slice, connection)
+        """Load with the same dtypes assets produce (DuckDB hands DATE back as datetime64).
+
+        A contract table nobody has written yet reads as empty, as on S3: the daily job's
+        intraday bars read the stream history before the first arrival."""
         contract = _contract(table_slice)
+        if contract is not None and not _exists(connection, table_slice):
+            return contract.empty_frame()
+        frame = super().load_input(context, table_slice, connection)
         if contract is not None and not frame.empty:
             for name, sql_type in contract.columns:
                 if sql_type == "DATE" and name in frame:

@@ -120,12 +120,12 @@ def bars_from_quotes(quotes: pd.DataFrame, source: str = "stream") -> pd.DataFra
     sorted by (symbol, bar_start).
     """
     if quotes.empty:
-        return _empty_bars()
+        return empty_bars()
     ts_us = _utc_microseconds(quotes["ts"])
     days, session = _sessions_of(ts_us)
     keep = np.flatnonzero(session >= 0)
     if not len(keep):
-        return _empty_bars()
+        return empty_bars()
     codes, symbols = pd.factorize(quotes["symbol"].to_numpy()[keep], sort=True)
     by_symbol_time = _sorted_order(codes, ts_us[keep])
     order = keep[by_symbol_time]
@@ -188,7 +188,7 @@ def _aggregate(
     )
 
 
-def _empty_bars() -> pd.DataFrame:
+def empty_bars() -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "symbol": pd.Series(dtype=object),
@@ -249,7 +249,7 @@ def vendor_bars(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     for a bar, so `vwap` is its typical price (high + low + close) / 3, and `quotes` is NULL.
     """
     if frame.empty:
-        return _empty_bars()
+        return empty_bars()
     starts = _utc_microseconds(pd.to_datetime(frame["bar_start"]))
     days, session = _sessions_of(starts)
     keep = session >= 0

@@ -27,13 +27,16 @@ import pyarrow.compute as pc
 
 from stock_assets.market import calendar
 from stock_assets.market.sources.base import (
+    INTRADAY_BAR_COLUMNS,
     Extraction,
+    IntradayPull,
     MarketDataSource,
     PayloadLayout,
     PriceQuery,
     RawRecord,
     RecordError,
     dumps_record,
+    empty_intraday_bars,
     load_json_object,
 )
 from stock_assets.market.watchlist import Listing, default_listings
@@ -291,6 +294,27 @@ class SimulatedSource(MarketDataSource):
         weights = shape * rng.uniform(0.5, 1.5, len(ts))
         volume = _split_integer(int(bar.volume), weights)
         return pd.DataFrame({"symbol": symbol, "ts": ts, "price": path, "volume": volume})
+
+    def intraday_bars(
+        self, symbols: Sequence[str], day: dt.date, interval_minutes: int = 1
+    ) -> IntradayPull:
+        """Minute bars of the session's ticks: the same ticks the quotes come from, so the
+        bars aggregate to the daily bar (open, high, low, close, volume) exactly."""
+        from stock_assets.market.intraday import bars_from_quotes, resample_bars
+
+        if calendar.non_session_reason(day):
+            return IntradayPull(self.name, empty_intraday_bars())
+        frames = []
+        for symbol in self.transform_query(symbols, day, day).symbols:
+            ticks = self.intraday_ticks(symbol, day)
+            frames.append(ticks.assign(volume=ticks["volume"].cumsum()))
+        if not frames:
+            return IntradayPull(self.name, empty_intraday_bars())
+        bars = bars_from_quotes(pd.concat(frames, ignore_index=True), source=self.name)
+        if interval_minutes != 1:
+            bars = resample_bars(bars, interval_minutes)
+        bars = bars.assign(bar_start=bars["bar_start"].dt.tz_localize("UTC"))
+        return IntradayPull(self.name, bars[list(INTRADAY_BAR_COLUMNS)])
 
     def latest_quotes(self, symbols: Sequence[str], as_of: dt.datetime) -> list[dict[str, object]]:
         """The last tick at or before `as_of` per symbol, with change versus the prior close."""
