@@ -275,7 +275,11 @@ def vendor_bars(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def resample_bars(bars: pd.DataFrame, minutes: int) -> pd.DataFrame:
-    """N-minute bars from one-minute bars (buckets aligned to the clock: 09:30, 09:35, ...)."""
+    """N-minute bars from one-minute bars (buckets aligned to the clock: 09:30, 09:35, ...).
+
+    The same rules as the view gold.intraday_bars_resampled, for sources asked for 5-minute
+    bars; stored tables are resampled by the view, so the 1-minute table stays the only copy.
+    """
     if bars.empty:
         return bars.iloc[:0]
     bucket = bars["bar_start"].dt.floor(f"{minutes}min")
@@ -290,11 +294,12 @@ def resample_bars(bars: pd.DataFrame, minutes: int) -> pd.DataFrame:
         close=("close", "last"),
         volume=("volume", "sum"),
         pv=("pv", "sum"),
+        mean_vwap=("vwap", "mean"),
         bars=("open", "size"),
     ).reset_index()
     traded = out["volume"] > 0
-    out["vwap"] = np.where(traded, out["pv"] / out["volume"].where(traded, 1), out["close"])
-    return out.drop(columns="pv")
+    out["vwap"] = np.where(traded, out["pv"] / out["volume"].where(traded, 1), out["mean_vwap"])
+    return out.drop(columns=["pv", "mean_vwap"])
 
 
 KPI_COLUMNS = [

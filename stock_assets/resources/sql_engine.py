@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
+from stock_assets.market.schemas import TABLES
 from stock_assets.market.sql import View, glue_database
 
 
@@ -39,6 +40,12 @@ class DuckDBSqlEngine(SqlEngine):
     def create_view(self, view: View) -> CreatedView:
         statement = view.to_duckdb()
         with duckdb.connect(self.database) as conn:
+            # DuckDB binds a view when it is created: a contract table it reads that nobody
+            # has written yet (the stream's before the first arrival) is created empty.
+            for table in view.tables:
+                if table in TABLES:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.split(".")[0]}"')
+                    conn.execute(TABLES[table].ddl())
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{view.layer}"')
             conn.execute(statement)
         return CreatedView(name=view.qualified_name, statement=statement)
