@@ -18,7 +18,9 @@ WITH sized AS (
     b.source,
     i.minutes AS interval_minutes,
     date_add(
-      'minute', -(minute(b.bar_start) % i.minutes), date_trunc('minute', b.bar_start)
+      'minute',
+      CAST(-(minute(b.bar_start) % i.minutes) AS BIGINT),
+      date_trunc('minute', b.bar_start)
     ) AS bucket_start
   FROM silver.intraday_bars AS b
   CROSS JOIN (VALUES 5, 15) AS i (minutes)
