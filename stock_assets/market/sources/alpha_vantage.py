@@ -359,7 +359,7 @@ def _time_zone(document: Mapping[str, Any]) -> str:
 def _intraday_bars(
     symbol: str, document: Mapping[str, Any], series_name: str, day: dt.date
 ) -> pd.DataFrame:
-    """The series' bars stamped on `day` (local), with tz-aware bar starts."""
+    """The series' bars stamped on `day` (local time), with bar starts in UTC."""
     series = _series(document, series_name)
     zone = _time_zone(document)
     rows, malformed = [], 0
@@ -371,7 +371,7 @@ def _intraday_bars(
             malformed += 1
             continue
         if local.date() == day:
-            rows.append((symbol, local, *values))
+            rows.append((symbol, local.tz_convert("UTC"), *values))
     if malformed:
         log.warning("alpha_vantage: skipped %d malformed intraday bars of %s", malformed, symbol)
     bars = pd.DataFrame(rows, columns=list(INTRADAY_BAR_COLUMNS))
