@@ -18,13 +18,17 @@ PRICE_TOLERANCE = 1e-6  # relative: the same source's bars and daily bar agree t
 def _session_bounds(days: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Each row's session open and close (naive UTC datetime64[us]); NaT off-session."""
     codes, distinct = pd.factorize(days)
+    missing = np.datetime64("NaT", "us")
     opens, closes = [], []
     for day in distinct:
         known = isinstance(day, dt.date) and calendar.is_session(day)
-        opens.append(calendar.market_open_utc(day).tz_localize(None) if known else pd.NaT)
-        closes.append(calendar.market_close_utc(day).tz_localize(None) if known else pd.NaT)
+        for bounds, edge in (
+            (opens, calendar.market_open_utc),
+            (closes, calendar.market_close_utc),
+        ):
+            bounds.append(edge(day).tz_localize(None).to_datetime64() if known else missing)
     # Code -1 (a NULL date) picks the trailing NaT.
-    with_nat = [np.array([*v, pd.NaT], dtype="datetime64[us]") for v in (opens, closes)]
+    with_nat = [np.array([*v, missing], dtype="datetime64[us]") for v in (opens, closes)]
     return with_nat[0][codes], with_nat[1][codes]
 
 
