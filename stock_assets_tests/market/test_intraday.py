@@ -69,9 +69,11 @@ def xnys_sessions(start: dt.date, end: dt.date) -> pd.DataFrame:
     )
 
 
-def reference_bars(quotes: pd.DataFrame) -> pd.DataFrame:
-    days = pd.to_datetime(quotes["ts"]).dt.date
-    sessions = xnys_sessions(days.min() - dt.timedelta(days=1), days.max() + dt.timedelta(days=1))
+def reference_bars(quotes: pd.DataFrame, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
+    if sessions is None:
+        days = pd.to_datetime(quotes["ts"]).dt.date
+        first, last = days.min() - dt.timedelta(days=1), days.max() + dt.timedelta(days=1)
+        sessions = xnys_sessions(first, last)
     con = duckdb.connect()
     con.register("quotes", quotes)
     con.register("sessions", sessions)
