@@ -71,6 +71,7 @@ def indicator_chart(symbol: str, indicators: pd.DataFrame, signals: pd.DataFrame
 
 def intraday_chart(symbol: str, bars: pd.DataFrame) -> bytes:
     """One session as minute candles (New York time) with the running VWAP, and volume."""
+    from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
 
     data = bars.sort_values("bar_start")
@@ -97,8 +98,8 @@ def intraday_chart(symbol: str, bars: pd.DataFrame) -> bytes:
     volume_ax.vlines(x, 0, volume, color=colors, lw=1.2)
     volume_ax.set_ylabel("volume", fontsize=8)
     volume_ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
-    fig.subplots_adjust(left=0.08, right=0.985, top=0.94, bottom=0.12, hspace=0.08)
+    volume_ax.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+    fig.subplots_adjust(left=0.08, right=0.985, top=0.94, bottom=0.08, hspace=0.08)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)
     return buffer.getvalue()

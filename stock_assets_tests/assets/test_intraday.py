@@ -84,13 +84,16 @@ def test_vendor_bars_replace_the_stream_for_a_closed_session_and_keep_their_sour
     cursor = ingest(home, lake, {"landing/quotes/a.jsonl": quotes_at(31)})
     resources = {**local_resources(home, symbols=",".join(SYMBOLS[:2])), "lake": lake}
     config = {"ops": {"silver__intraday_bars": {"config": {"vendor_sessions": 1}}}}
-    assert dg.materialize(
+    run = dg.materialize(
         [stream_assets, intraday_bars],
         selection=[intraday_bars.key],
         resources=resources,
         partition_key=DAY.isoformat(),
         run_config=config,
-    ).success
+    )
+    (materialization,) = run.asset_materializations_for_node("silver__intraday_bars")
+    chart = materialization.metadata["chart_AAPL"].value
+    assert chart.startswith("![AAPL intraday](data:image/png;base64,iVBORw0KGgo")  # a PNG
     bars = stored_bars(home)
     by_source = bars.groupby(["symbol", "source"]).size().to_dict()
     # AAPL and MSFT got the simulator's 390 bars; TMUS, not in its pull, keeps the stream's.

@@ -298,22 +298,36 @@ class SimulatedSource(MarketDataSource):
     def intraday_bars(
         self, symbols: Sequence[str], day: dt.date, interval_minutes: int = 1
     ) -> IntradayPull:
-        """Minute bars of the session's ticks: the same ticks the quotes come from, so the
-        bars aggregate to the daily bar (open, high, low, close, volume) exactly."""
-        from stock_assets.market.intraday import bars_from_quotes, resample_bars
+        """Minute bars of the session's ticks: a bar opens at the previous tick and closes at
+        its own, so each close is the quote of that minute and the bars aggregate to the
+        daily bar (open, high, low, close, volume) exactly."""
+        from stock_assets.market.intraday import resample_bars, vendor_bars
 
-        if calendar.non_session_reason(day):
-            return IntradayPull(self.name, empty_intraday_bars())
         frames = []
-        for symbol in self.transform_query(symbols, day, day).symbols:
-            ticks = self.intraday_ticks(symbol, day)
-            frames.append(ticks.assign(volume=ticks["volume"].cumsum()))
+        if calendar.non_session_reason(day) is None:
+            for symbol in self.transform_query(symbols, day, day).symbols:
+                ticks = self.intraday_ticks(symbol, day)
+                close = ticks["price"].to_numpy()
+                open_ = np.concatenate([close[:1], close[:-1]])
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "symbol": symbol,
+                            "bar_start": ticks["ts"],
+                            "open": open_,
+                            "high": np.maximum(open_, close),
+                            "low": np.minimum(open_, close),
+                            "close": close,
+                            "volume": ticks["volume"].to_numpy(),
+                        }
+                    )
+                )
         if not frames:
             return IntradayPull(self.name, empty_intraday_bars())
-        bars = bars_from_quotes(pd.concat(frames, ignore_index=True), source=self.name)
+        bars = pd.concat(frames, ignore_index=True)
         if interval_minutes != 1:
-            bars = resample_bars(bars, interval_minutes)
-        bars = bars.assign(bar_start=bars["bar_start"].dt.tz_localize("UTC"))
+            bars = resample_bars(vendor_bars(bars, self.name), interval_minutes)
+            bars = bars.assign(bar_start=bars["bar_start"].dt.tz_localize("UTC"))
         return IntradayPull(self.name, bars[list(INTRADAY_BAR_COLUMNS)])
 
     def latest_quotes(self, symbols: Sequence[str], as_of: dt.datetime) -> list[dict[str, object]]:
