@@ -123,23 +123,26 @@ def bars_from_quotes(quotes: pd.DataFrame, source: str = "stream") -> pd.DataFra
         return empty_bars()
     ts_us = _utc_microseconds(quotes["ts"])
     days, session = _sessions_of(ts_us)
-    keep = np.flatnonzero(session >= 0)
-    if not len(keep):
+    inside = session >= 0
+    # Gathers cost a copy of each column: only pay for one when quotes fall outside.
+    keep = slice(None) if inside.all() else np.flatnonzero(inside)
+    if not inside.any():
         return empty_bars()
     codes, symbols = pd.factorize(quotes["symbol"].to_numpy()[keep], sort=True)
     by_symbol_time = _sorted_order(codes, ts_us[keep])
-    order = keep[by_symbol_time]
-    bars = _aggregate(
+    order = by_symbol_time if isinstance(keep, slice) else keep[by_symbol_time]
+    columns = _aggregate(
         codes[by_symbol_time],
         quotes["price"].to_numpy(dtype=np.float64)[order],
         pd.to_numeric(quotes["volume"]).to_numpy(dtype=np.float64, na_value=np.nan)[order],
         ts_us[order],
         session[order],
     )
-    bars["symbol"] = np.asarray(symbols, dtype=object)[bars.pop("code")]
-    bars["trade_date"] = days[bars.pop("session")]
-    bars["source"] = source
-    return bars[[*BAR_COLUMNS, "volume", "vwap", "quotes", "source"]]
+    columns["symbol"] = np.asarray(symbols, dtype=object)[columns.pop("code")]
+    columns["trade_date"] = days[columns.pop("session")]
+    columns["source"] = np.full(len(columns["symbol"]), source, dtype=object)
+    names = [*BAR_COLUMNS, "volume", "vwap", "quotes", "source"]
+    return pd.DataFrame({name: columns[name] for name in names}, copy=False)
 
 
 def _aggregate(
@@ -148,8 +151,8 @@ def _aggregate(
     volume: np.ndarray,
     ts_us: np.ndarray,
     session: np.ndarray,
-) -> pd.DataFrame:
-    """Bars (with symbol code and session index) of quotes sorted by (symbol, ts)."""
+) -> dict[str, np.ndarray | pd.api.extensions.ExtensionArray]:
+    """Bar columns (with symbol code and session index) of quotes sorted by (symbol, ts)."""
     minute = ts_us // _MINUTE_US
     session_first = _group_starts(codes, session)
     starts = np.flatnonzero(session_first | _group_starts(minute))
@@ -160,6 +163,7 @@ def _aggregate(
     before[session_first] = np.nan
     increase = np.clip(np.nan_to_num(level) - np.nan_to_num(before), 0, None)
     increase[np.isnan(level)] = 0.0
+    del before
 
     at_end = level[ends]
     before_bar = np.concatenate([[np.nan], at_end[:-1]])
@@ -172,20 +176,18 @@ def _aggregate(
     traded = weight > 0
     vwap = np.add.reduceat(price, starts) / count
     vwap[traded] = np.add.reduceat(price * increase, starts)[traded] / weight[traded]
-    return pd.DataFrame(
-        {
-            "code": codes[starts],
-            "session": session[starts],
-            "bar_start": (minute[starts] * _MINUTE_US).astype("datetime64[us]"),
-            "open": price[starts],
-            "high": np.maximum.reduceat(price, starts),
-            "low": np.minimum.reduceat(price, starts),
-            "close": price[ends],
-            "volume": pd.array(bar_volume.astype(np.int64), dtype="Int64"),
-            "vwap": vwap,
-            "quotes": pd.array(count.astype(np.int32), dtype="Int32"),
-        }
-    )
+    return {
+        "code": codes[starts],
+        "session": session[starts],
+        "bar_start": (minute[starts] * _MINUTE_US).astype("datetime64[us]"),
+        "open": price[starts],
+        "high": np.maximum.reduceat(price, starts),
+        "low": np.minimum.reduceat(price, starts),
+        "close": price[ends],
+        "volume": pd.array(bar_volume.astype(np.int64), dtype="Int64"),
+        "vwap": vwap,
+        "quotes": pd.array(count.astype(np.int32), dtype="Int32"),
+    }
 
 
 def empty_bars() -> pd.DataFrame:
