@@ -47,9 +47,9 @@ _INTRADAY = dict(
 
 class IntradayBarsConfig(dg.Config):
     vendor_sessions: int = Field(
-        default=5,
+        default=1,
         description="Outside arrivals runs: closed sessions at the end of the run that get "
-        "the source's own minute bars (0: none)",
+        "the source's own minute bars (0: none; a vendor call per symbol and session)",
     )
     chart_symbols: list[str] = Field(
         default_factory=list, description="Symbols charted in the metadata; empty: first three"

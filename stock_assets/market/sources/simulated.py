@@ -282,18 +282,24 @@ class SimulatedSource(MarketDataSource):
         bar's open and close and its extremes are exactly the bar's high and low; the
         daily volume is split over a U-shaped intraday profile summing to the bar's volume.
         """
-        bars = self.daily_bars(symbol, day, day)
-        if bars.empty:
+        days, bars = self._bars(symbol, day, day)
+        if not days:
             return pd.DataFrame(columns=["symbol", "ts", "price", "volume"])
-        bar = bars.iloc[0]
         opens, closes = calendar.market_open_utc(day), calendar.market_close_utc(day)
         ts = pd.date_range(opens, closes, freq=f"{minutes}min", inclusive="left")
-        rng = np.random.Generator(np.random.PCG64(_seed(self.seed, symbol, day, "ticks")))
-        path = _bent_path(rng, len(ts), bar.open, bar.high, bar.low, bar.close)
-        shape = 1.0 + 1.5 * np.linspace(-1, 1, len(ts)) ** 2
-        weights = shape * rng.uniform(0.5, 1.5, len(ts))
-        volume = _split_integer(int(bar.volume), weights)
+        path, volume = self._tick_path(symbol, day, bars, len(ts))
         return pd.DataFrame({"symbol": symbol, "ts": ts, "price": path, "volume": volume})
+
+    def _tick_path(
+        self, symbol: str, day: dt.date, bar: Mapping[str, np.ndarray], n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The n tick prices and volumes of a one-day bar (its columns as 1-element arrays)."""
+        rng = np.random.Generator(np.random.PCG64(_seed(self.seed, symbol, day, "ticks")))
+        first = {name: values[0] for name, values in bar.items()}
+        path = _bent_path(rng, n, first["open"], first["high"], first["low"], first["close"])
+        shape = 1.0 + 1.5 * np.linspace(-1, 1, n) ** 2
+        weights = shape * rng.uniform(0.5, 1.5, n)
+        return path, _split_integer(int(first["volume"]), weights)
 
     def intraday_bars(
         self, symbols: Sequence[str], day: dt.date, interval_minutes: int = 1
@@ -303,28 +309,34 @@ class SimulatedSource(MarketDataSource):
         daily bar (open, high, low, close, volume) exactly."""
         from stock_assets.market.intraday import resample_bars, vendor_bars
 
-        frames = []
+        names, paths, volumes = [], [], []
         if calendar.non_session_reason(day) is None:
+            opens, closes = calendar.market_open_utc(day), calendar.market_close_utc(day)
+            starts = pd.date_range(opens, closes, freq="1min", inclusive="left")
             for symbol in self.transform_query(symbols, day, day).symbols:
-                ticks = self.intraday_ticks(symbol, day)
-                close = ticks["price"].to_numpy()
-                open_ = np.concatenate([close[:1], close[:-1]])
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "symbol": symbol,
-                            "bar_start": ticks["ts"],
-                            "open": open_,
-                            "high": np.maximum(open_, close),
-                            "low": np.minimum(open_, close),
-                            "close": close,
-                            "volume": ticks["volume"].to_numpy(),
-                        }
-                    )
-                )
-        if not frames:
+                days, bar = self._bars(symbol, day, day)
+                if days:
+                    path, volume = self._tick_path(symbol, day, bar, len(starts))
+                    names.append(symbol)
+                    paths.append(path)
+                    volumes.append(volume)
+        if not names:
             return IntradayPull(self.name, empty_intraday_bars())
-        bars = pd.concat(frames, ignore_index=True)
+        close = np.concatenate(paths)
+        open_ = np.concatenate([close[:1], close[:-1]])
+        open_[:: len(starts)] = close[:: len(starts)]  # a session opens at its first tick
+        utc_starts = np.tile(starts.tz_localize(None).to_numpy(), len(names))
+        bars = pd.DataFrame(
+            {
+                "symbol": np.repeat(np.array(names, dtype=object), len(starts)),
+                "bar_start": pd.DatetimeIndex(utc_starts).tz_localize("UTC"),
+                "open": open_,
+                "high": np.maximum(open_, close),
+                "low": np.minimum(open_, close),
+                "close": close,
+                "volume": np.concatenate(volumes),
+            }
+        )
         if interval_minutes != 1:
             bars = resample_bars(vendor_bars(bars, self.name), interval_minutes)
             bars = bars.assign(bar_start=bars["bar_start"].dt.tz_localize("UTC"))
