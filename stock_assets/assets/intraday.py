@@ -19,7 +19,7 @@ from pydantic import Field
 from stock_assets.assets.metadata import add_materialization_metadata, definition_metadata
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.assets.stream import HISTORY_KEY, stream_assets
-from stock_assets.io_managers.merge import MergeSpec
+from stock_assets.io_managers.merge import MergeSpec, drop_fallback_rows
 from stock_assets.market import calendar, intraday
 from stock_assets.market.charts import intraday_chart
 from stock_assets.market.schemas import DAILY_KPIS, INTRADAY_BARS, conform
@@ -62,7 +62,8 @@ def _vendor_pull(
     days: list[dt.date],
     now: pd.Timestamp,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
-    """The source's minute bars for the closed sessions among `days`, and its failures."""
+    """The source's minute bars for the closed sessions among `days`, and its failures
+    (a failed pull under "*", each unusable bar under its symbol and bar start)."""
     closed = [d for d in days if calendar.market_close_utc(d) <= now]
     frames, errors = [], {}
     source, symbols = market_data.client(), market_data.watchlist()
@@ -73,9 +74,14 @@ def _vendor_pull(
             context.log.warning(f"{day}: no vendor minute bars: {exc}")
             errors[day.isoformat()] = {"*": str(exc)}
             continue
-        frames.append(intraday.vendor_bars(pull.bars, pull.source))
-        if pull.symbol_errors:
-            errors[day.isoformat()] = pull.symbol_errors
+        good, rejected = intraday.split_invalid_bars(intraday.vendor_bars(pull.bars, pull.source))
+        frames.append(good)
+        problems = dict(pull.symbol_errors)
+        for row in rejected.itertuples(index=False):
+            problems[f"{row.symbol} {row.bar_start:%H:%M} UTC"] = f"bar rejected: {row.reason}"
+        if problems:
+            context.log.warning(f"{day}: vendor minute bars with problems: {problems}")
+            errors[day.isoformat()] = problems
     bars = pd.concat(frames, ignore_index=True) if frames else intraday.empty_bars()
     return bars, errors
 
@@ -142,6 +148,8 @@ def intraday_bars(
             recent = days[-config.vendor_sessions :]
             vendor, vendor_errors = _vendor_pull(context, market_data, recent, now)
         bars = pd.concat([intraday.bars_from_quotes(history), vendor], ignore_index=True)
+        # The merge drops these too; dropped here, the counts and charts are what is stored.
+        _, bars = drop_fallback_rows(bars.iloc[:0], bars, BARS_MERGE)
         # Charts in the daily run only: an arrival run rewrites a few minutes.
         charts = _chart_metadata(bars, config.chart_symbols or list(market_data.watchlist()[:3]))
     bars = conform(bars.assign(ingested_at=now.tz_localize(None)), INTRADAY_BARS)

@@ -276,6 +276,23 @@ def vendor_bars(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return bars.sort_values(["symbol", "bar_start"], kind="stable", ignore_index=True)
 
 
+def split_invalid_bars(bars: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(good, rejected) vendor bars: a bar needs finite prices > 0, low <= open, close <=
+    high and a volume >= 0; the rejected ones carry a `reason`."""
+    prices = bars[["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
+    volume = bars["volume"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        good = (
+            np.isfinite(prices).all(axis=1)
+            & (prices > 0).all(axis=1)
+            & (bars["low"] <= bars[["open", "close"]].min(axis=1)).to_numpy()
+            & (bars["high"] >= bars[["open", "close"]].max(axis=1)).to_numpy()
+            & (volume >= 0)
+        )
+    reason = "prices not finite and > 0, outside [low, high], or a negative volume"
+    return bars[good], bars[~good].assign(reason=reason)
+
+
 def resample_bars(bars: pd.DataFrame, minutes: int) -> pd.DataFrame:
     """N-minute bars from one-minute bars (buckets aligned to the clock: 09:30, 09:35, ...).
 

@@ -20,6 +20,7 @@ from stock_assets.market.intraday import (
     daily_kpis,
     resample_bars,
     session_minutes,
+    split_invalid_bars,
     vendor_bars,
 )
 
@@ -298,3 +299,24 @@ def test_daily_kpis_against_figures_computed_by_hand_from_the_bars():
     # The first requested day of the other symbol has no earlier day in the input.
     first = daily_kpis(bars, DAYS[:1])
     assert first["prev_close"].isna().all()
+
+
+def test_invalid_vendor_bars_are_rejected_with_a_reason_and_the_rest_kept():
+    frame = pd.DataFrame(
+        {
+            "symbol": "IBM",
+            "bar_start": pd.to_datetime(
+                ["2024-07-02 14:00", "2024-07-02 14:01", "2024-07-02 14:02", "2024-07-02 14:03"],
+                utc=True,
+            ),
+            "open": [10.0, np.nan, 10.0, 10.0],
+            "high": [11.0, 11.0, 9.5, 11.0],  # the third has high < open
+            "low": [9.0, 9.0, 9.0, 9.0],
+            "close": [10.5, 10.5, 9.2, 10.5],
+            "volume": [5, 5, 5, -1],
+        }
+    )
+    good, rejected = split_invalid_bars(vendor_bars(frame, "alpha_vantage"))
+    assert good["bar_start"].dt.minute.tolist() == [0]
+    assert rejected["bar_start"].dt.minute.tolist() == [1, 2, 3]
+    assert rejected["reason"].str.contains("outside \\[low, high\\]").all()
