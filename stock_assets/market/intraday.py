@@ -191,7 +191,8 @@ def _aggregate(
 
 
 def empty_bars() -> pd.DataFrame:
-    frame = pd.DataFrame(
+    """No bars, in the columns and dtypes bars_from_quotes returns."""
+    return pd.DataFrame(
         {
             "symbol": pd.Series(dtype=object),
             "trade_date": pd.Series(dtype=object),
@@ -203,7 +204,6 @@ def empty_bars() -> pd.DataFrame:
             "source": pd.Series(dtype=object),
         }
     )
-    return frame
 
 
 def _keys(symbols: np.ndarray, starts: np.ndarray, vocabulary: pd.Index) -> np.ndarray:
