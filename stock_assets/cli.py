@@ -142,6 +142,28 @@ def run_stream_demo(defs, instance, day: dt.date, batches: int) -> bool:
     return True
 
 
+def intraday_summary(conn, day: dt.date) -> str:
+    """One line on the session's one-minute bars and the daily figures built from them."""
+    by_source = conn.execute(
+        "SELECT source, count(*), count(DISTINCT symbol) FROM silver.intraday_bars "
+        "WHERE trade_date = ? GROUP BY source ORDER BY source",
+        [day],
+    ).fetchall()
+    kpis = conn.execute(
+        "SELECT count(*), avg(completeness), avg(realized_vol) FROM gold.daily_kpis "
+        "WHERE trade_date = ?",
+        [day],
+    ).fetchone()
+    bars = ", ".join(f"{n} {source} bars ({symbols} symbols)" for source, n, symbols in by_source)
+    line = f"silver.intraday_bars {day}: {bars or 'none'}"
+    if kpis[0]:
+        line += (
+            f"; gold.daily_kpis: {kpis[0]} symbols, completeness {kpis[1]:.0%}, "
+            f"mean realized vol {kpis[2]:.2f} %"
+        )
+    return line
+
+
 def summarize(database: str, start: dt.date, end: dt.date) -> str:
     """A short text report of what the warehouse holds for the range."""
     with duckdb.connect(database, read_only=True) as conn:
@@ -169,6 +191,7 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
             "FROM gold.market_summary WHERE trade_date <= ? ORDER BY trade_date DESC LIMIT 1",
             [end],
         ).fetchone()
+        intraday = intraday_summary(conn, end)
     sessions = calendar.sessions_between(start, end)
     holidays = calendar.holidays_between(start, end)
     lines = [
@@ -180,6 +203,7 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
         f"silver.stream_history: {stream_rows} quotes; "
         f"gold.latest_snapshot: {snapshot_rows} symbols",
     ]
+    lines.append(intraday)
     if latest:
         day, up, down, gainers, losers = latest
         lines.append(

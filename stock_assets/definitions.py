@@ -15,9 +15,10 @@ import dagster as dg
 import pyarrow as pa
 
 from stock_assets.alerting import run_failure_alert_sensor
-from stock_assets.assets import gold, prices, stream, views
+from stock_assets.assets import gold, intraday, prices, stream, views
 from stock_assets.checks import ASSET_CHECKS, quality_job, with_freshness_policies
 from stock_assets.dashboard.links import with_dashboard_links
+from stock_assets.intraday_checks import INTRADAY_ASSET_CHECKS
 from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.aws import aws_resources
@@ -86,9 +87,11 @@ def resources_for(env: str) -> dict[str, object]:
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=with_dashboard_links(
-            with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream, views]))
+            with_freshness_policies(
+                dg.load_assets_from_modules([prices, gold, stream, intraday, views])
+            )
         ),
-        asset_checks=ASSET_CHECKS,
+        asset_checks=[*ASSET_CHECKS, *INTRADAY_ASSET_CHECKS],
         jobs=[daily_market_job, stream_ingest_job, produce_quotes_job, quality_job],
         schedules=[after_close_schedule, market_hours_producer_schedule],
         sensors=[landing_arrivals_sensor, run_failure_alert_sensor],

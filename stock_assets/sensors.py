@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import dagster as dg
 
+from stock_assets.assets.intraday import INTRADAY_BARS_KEY
 from stock_assets.assets.stream import HISTORY_KEY, SNAPSHOT_KEY, LandingBatchConfig
 from stock_assets.market import calendar
 from stock_assets.market.arrivals import ArrivalCursor, ObjectInfo, new_arrivals, run_key
@@ -45,8 +46,11 @@ def sensor_cadence_seconds() -> int:
 
 stream_ingest_job = dg.define_asset_job(
     name="stream_ingest_job",
-    selection=dg.AssetSelection.assets(HISTORY_KEY, SNAPSHOT_KEY),
-    description="Append landing objects to silver.stream_history and move the latest snapshot.",
+    selection=dg.AssetSelection.assets(HISTORY_KEY, SNAPSHOT_KEY, INTRADAY_BARS_KEY),
+    description=(
+        "Append landing objects to silver.stream_history, move the latest snapshot and "
+        "rewrite the one-minute bars their quotes touch."
+    ),
     # One step: running it in the run's own process saves a Python start-up per arrival.
     executor_def=dg.in_process_executor,
 )

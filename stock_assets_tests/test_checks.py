@@ -20,6 +20,7 @@ from stock_assets import checks
 from stock_assets.alerting import RUN_FAILURE, run_failure_alert, run_failure_alert_sensor
 from stock_assets.assets import gold, prices, stream, views
 from stock_assets.assets.stream import LandingBatchConfig
+from stock_assets.intraday_checks import INTRADAY_CHECKS
 from stock_assets.market import calendar
 from stock_assets.market.cleaning import CleanResult, clean_prices
 from stock_assets.market.landing import encode_micro_batch
@@ -404,7 +405,7 @@ def test_the_check_list_in_the_docs_names_every_check():
     rows = set(re.findall(r"^\| `([a-z_/]+)` \| `([a-z_]+)` \|", DOCS.read_text(), re.M))
     assert rows == {
         (key.to_user_string(), check.name)
-        for key, table_checks in checks.CHECKS.items()
+        for key, table_checks in {**checks.CHECKS, **INTRADAY_CHECKS}.items()
         for check in table_checks
     }
 

@@ -33,6 +33,9 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     out = capsys.readouterr().out
     assert "3 symbols" in out and "1 holidays skipped" in out and "gold.signals" in out
     assert "silver.stream_history: 9 quotes; gold.latest_snapshot: 3 symbols" in out
+    # The last session carries the simulator's minute bars, which outrank the stream's.
+    assert "silver.intraday_bars 2024-07-12: 1170 simulated bars (3 symbols)" in out
+    assert "gold.daily_kpis: 3 symbols, completeness 100%" in out
 
     def counts() -> dict[str, int]:
         with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
@@ -45,6 +48,8 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
                     "gold.market_summary",
                     "silver.stream_history",
                     "gold.latest_snapshot",
+                    "silver.intraday_bars",
+                    "gold.daily_kpis",
                 )
             }
 
@@ -54,6 +59,7 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     assert cli.main(args) == 0
     assert counts() == first
     assert first["silver.stream_history"] == 9 and first["gold.latest_snapshot"] == 3
+    assert first["silver.intraday_bars"] == 3 * 390 and first["gold.daily_kpis"] == 3
     with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
         views = {r[0] for r in conn.execute("SELECT view_name FROM duckdb_views()").fetchall()}
         latest = dict(conn.execute("SELECT symbol, close FROM gold.latest_prices").fetchall())

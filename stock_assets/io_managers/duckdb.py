@@ -53,13 +53,18 @@ class _TransactionalDuckDbClient(DuckDbClient):
     def delete_table_slice(context: OutputContext, table_slice: TableSlice, connection) -> None:
         if merge_spec(context.definition_metadata) is not None:
             return  # merged assets keep their stored rows; see io_managers.merge
-        exists = connection.execute(
+        if _exists(connection, table_slice):
+            DuckDbClient.delete_table_slice(context, table_slice, connection)
+
+
+def _exists(connection, table_slice: TableSlice) -> bool:
+    return bool(
+        connection.execute(
             "SELECT count(*) FROM information_schema.tables "
             "WHERE table_schema = ? AND table_name = ?",
             [table_slice.schema, table_slice.table],
         ).fetchone()[0]
-        if exists:
-            DuckDbClient.delete_table_slice(context, table_slice, connection)
+    )
 
 
 class _ContractPandasHandler(DuckDBPandasTypeHandler):
@@ -102,9 +107,14 @@ class _ContractPandasHandler(DuckDBPandasTypeHandler):
     def load_input(
         self, context: InputContext, table_slice: TableSlice, connection
     ) -> pd.DataFrame:
-        """Load with the same dtypes assets produce (DuckDB hands DATE back as datetime64)."""
-        frame = super().load_input(context, table_slice, connection)
+        """Load with the same dtypes assets produce (DuckDB hands DATE back as datetime64).
+
+        A contract table nobody has written yet reads as empty, as on S3: the daily job's
+        intraday bars read the stream history before the first arrival."""
         contract = _contract(table_slice)
+        if contract is not None and not _exists(connection, table_slice):
+            return contract.empty_frame()
+        frame = super().load_input(context, table_slice, connection)
         if contract is not None and not frame.empty:
             for name, sql_type in contract.columns:
                 if sql_type == "DATE" and name in frame:
@@ -122,19 +132,44 @@ def _merge(connection, table: str, spec: MergeSpec) -> None:
     DuckDB skip the other row groups by their min/max instead of reading the whole table,
     so the cost of a stream micro-batch does not grow with the history it joins.
     """
+    batch = "_stock_assets_out"
+    if spec.fallback:
+        batch = _without_fallback_rows(connection, table, spec)
     ranges = ", ".join(f'min("{k}"), max("{k}")' for k in spec.keys)
-    bounds = connection.execute(f"SELECT {ranges} FROM _stock_assets_out").fetchone()
+    bounds = connection.execute(f"SELECT {ranges} FROM {batch}").fetchone()
     match = " AND ".join(f't."{k}" = o."{k}" AND t."{k}" BETWEEN ? AND ?' for k in spec.keys)
     if spec.newest_by:
         newer = f'o."{spec.newest_by}" > t."{spec.newest_by}"'
         connection.execute(
-            f"DELETE FROM {table} t USING _stock_assets_out o WHERE {match} AND {newer}", bounds
+            f"DELETE FROM {table} t USING {batch} o WHERE {match} AND {newer}", bounds
         )
     connection.execute(
-        f"INSERT INTO {table} BY NAME SELECT * FROM _stock_assets_out o "
+        f"INSERT INTO {table} BY NAME SELECT * FROM {batch} o "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})",
         bounds,
     )
+
+
+def _without_fallback_rows(connection, table: str, spec: MergeSpec) -> str:
+    """Delete stored fallback rows the batch outranks; return the batch rows still to write."""
+    column, value = spec.fallback
+    same_scope = " AND ".join(f'a."{k}" = b."{k}"' for k in spec.scope)
+    better_in = 'EXISTS (SELECT 1 FROM {} b WHERE {} AND b."{}" <> ?)'
+    connection.execute(
+        f'DELETE FROM {table} a WHERE a."{column}" = ? AND '
+        + better_in.format("_stock_assets_out", same_scope, column),
+        [value, value],
+    )
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE _stock_assets_kept AS SELECT * FROM _stock_assets_out a "
+        f'WHERE NOT (a."{column}" = ? AND ('
+        + better_in.format(table, same_scope, column)
+        + " OR "
+        + better_in.format("_stock_assets_out", same_scope, column)
+        + "))",
+        [value, value, value],
+    )
+    return "_stock_assets_kept"
 
 
 class WarehouseIOManager(DuckDBPandasIOManager):

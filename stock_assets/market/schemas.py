@@ -191,6 +191,58 @@ LATEST_SNAPSHOT = TableSchema(
     ),
 )
 
+INTRADAY_BARS = TableSchema(
+    layer="silver",
+    name="intraday_bars",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("bar_start", "TIMESTAMP"),
+        ("open", "DOUBLE"),
+        ("high", "DOUBLE"),
+        ("low", "DOUBLE"),
+        ("close", "DOUBLE"),
+        ("volume", "BIGINT"),
+        ("vwap", "DOUBLE"),
+        ("quotes", "INTEGER"),
+        ("source", "VARCHAR"),
+        ("ingested_at", "TIMESTAMP"),
+    ),
+    description=(
+        "One-minute OHLCV bars of the regular NYSE session, one row per symbol and bar_start "
+        "(UTC, the start of the minute). Built from the stream's quotes (source 'stream', "
+        "quotes = how many made the bar) or a vendor's bars (quotes NULL), which replace the "
+        "stream's bars of a closed session and symbol."
+    ),
+)
+
+DAILY_KPIS = TableSchema(
+    layer="gold",
+    name="daily_kpis",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("open", "DOUBLE"),
+        ("close", "DOUBLE"),
+        ("prev_close", "DOUBLE"),
+        ("avg_price", "DOUBLE"),
+        ("vwap", "DOUBLE"),
+        ("volume", "BIGINT"),
+        ("range_pct", "DOUBLE"),
+        ("change_pct", "DOUBLE"),
+        ("oc_change_pct", "DOUBLE"),
+        ("realized_vol", "DOUBLE"),
+        ("bars", "INTEGER"),
+        ("bars_expected", "INTEGER"),
+        ("completeness", "DOUBLE"),
+    ),
+    description=(
+        "Daily figures per symbol and trading day built from the one-minute bars: session "
+        "VWAP, average price, volume, range, open-to-close and previous-close-to-close "
+        "change, realized volatility of the minute returns, and bars present / expected."
+    ),
+)
+
 # The tables of the daily batch path (daily_market_job), bronze to gold.
 BATCH_TABLES = (RAW_QUOTES, PRICES, PRICE_REJECTS, INDICATORS, SIGNALS, MARKET_SUMMARY)
 
@@ -200,6 +252,8 @@ TABLES: dict[str, TableSchema] = {
         *BATCH_TABLES,
         STREAM_HISTORY,
         LATEST_SNAPSHOT,
+        INTRADAY_BARS,
+        DAILY_KPIS,
     )
 }
 

@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 from pydantic import Field
 
+from stock_assets.market.schemas import TABLES
 from stock_assets.market.sql import View, glue_database, translate_query
 
 # A value bound to a `?` placeholder: never spliced into the SQL text by this module.
@@ -79,6 +80,12 @@ class DuckDBSqlEngine(SqlEngine):
     def create_view(self, view: View) -> CreatedView:
         statement = view.to_duckdb()
         with self._connect(read_only=False) as conn:
+            # DuckDB binds a view when it is created: a contract table it reads that nobody
+            # has written yet (the stream's before the first arrival) is created empty.
+            for table in view.tables:
+                if table in TABLES:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.split(".")[0]}"')
+                    conn.execute(TABLES[table].ddl())
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{view.layer}"')
             conn.execute(statement)
         return CreatedView(name=view.qualified_name, statement=statement)
