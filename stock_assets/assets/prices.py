@@ -13,7 +13,7 @@ from stock_assets.assets.metadata import (
 )
 from stock_assets.market import bronze
 from stock_assets.market.cleaning import clean_prices
-from stock_assets.market.schemas import PRICE_REJECTS, PRICES, RAW_QUOTES
+from stock_assets.market.schemas import PRICE_REJECTS, PRICES, RAW_QUOTES, TableSchema
 from stock_assets.partitions import TRADING_DAYS, partition_days
 from stock_assets.resources.lake import LakeResource
 from stock_assets.resources.market_data import MarketDataResource
@@ -88,22 +88,20 @@ def raw_quotes(
     return frame
 
 
+def _silver_out(key: dg.AssetKey, contract: TableSchema) -> dg.AssetOut:
+    return dg.AssetOut(
+        key=key,
+        description=contract.description,
+        metadata=definition_metadata(contract, partition_expr="trade_date"),
+        kinds=kinds("pandas"),
+        owners=OWNERS,
+    )
+
+
 @dg.multi_asset(
     outs={
-        "prices": dg.AssetOut(
-            key=PRICES_KEY,
-            description=PRICES.description,
-            metadata=definition_metadata(PRICES, partition_expr="trade_date"),
-            kinds=kinds("pandas"),
-            owners=OWNERS,
-        ),
-        "price_rejects": dg.AssetOut(
-            key=REJECTS_KEY,
-            description=PRICE_REJECTS.description,
-            metadata=definition_metadata(PRICE_REJECTS, partition_expr="trade_date"),
-            kinds=kinds("pandas"),
-            owners=OWNERS,
-        ),
+        "prices": _silver_out(PRICES_KEY, PRICES),
+        "price_rejects": _silver_out(REJECTS_KEY, PRICE_REJECTS),
     },
     ins={"raw_quotes": dg.AssetIn(key=["bronze", "raw_quotes"])},
     group_name="silver",
