@@ -35,8 +35,30 @@ def last_closed_session(now: dt.datetime) -> dt.date:
 
 def default_range(months: int, now: dt.datetime) -> tuple[dt.date, dt.date]:
     end = last_closed_session(now)
-    start = (pd.Timestamp(end) - pd.DateOffset(months=months)).date() + dt.timedelta(days=1)
+    sessions = calendar.sessions_between(months_before(end, months), end)
+    return sessions[0], sessions[-1]
+
+
+def months_before(end: dt.date, months: int) -> dt.date:
+    """The first day of the `months` months that end on `end`."""
+    return (pd.Timestamp(end) - pd.DateOffset(months=months)).date() + dt.timedelta(days=1)
+
+
+def session_range(
+    start: dt.date, end: dt.date, first: dt.date, now: dt.datetime
+) -> tuple[dt.date, dt.date]:
+    """[start, end] narrowed to the NYSE sessions it holds, within the partitions (from
+    `first` to today's session); ValueError saying which bound is wrong otherwise."""
+    today = calendar.trading_day_of(pd.Timestamp(now))
+    if start > end:
+        raise ValueError(f"--start {start} is after --end {end}")
+    if start < first:
+        raise ValueError(f"--start {start} is before the first partition, {first}")
+    if end > today:
+        raise ValueError(f"--end {end} is in the future (today is {today})")
     sessions = calendar.sessions_between(start, end)
+    if not sessions:
+        raise ValueError(f"{start} .. {end} holds no NYSE session")
     return sessions[0], sessions[-1]
 
 
@@ -182,8 +204,16 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
             "GROUP BY signal ORDER BY signal",
             [start, end],
         ).fetchall()
+        created = {
+            f"{schema}.{name}"
+            for schema, name in conn.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables()"
+            ).fetchall()
+        }
         stream_rows, snapshot_rows = (
             conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            if table in created
+            else None
             for table in ("silver.stream_history", "gold.latest_snapshot")
         )
         latest = conn.execute(
@@ -201,7 +231,9 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
         per_symbol.to_string(index=False),
         "gold.signals: " + (", ".join(f"{n} {name}" for name, n in signals) or "none"),
         f"silver.stream_history: {stream_rows} quotes; "
-        f"gold.latest_snapshot: {snapshot_rows} symbols",
+        f"gold.latest_snapshot: {snapshot_rows} symbols"
+        if stream_rows is not None and snapshot_rows is not None
+        else "silver.stream_history, gold.latest_snapshot: not created yet (no stream batch)",
     ]
     lines.append(intraday)
     if latest:
@@ -213,23 +245,46 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
     return "\n".join(lines)
 
 
+def _at_least(lowest: int):
+    """An argparse type: a whole number not below `lowest`."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be {lowest} or more, got {value}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stock-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="backfill the daily job over a range and summarize")
-    run.add_argument("--months", type=int, default=3, help="how far back (default 3 months)")
+    run.add_argument(
+        "--months", type=_at_least(1), default=3, help="how far back (default 3 months)"
+    )
     run.add_argument("--start", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
     run.add_argument("--end", type=dt.date.fromisoformat, help="last day (YYYY-MM-DD)")
-    run.add_argument("--stream-batches", type=int, default=3, help="demo micro-batches")
+    run.add_argument(
+        "--stream-batches", type=_at_least(0), default=3, help="demo micro-batches (0: none)"
+    )
     args = parser.parse_args(argv)
 
     from dagster import BetaWarning, PreviewWarning
 
     for category in (BetaWarning, PreviewWarning):  # API maturity notes, not run problems
         warnings.filterwarnings("ignore", category=category)
-    start, end = default_range(args.months, dt.datetime.now(dt.UTC))
-    start, end = args.start or start, args.end or end
     from stock_assets.definitions import build_definitions, data_dir
+    from stock_assets.partitions import TRADING_DAYS
+
+    now, first = dt.datetime.now(dt.UTC), TRADING_DAYS.start.date()
+    end = args.end or last_closed_session(now)
+    start = args.start or max(months_before(end, args.months), first)
+    try:
+        start, end = session_range(start, end, first, now)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     # Built now, not at import, so the environment of this call decides the resources.
     defs, instance = build_definitions(), _instance()

@@ -14,7 +14,7 @@ from stock_assets.resources.market_data import MarketDataResource
 
 daily_market_job = dg.define_asset_job(
     name="daily_market_job",
-    selection=dg.AssetSelection.groups("prices", "analytics", "intraday", "views"),
+    selection=dg.AssetSelection.groups("bronze", "silver", "gold", "views"),
     description=(
         "The daily batch: pull the watchlist into bronze, clean into silver, then compute "
         "indicators, signals (alerting new ones) and the market summary; rebuild the day's "

@@ -16,7 +16,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from stock_assets.assets.metadata import add_materialization_metadata, definition_metadata
+from stock_assets.assets.metadata import (
+    OWNERS,
+    add_materialization_metadata,
+    definition_metadata,
+    kinds,
+)
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.assets.stream import HISTORY_KEY, stream_assets
 from stock_assets.io_managers.merge import MergeSpec, drop_fallback_rows
@@ -40,8 +45,8 @@ _INTRADAY = dict(
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
-    group_name="intraday",
-    kinds={"duckdb", "pandas"},
+    kinds=kinds("pandas"),
+    owners=OWNERS,
 )
 
 
@@ -126,6 +131,7 @@ def _chart_metadata(bars: pd.DataFrame, symbols: list[str]) -> dict[str, dg.Meta
         **BARS_MERGE.metadata(),
     },
     ins={"history": dg.AssetIn(HISTORY_KEY)},
+    group_name="silver",
     **_INTRADAY,
 )
 def intraday_bars(
@@ -180,6 +186,7 @@ def intraday_bars(
             ),
         )
     },
+    group_name="gold",
     **_INTRADAY,
 )
 def daily_kpis(context: dg.AssetExecutionContext, bars: pd.DataFrame) -> pd.DataFrame:
