@@ -156,6 +156,42 @@ HEATMAP_VALUES = {
 }
 
 
+def minute_figure(symbol: str, bars: pd.DataFrame) -> go.Figure:
+    """One session's one-minute candles with the running session VWAP, and volume below,
+    in New York time."""
+    x = (
+        pd.to_datetime(bars["bar_start"])
+        .dt.tz_localize("UTC")
+        .dt.tz_convert(calendar.MARKET_TIMEZONE)
+    )
+    volume = bars["volume"].astype("float64")
+    typical = bars["vwap"].fillna(bars["close"]).astype("float64")
+    session_vwap = (typical * volume).cumsum() / volume.cumsum().where(volume.cumsum() > 0)
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.75, 0.25]
+    )
+    fig.add_trace(
+        go.Candlestick(
+            x=x,
+            open=bars["open"],
+            high=bars["high"],
+            low=bars["low"],
+            close=bars["close"],
+            name=symbol,
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(x=x, y=session_vwap, name="VWAP", line=dict(color="#9467bd", width=1.2)),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(go.Bar(x=x, y=volume, name="Volume", marker_color="#7f9fbf"), row=2, col=1)
+    fig.update_layout(height=520, xaxis_rangeslider_visible=False, margin=dict(t=30, b=20))
+    return fig
+
+
 def heatmap_figure(grid: pd.DataFrame, value: str) -> go.Figure:
     """Symbols x trading days coloured by `value` (a key of HEATMAP_VALUES)."""
     title, scale, middle = HEATMAP_VALUES[value]

@@ -167,6 +167,23 @@ class Warehouse:
         warmup = start - dt.timedelta(days=AVERAGE_WARMUP_DAYS)
         return self._query(statement, symbol, warmup, end, symbol, start, end, start, end)
 
+    def latest_session_bars(self, symbol: str, end: dt.date) -> pd.DataFrame:
+        """The one-minute bars of the symbol's newest session up to `end` (bar_start in UTC)."""
+        return self._query(
+            """
+            SELECT trade_date, bar_start, open, high, low, close, volume, vwap, source
+            FROM silver.intraday_bars
+            WHERE symbol = ? AND trade_date = (
+                SELECT max(trade_date) FROM silver.intraday_bars
+                WHERE symbol = ? AND trade_date <= ?
+            )
+            ORDER BY bar_start
+            """,
+            symbol,
+            symbol,
+            end,
+        )
+
     # -- live ------------------------------------------------------------------------------
 
     def latest_snapshot(self) -> pd.DataFrame:

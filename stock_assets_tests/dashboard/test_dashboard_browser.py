@@ -25,7 +25,6 @@ import pandas as pd
 import pytest
 
 from stock_assets_tests.dashboard.test_queries import hold_write_lock
-from stock_assets_tests.deploy.test_ui_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
 
@@ -92,18 +91,6 @@ def dashboard(dataset: dict[str, str]) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/install-test-system-deps.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -213,9 +200,19 @@ def test_symbol_page_draws_the_bars_indicators_and_signals(page, dashboard, data
         start,
         end,
     )
-    [traces] = figures(page, 1)
+    traces, minutes = figures(page, 2)
     by_name = {trace["name"]: trace for trace in traces}
     candles = by_name["MSFT"]
+    bars = warehouse(
+        dataset,
+        "SELECT close FROM silver.intraday_bars WHERE symbol = 'MSFT' AND trade_date = "
+        "(SELECT max(trade_date) FROM silver.intraday_bars WHERE symbol = 'MSFT') "
+        "ORDER BY bar_start",
+    )
+    assert len(bars) > 300, "make run leaves a whole session of minute bars"
+    minute_candles = next(trace for trace in minutes if trace["type"] == "candlestick")
+    assert minute_candles["close"] == pytest.approx(bars.close.tolist())
+    assert any(trace["name"] == "VWAP" for trace in minutes)
     assert [day_text(x) for x in candles["x"]] == [day_text(d) for d in prices.trade_date]
     assert candles["close"] == pytest.approx(prices.close.tolist())
     for name in ("SMA 5", "SMA 20", "SMA 50", "7-day avg", "30-day avg", "MACD", "RSI 14"):

@@ -18,9 +18,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stock_assets.dashboard.charts import minute_figure
 from stock_assets.dashboard.queries import AVERAGE_WARMUP_DAYS, Warehouse
 from stock_assets.market import calendar
-from stock_assets.market.schemas import INDICATORS, PRICES, SIGNALS, TABLES, conform
+from stock_assets.market.schemas import (
+    INDICATORS,
+    INTRADAY_BARS,
+    PRICES,
+    SIGNALS,
+    TABLES,
+    conform,
+)
 from stock_assets.resources.sql_engine import (
     DuckDBSqlEngine,
     WarehouseBusyError,
@@ -29,6 +37,31 @@ from stock_assets.resources.sql_engine import (
 
 SESSIONS = calendar.sessions_between(dt.date(2024, 1, 2), dt.date(2024, 6, 28))
 SYMBOLS = ("AAPL", "MSFT")
+
+
+def _minute_bars() -> pd.DataFrame:
+    """Three bars of AAPL on each of the last two sessions (14:30 UTC is 10:30 New York)."""
+    rows = []
+    for day in SESSIONS[-2:]:
+        for minute in range(3):
+            close = 100.0 + minute + day.day
+            rows.append(
+                dict(
+                    symbol="AAPL",
+                    trade_date=day,
+                    bar_start=pd.Timestamp(f"{day} 14:3{minute}:00"),
+                    open=close - 0.2,
+                    high=close + 0.5,
+                    low=close - 0.5,
+                    close=close,
+                    volume=100 * (minute + 1),
+                    vwap=close - 0.1,
+                    quotes=4,
+                    source="stream",
+                    ingested_at=pd.Timestamp("2024-07-01"),
+                )
+            )
+    return conform(pd.DataFrame(rows), INTRADAY_BARS)
 
 
 def _prices() -> pd.DataFrame:
@@ -81,6 +114,7 @@ def warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ("silver.prices", prices),
             ("gold.indicators", conform(indicators, INDICATORS)),
             ("gold.signals", conform(signals, SIGNALS)),
+            ("silver.intraday_bars", _minute_bars()),
         ]:
             conn.register("frame", frame)
             conn.execute(f"INSERT INTO {name} BY NAME SELECT * FROM frame")
@@ -221,3 +255,23 @@ def test_a_reader_gives_up_with_a_clear_error_and_never_blocks_the_writer(tmp_pa
     started = time.monotonic()
     hold_write_lock(path, hold_seconds=0).wait(timeout=30)
     assert time.monotonic() - started < 10
+
+
+def test_minute_bars_are_the_newest_session_up_to_the_end(warehouse):
+    latest = warehouse.latest_session_bars("AAPL", SESSIONS[-1])
+    expected = _minute_bars().tail(3)
+    assert [pd.Timestamp(t) for t in latest.bar_start] == list(expected.bar_start)
+    assert latest.close.tolist() == expected.close.tolist()
+    earlier = warehouse.latest_session_bars("AAPL", SESSIONS[-2])
+    assert {pd.Timestamp(d).date() for d in earlier.trade_date} == {SESSIONS[-2]}
+    assert warehouse.latest_session_bars("MSFT", SESSIONS[-1]).empty
+
+
+def test_the_minute_chart_draws_the_running_session_vwap_in_new_york_time():
+    bars = _minute_bars().tail(3).reset_index(drop=True)
+    candles, vwap, volume = minute_figure("AAPL", bars).data
+    weights = bars.volume.to_numpy(dtype=float)
+    running = np.cumsum(bars.vwap.to_numpy() * weights) / np.cumsum(weights)
+    np.testing.assert_allclose(np.asarray(vwap.y, dtype=float), running)
+    assert pd.Timestamp(candles.x[0]).strftime("%H:%M") == "10:30"
+    assert list(volume.y) == [100, 200, 300]

@@ -1,9 +1,9 @@
 """A symbol's daily bars: candles and volume, SMA 5/20/50, 7/30-day averages, Bollinger
-bands, MACD, RSI and its signals marked on the chart.
+bands, MACD, RSI and its signals marked on the chart; its latest session in minutes.
 
 The page is a list of sections drawn one after the other for the chosen symbol and range
-(`SECTIONS`); the latest session's minute candles join it as one more section, and a
-split-adjusted basis as one more entry of `queries.PRICE_TABLES`.
+(`SECTIONS`): the daily chart, then the newest session's one-minute candles with VWAP. A
+split-adjusted basis joins as one more entry of `queries.PRICE_TABLES`.
 """
 
 from __future__ import annotations
@@ -75,6 +75,18 @@ def daily_section(warehouse: Warehouse, selection: Selection) -> None:
         state.table(signals, "symbol_signals")
 
 
+def minute_section(warehouse: Warehouse, selection: Selection) -> None:
+    """The newest session up to the range's end as one-minute candles with VWAP."""
+    bars = warehouse.latest_session_bars(selection.symbol, selection.end)
+    if bars.empty:
+        st.write(f"No one-minute bars of {selection.symbol} up to {selection.end}.")
+        return
+    day = pd.Timestamp(bars["trade_date"].iloc[0]).date()
+    sources = ", ".join(sorted(bars["source"].dropna().unique()))
+    st.subheader(f"{selection.symbol} on {day}: one-minute bars ({sources})")
+    st.plotly_chart(charts.minute_figure(selection.symbol, bars), key="minute_chart")
+
+
 def _latest_metrics(history: pd.DataFrame) -> None:
     last = history.iloc[-1]
     columns = st.columns(5)
@@ -90,4 +102,4 @@ def _number(value: float) -> str:
     return "n/a" if pd.isna(value) else f"{value:.2f}"
 
 
-SECTIONS: list[Callable[[Warehouse, Selection], None]] = [daily_section]
+SECTIONS: list[Callable[[Warehouse, Selection], None]] = [daily_section, minute_section]
