@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from stock_assets.alerting import run_failure_alert_sensor
 from stock_assets.assets import gold, prices, stream, views
-from stock_assets.checks import ASSET_CHECKS, quality_job, with_freshness_policies
+from stock_assets.checks import ASSET_CHECKS
 from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.aws import aws_resources
@@ -28,6 +28,8 @@ from stock_assets.schedules import (
     daily_market_job,
     market_hours_producer_schedule,
     produce_quotes_job,
+    quality_job,
+    with_freshness_policies,
 )
 from stock_assets.sensors import landing_arrivals_sensor, stream_ingest_job
 

@@ -35,19 +35,11 @@ from typing import Any, TypeVar
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster import (
-    AssetKey,
-    ConfigurableIOManager,
-    InputContext,
-    MetadataValue,
-    OutputContext,
-    TableColumn,
-)
-from dagster import TableSchema as DagsterTableSchema
-from dagster._core.definitions.metadata import TableMetadataSet
+from dagster import AssetKey, ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from pydantic import Field
 
 from stock_assets.io_managers.merge import MergeSpec, merge_frames, merge_spec
+from stock_assets.io_managers.table_metadata import output_metadata, valid_table_name
 from stock_assets.market.schemas import TABLES, TableSchema, conform
 from stock_assets.market.sql import glue_database
 
@@ -219,18 +211,9 @@ class S3ParquetIOManager(ConfigurableIOManager):
             written = self._write_partitions(
                 glue, s3, table, frame, context.asset_partition_keys, context.run_id, context.log
             )
-        # A backfill's output metadata is copied onto every day's materialization: there it
-        # holds only run-level facts, not the whole run's row count or the frame's dtypes
-        # (the assets record each day's own counts, assets/metadata.py).
-        backfill = table.partition_column is not None and len(context.asset_partition_keys) > 1
-        count = "partition_row_count" if context.has_partition_key else "row_count"
         context.add_output_metadata(
             {
-                **TableMetadataSet(
-                    **({} if backfill else {count: written.rows}),
-                    table_name=table.qualified_name,
-                    storage_kind="s3",
-                ),
+                **output_metadata(context, frame, written.rows, table.qualified_name),
                 "dagster/uri": MetadataValue.path(written.uri),
                 **(
                     {
@@ -240,19 +223,6 @@ class S3ParquetIOManager(ConfigurableIOManager):
                     }
                     if table.partition_column
                     else {}
-                ),
-                **(
-                    {}
-                    if backfill
-                    else {
-                        "dataframe_columns": MetadataValue.table_schema(
-                            DagsterTableSchema(
-                                columns=[
-                                    TableColumn(str(n), str(t)) for n, t in frame.dtypes.items()
-                                ]
-                            )
-                        )
-                    }
                 ),
             }
         )
@@ -268,6 +238,20 @@ class S3ParquetIOManager(ConfigurableIOManager):
         if table.partition_column is None:
             return self._read_table(glue, s3, table)
         return self._read_partitions(glue, s3, table, context.asset_partition_keys)
+
+    # -- the public read ------------------------------------------------------------------
+
+    def read(self, table: str, partitions: Sequence[str | dt.date] | None = None) -> pd.DataFrame:
+        """The stored rows of `table` (`layer.table`), as the asset produced them.
+
+        With `partitions` (trading days), exactly those partitions (absent ones skipped);
+        without, the whole unpartitioned table. A table not written yet reads as empty."""
+        layer, name = valid_table_name(table).split(".")
+        stored = self._table(AssetKey([layer, name]), {}, partitioned=bool(partitions))
+        glue, s3 = self._client("glue"), self._client("s3")
+        if not partitions:
+            return self._read_table(glue, s3, stored)
+        return self._read_partitions(glue, s3, stored, [str(p) for p in partitions])
 
     # -- naming --------------------------------------------------------------------------
 

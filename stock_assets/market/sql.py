@@ -120,8 +120,22 @@ class View:
     def to_duckdb(self) -> str:
         return self.statement.sql(dialect="duckdb", comments=False)
 
+    @property
+    def declared_columns(self) -> list[str]:
+        """The view's columns as its SQL declares them: the outer select list, in order."""
+        return list(self.statement.expression.named_selects)
 
-def _with_databases(statement: exp.Create, prefix: str) -> exp.Create:
+
+def query_for(sql: str, dialect: str, database_prefix: str = "") -> str:
+    """A query written in Athena's dialect (tables by layer), for `dialect` (duckdb | athena)
+    with the Glue database prefix applied."""
+    import sqlglot
+
+    parsed = sqlglot.parse_one(sql, read=SOURCE_DIALECT)
+    return _with_databases(parsed, database_prefix).sql(dialect=dialect, comments=False)
+
+
+def _with_databases(statement: exp.Expression, prefix: str) -> exp.Expression:
     """The statement with every layer database renamed to its Glue database."""
     if not prefix:
         return statement

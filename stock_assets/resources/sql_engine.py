@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from stock_assets.market.sql import View, glue_database
+from stock_assets.market.sql import SOURCE_DIALECT, View, glue_database, query_for
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,17 @@ class CreatedView:
 
 
 class SqlEngine(dg.ConfigurableResource):
-    """Creates or replaces views from sql/views."""
+    """Creates or replaces views from sql/views, and answers the questions their checks ask."""
 
     def create_view(self, view: View) -> CreatedView:
+        raise NotImplementedError
+
+    def count(self, query: str) -> int:
+        """The one number a counting query (Athena dialect, tables by layer) returns."""
+        raise NotImplementedError
+
+    def columns(self, view: View) -> list[str]:
+        """The columns of the view as the engine stores it, in order."""
         raise NotImplementedError
 
 
@@ -42,6 +50,15 @@ class DuckDBSqlEngine(SqlEngine):
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{view.layer}"')
             conn.execute(statement)
         return CreatedView(name=view.qualified_name, statement=statement)
+
+    def count(self, query: str) -> int:
+        with duckdb.connect(self.database) as conn:
+            return int(conn.execute(query_for(query, "duckdb")).fetchone()[0])
+
+    def columns(self, view: View) -> list[str]:
+        with duckdb.connect(self.database) as conn:
+            relation = conn.execute(f"SELECT * FROM {view.qualified_name} LIMIT 0")
+            return [column[0] for column in relation.description]
 
 
 class AthenaQueryError(RuntimeError):
@@ -71,13 +88,28 @@ class AthenaSqlEngine(SqlEngine):
         query_id = self.run_query(statement, database)
         return CreatedView(name=f"{database}.{view.name}", statement=statement, query_id=query_id)
 
-    def run_query(self, statement: str, database: str) -> str:
-        """Start one statement and wait for it; raises with Athena's reason if it fails."""
+    def count(self, query: str) -> int:
+        statement = query_for(query, SOURCE_DIALECT, self.database_prefix)
+        rows = self._results(self.run_query(statement, glue_database("gold", self.database_prefix)))
+        return int(rows["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"])  # row 0: header
+
+    def columns(self, view: View) -> list[str]:
+        database = glue_database(view.layer, self.database_prefix)
+        query_id = self.run_query(f'SELECT * FROM "{database}"."{view.name}" LIMIT 0', database)
+        info = self._results(query_id)["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+        return [column["Name"] for column in info]
+
+    def _athena(self):
         import boto3
 
-        athena = boto3.client(
-            "athena", region_name=self.region_name or os.environ.get("AWS_REGION")
-        )
+        return boto3.client("athena", region_name=self.region_name or os.environ.get("AWS_REGION"))
+
+    def _results(self, query_id: str) -> dict:
+        return self._athena().get_query_results(QueryExecutionId=query_id, MaxResults=2)
+
+    def run_query(self, statement: str, database: str) -> str:
+        """Start one statement and wait for it; raises with Athena's reason if it fails."""
+        athena = self._athena()
         request: dict = {
             "QueryString": statement,
             "QueryExecutionContext": {"Catalog": "AwsDataCatalog", "Database": database},
