@@ -1,7 +1,6 @@
 """Jobs, the schedules that run them, and the freshness the schedules promise."""
 
 import datetime as dt
-import os
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
@@ -14,6 +13,7 @@ from stock_assets.market.schemas import BATCH_TABLES, LATEST_SNAPSHOT, STREAM_HI
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
 from stock_assets.resources.market_data import MarketDataResource
+from stock_assets.settings import Settings
 
 # The daily batch (after_close_schedule, 18:30) lands between the 16:00 close and 20:00.
 # Cron freshness has no exchange calendar: on an NYSE holiday the asset shows FAIL from
@@ -121,7 +121,7 @@ def produce_quotes_job():
 
 @dg.schedule(
     job=produce_quotes_job,
-    cron_schedule=os.environ.get("STOCK_ASSETS_PRODUCER_CRON", "* 9-16 * * 1-5"),
+    cron_schedule=Settings.from_env().producer_cron,
     execution_timezone=calendar.MARKET_TIMEZONE,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every minute while the NYSE is open (turn on for a live intraday stream).",

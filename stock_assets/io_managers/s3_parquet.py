@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,6 +41,7 @@ from stock_assets.io_managers.merge import MergeSpec, merge_frames, merge_spec
 from stock_assets.io_managers.table_metadata import output_metadata, valid_table_name
 from stock_assets.market.schemas import TABLES, TableSchema, conform
 from stock_assets.market.sql import glue_database
+from stock_assets.settings import aws_region
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -258,7 +258,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
     def _client(self, service: str):
         import boto3  # the [aws] extra: local mode never needs it
 
-        return boto3.client(service, region_name=self.region_name or os.environ.get("AWS_REGION"))
+        return boto3.client(service, region_name=self.region_name or aws_region())
 
     def _table(self, key: AssetKey, metadata: Mapping[str, Any], partitioned: bool) -> _Table:
         if len(key.path) < 2:

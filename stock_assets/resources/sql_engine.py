@@ -6,7 +6,6 @@ prefix applied), DuckDB after sqlglot's translation.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ import duckdb
 from pydantic import Field
 
 from stock_assets.market.sql import SOURCE_DIALECT, View, glue_database, query_for
+from stock_assets.settings import aws_region
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class AthenaSqlEngine(SqlEngine):
     def _athena(self):
         import boto3
 
-        return boto3.client("athena", region_name=self.region_name or os.environ.get("AWS_REGION"))
+        return boto3.client("athena", region_name=self.region_name or aws_region())
 
     def _results(self, query_id: str) -> dict:
         return self._athena().get_query_results(QueryExecutionId=query_id, MaxResults=2)
