@@ -34,8 +34,7 @@ from stock_assets.sensors import landing_arrivals_sensor, stream_ingest_job
 from stock_assets.settings import Settings
 
 # Arrow's default allocator (mimalloc) keeps freed pages mapped, which counts against a run
-# process: a ten-year history load peaked at 1.99 GiB with it and 1.92 GiB with the system
-# allocator (benchmarks/run.py, 500 symbols x 2,520 sessions).
+# process's peak memory; the system allocator returns them (docs/ARCHITECTURE.md).
 pa.set_memory_pool(pa.system_memory_pool())
 
 

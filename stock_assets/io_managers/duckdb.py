@@ -109,7 +109,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             try:
                 conn = duckdb.connect(self.database)
                 break
-            except duckdb.IOException:  # the file is locked by a writer in another process
+            except (duckdb.IOException, RuntimeError):  # another process holds the write lock
                 if attempt == _CONNECT_ATTEMPTS - 1:
                     raise
                 time.sleep(0.1 * 2**attempt)

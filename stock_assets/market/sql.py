@@ -8,7 +8,7 @@ prefix (`glue_database`), applied here by rewriting the parsed statement.
 
 Loading the code location needs each view's name and the tables it reads, not its parsed
 statement: those are kept in the file cache (keyed by the files, sqlglot's version and this
-module), so a run process reads them without importing sqlglot (about 0.1 s). sqlglot is
+module), so a run process reads them without importing sqlglot. sqlglot is
 imported where a statement is parsed or written.
 """
 
