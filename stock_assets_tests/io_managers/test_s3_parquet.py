@@ -15,13 +15,13 @@ import pytest
 from stock_assets.assets.gold import indicators, market_summary, signals
 from stock_assets.assets.prices import prices, raw_quotes
 from stock_assets.io_managers import WarehouseIOManager
-from stock_assets.io_managers.merge import MergeSpec
-from stock_assets.io_managers.s3_parquet import (
+from stock_assets.io_managers.glue_table import (
     PARQUET_INPUT_FORMAT,
     PARQUET_OUTPUT_FORMAT,
     PARQUET_SERDE,
-    S3ParquetIOManager,
 )
+from stock_assets.io_managers.merge import MergeSpec
+from stock_assets.io_managers.s3_parquet import S3ParquetIOManager
 from stock_assets.market import calendar
 from stock_assets.market.schemas import BATCH_TABLES, LATEST_SNAPSHOT, PRICES, TABLES, conform
 from stock_assets.partitions import TRADING_DAYS
