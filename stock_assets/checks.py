@@ -28,7 +28,9 @@ from stock_assets.assets.views import VIEWS
 from stock_assets.compat import check_target, new_check_evaluation
 from stock_assets.market import catalogue, quality
 from stock_assets.market.rules import Check, Scope, failing_days, judge
+from stock_assets.market.sql import View
 from stock_assets.partitions import TRADING_DAYS
+from stock_assets.resources.sql_engine import SqlEngine
 
 SAMPLE_ROWS = 5  # failing rows shown per rule in a check's metadata
 FAILING_DAYS_SHOWN = 100  # failing days listed in a result's metadata
@@ -56,9 +58,10 @@ SNAPSHOT_KEY = table_key("gold.latest_snapshot")
 
 
 def _severity(check: Check, failed: Sequence) -> dg.AssetCheckSeverity:
-    """ERROR for a blocking check, unless only its WARN rules failed: Dagster gates
-    downstream assets on a failed blocking check of severity ERROR only."""
-    if check.blocking and (not failed or any(rule.error for rule in failed)):
+    """ERROR when an ERROR rule failed (and for a passing blocking check), WARN when only
+    WARN rules did: Dagster gates downstream assets on a failed blocking check of severity
+    ERROR only."""
+    if any(rule.error for rule in failed) or (check.blocking and not failed):
         return dg.AssetCheckSeverity.ERROR
     return dg.AssetCheckSeverity.WARN
 
@@ -243,6 +246,15 @@ def table_checks(
     return _checks
 
 
+def _view_facts(engine: SqlEngine, view: View) -> catalogue.ViewFacts:
+    return catalogue.ViewFacts(
+        rows=engine.count(f"SELECT count(*) FROM {view.qualified_name}"),
+        expected_rows=engine.count(catalogue.VIEW_EXPECTATIONS[view.qualified_name].rows),
+        columns=engine.columns(view),
+        declared=view.declared_columns,
+    )
+
+
 def view_checks() -> dg.AssetChecksDefinition:
     """One check op for every SQL view: each view's facts asked of the `sql_engine`."""
     specs = {
@@ -264,17 +276,21 @@ def view_checks() -> dg.AssetChecksDefinition:
         selected = context.selected_asset_check_keys
         for key in sorted({k.asset_key for k in selected}, key=lambda k: k.to_user_string()):
             view = VIEWS[key]
-            facts = catalogue.ViewFacts(
-                rows=engine.count(f"SELECT count(*) FROM {view.qualified_name}"),
-                expected_rows=engine.count(catalogue.VIEW_EXPECTATIONS[view.qualified_name].rows),
-                columns=engine.columns(view),
-                declared=view.declared_columns,
-            )
+            try:
+                facts: catalogue.ViewFacts | Exception = _view_facts(engine, view)
+            except Exception as exc:  # the engine could not answer: every rule fails, named
+                facts = exc
             target = latest_materialization(context.instance, key, [])
             for check_key, (check, spec) in specs.items():
                 if check_key in selected and check_key.asset_key == key:
-                    outcomes = [judge(rule, facts) for rule in check.rules]
-                    yield _evaluation(key, check, outcomes, facts.rows, [], target)
+                    outcomes = [
+                        quality.failed_to_evaluate(rule.what, facts)
+                        if isinstance(facts, Exception)
+                        else judge(rule, facts)
+                        for rule in check.rules
+                    ]
+                    rows = 0 if isinstance(facts, Exception) else facts.rows
+                    yield _evaluation(key, check, outcomes, rows, [], target)
                     yield dg.Output(None, output_name=spec.get_python_identifier())
 
     return _checks

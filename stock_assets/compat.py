@@ -17,9 +17,10 @@ What Dagster lacks, and how this project works around it
 * **Per-partition metadata in a multi-partition run.** ``add_output_metadata`` copies one
   dict onto every partition's materialization of a single-run backfill
   (https://github.com/dagster-io/dagster/issues/18123, open). The IO managers therefore
-  record row counts only for one-partition outputs; the public per-partition API is
+  record row counts only for one-partition outputs (io_managers/table_metadata.py); each
+  day's own counts go through the public per-partition API,
   ``AssetExecutionContext.add_asset_metadata(metadata, partition_key=...)``
-  (https://github.com/dagster-io/dagster/pull/26562), which the asset wrappers use.
+  (https://github.com/dagster-io/dagster/pull/26562).
 * **Linking a check result to the materialization it judged.** ``AssetCheckResult``
   looks the target up in the run's partition, even for an unpartitioned table, so a
   stream run's result on gold.latest_snapshot would be linked to nothing. The public

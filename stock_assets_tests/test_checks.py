@@ -30,6 +30,7 @@ from stock_assets.resources.alerts import AlertSink
 from stock_assets.resources.aws import aws_resources
 from stock_assets.resources.lake import LocalLake
 from stock_assets.resources.market_data import MarketDataResource
+from stock_assets.resources.sql_engine import AthenaSqlEngine
 from stock_assets.schedules import (
     FRESHNESS_POLICIES,
     INTRADAY_FRESHNESS,
@@ -512,7 +513,7 @@ def test_view_checks_fail_on_views_that_drifted_from_their_sql(checked, tmp_path
         resources=local_resources(tmp_path, symbols=SYMBOLS),
         raise_on_error=False,
     )
-    assert not result.success  # columns and row_count are blocking (ERROR)
+    assert result.success  # ERROR, but nothing is computed from a view: nothing to stop
     found = {(k.asset_key.path[-1], k.name): e for k, e in results(result).items()}
     failed = {key for key, e in found.items() if not e.passed}
     assert failed == {
@@ -529,3 +530,21 @@ def test_view_checks_fail_on_views_that_drifted_from_their_sql(checked, tmp_path
     columns = found[("latest_prices", "columns")].metadata["failing_sample"].value
     assert "adj_close" in columns  # the 4th declared column is missing
     assert found[("stock_analysis", "non_empty")].severity == dg.AssetCheckSeverity.WARN
+    assert found[("latest_prices", "columns")].severity == dg.AssetCheckSeverity.ERROR
+    assert not found[("latest_prices", "columns")].blocking
+
+
+def test_view_checks_name_an_engine_that_cannot_answer(aws_endpoint):
+    """moto's Athena runs no query (it answers with no rows): every view check fails,
+    saying so, and the run still ends."""
+    engine = AthenaSqlEngine(output_location="s3://lake/athena-results/", poll_seconds=0.01)
+    view_checks = [c for c in checks.ASSET_CHECKS if set(c.check_keys) <= VIEW_CHECK_KEYS]
+    result = dg.materialize(
+        [views.sql_views, *view_checks],
+        selection=dg.AssetSelection.checks(*VIEW_CHECK_KEYS),
+        resources={"sql_engine": engine},
+    )
+    evaluations = results(result)
+    assert set(evaluations) == VIEW_CHECK_KEYS
+    assert all(not e.passed for e in evaluations.values())
+    assert all("returned no rows" in e.description for e in evaluations.values())

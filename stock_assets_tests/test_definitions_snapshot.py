@@ -15,7 +15,9 @@ from stock_assets.definitions import build_definitions
 from stock_assets.settings import Settings
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
-REGENERATE = f"pytest {Path(__file__).name} --update-snapshots"
+REGENERATE = (
+    "make snapshots (pytest stock_assets_tests/test_definitions_snapshot.py --update-snapshots)"
+)
 
 
 def _partitions(partitions_def: dg.PartitionsDefinition | None) -> str | None:

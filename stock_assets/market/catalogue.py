@@ -2,9 +2,9 @@
 turns into asset checks.
 
 Severity: a contract rule (schema, keys; values on silver.prices; band and RSI bounds on
-gold.indicators; a view's columns and row count) is ERROR and blocking, so tables computed
-from the checked one are not built from bad data and the run fails (which alerts).
-Everything else is informative: WARN, not blocking.
+gold.indicators) is ERROR and blocking, so tables computed from the checked one are not
+built from bad data and the run fails (which alerts). A view's columns and row count are
+ERROR without blocking (nothing is computed from a view). Everything else is WARN.
 """
 
 from __future__ import annotations
@@ -212,7 +212,8 @@ class ViewFacts:
 
 def view_checks(expectation: ViewExpectation) -> tuple[Check, ...]:
     """A view's checks: its columns as declared, its row count as its inputs give, and
-    (unless a quiet day empties it) at least one row."""
+    (unless a quiet day empties it) at least one row. A failure shows at ERROR but stops
+    nothing: no asset is computed from a view."""
     non_empty = Check(
         "non_empty",
         "The view shows something: an empty view over loaded tables reads as no data.",
@@ -229,6 +230,7 @@ def view_checks(expectation: ViewExpectation) -> tuple[Check, ...]:
                     error=True,
                 ),
             ),
+            gates=False,
         ),
         Check(
             "row_count",
@@ -241,6 +243,7 @@ def view_checks(expectation: ViewExpectation) -> tuple[Check, ...]:
                     error=True,
                 ),
             ),
+            gates=False,
         ),
     )
     return checks if expectation.may_be_empty else (non_empty, *checks)

@@ -53,12 +53,13 @@ class Check:
     reads: Mapping[str, str] = field(default_factory=dict)  # related tables: name -> layer.table
     uses_watchlist: bool = False
     notes: Mapping[str, str] = field(default_factory=dict)  # shown with every result
+    gates: bool = True  # False: an ERROR failure shows as such but stops nothing
 
     @property
     def blocking(self) -> bool:
-        """Blocking when any rule is an error; a failure of only WARN rules still lets
-        downstream assets run (gating needs severity ERROR)."""
-        return any(rule.error for rule in self.rules)
+        """Blocking when any rule is an error (and the check gates); a failure of only WARN
+        rules still lets downstream assets run (gating needs severity ERROR)."""
+        return self.gates and any(rule.error for rule in self.rules)
 
     @property
     def description(self) -> str:

@@ -90,8 +90,11 @@ class AthenaSqlEngine(SqlEngine):
 
     def count(self, query: str) -> int:
         statement = query_for(query, SOURCE_DIALECT, self.database_prefix)
-        rows = self._results(self.run_query(statement, glue_database("gold", self.database_prefix)))
-        return int(rows["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"])  # row 0: header
+        query_id = self.run_query(statement, glue_database("gold", self.database_prefix))
+        rows = self._results(query_id)["ResultSet"]["Rows"]  # row 0 is the header
+        if len(rows) < 2:
+            raise AthenaQueryError(f"Athena query {query_id} returned no rows: {statement}")
+        return int(rows[1]["Data"][0]["VarCharValue"])
 
     def columns(self, view: View) -> list[str]:
         database = glue_database(view.layer, self.database_prefix)
