@@ -181,8 +181,6 @@ class ViewExpectation:
     may_be_empty: bool = False
 
 
-LATEST_DAY = "(SELECT max(trade_date) FROM gold.indicators)"
-
 VIEW_EXPECTATIONS: dict[str, ViewExpectation] = {
     # One row per symbol: its newest bar.
     "gold.latest_prices": ViewExpectation("SELECT count(DISTINCT symbol) FROM silver.prices"),
@@ -190,12 +188,14 @@ VIEW_EXPECTATIONS: dict[str, ViewExpectation] = {
     "gold.stock_analysis": ViewExpectation("SELECT count(*) FROM bronze.raw_quotes"),
     # Every symbol with a daily move on the newest computed day.
     "gold.todays_movers": ViewExpectation(
-        "SELECT count(*) FROM gold.indicators "
-        f"WHERE pct_change IS NOT NULL AND trade_date = {LATEST_DAY}"
+        "SELECT count(*) FROM gold.indicators WHERE pct_change IS NOT NULL "
+        "AND trade_date = (SELECT max(trade_date) FROM gold.indicators)"
     ),
     # The newest computed day's signals; a quiet day has none.
     "gold.todays_signals": ViewExpectation(
-        f"SELECT count(*) FROM gold.signals WHERE trade_date = {LATEST_DAY}", may_be_empty=True
+        "SELECT count(*) FROM gold.signals "
+        "WHERE trade_date = (SELECT max(trade_date) FROM gold.indicators)",
+        may_be_empty=True,
     ),
 }
 
