@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import dagster as dg
 import pandas as pd
 
+from stock_assets.assets import gold, prices, stream
 from stock_assets.assets.metadata import markdown_table
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.assets.views import VIEWS
@@ -305,10 +306,4 @@ def asset_checks(assets: Iterable[dg.AssetsDefinition]) -> list[dg.AssetChecksDe
     ]
 
 
-def _checked_assets() -> list[dg.AssetsDefinition]:
-    from stock_assets.assets import gold, prices, stream
-
-    return dg.load_assets_from_modules([prices, gold, stream])
-
-
-ASSET_CHECKS = asset_checks(_checked_assets())
+ASSET_CHECKS = asset_checks(dg.load_assets_from_modules([prices, gold, stream]))
