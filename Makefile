@@ -12,7 +12,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export STOCK_ASSETS_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(STOCK_ASSETS_DATA_DIR)/dagster_home
 
-.PHONY: run test check audit dev dashboard home bench clean stack-up stack-down stack-status \
+.PHONY: run test check audit dev dashboard home bench clean snapshots stack-up stack-down \
+	stack-status \
 	install install-test lock lock-check upgrade-check
 
 # The virtual environment with uv bootstrapped by pip: a fresh machine needs only Python.
@@ -41,6 +42,10 @@ run: install home
 test: install-test
 	scripts/install-test-system-deps.sh
 	$(BIN)/pytest -q --reliability-report docs/RELIABILITY.md
+
+## snapshots: rewrite stock_assets_tests/snapshots/ from the current definitions (then commit)
+snapshots: install-test
+	$(BIN)/pytest -q stock_assets_tests/test_definitions_snapshot.py --update-snapshots
 
 ## check: lint, validate the Dagster definitions, and fail if docs/RELIABILITY.md is stale
 check: install-test home

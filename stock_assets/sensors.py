@@ -1,7 +1,6 @@
 """Sensors: landing-zone arrivals (S3 or the local folder) start stream ingestion runs."""
 
 import datetime as dt
-import os
 from collections import defaultdict
 
 import dagster as dg
@@ -14,9 +13,9 @@ from stock_assets.market.landing import LANDING_QUOTES_PREFIX, parse_landing_obj
 from stock_assets.market.stream import quote_trading_days
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
+from stock_assets.settings import Settings
 
 MAX_OBJECTS_PER_TICK = 500
-DEFAULT_SENSOR_INTERVAL_SECONDS = 10
 
 
 def daemon_minimum_interval(cadence_seconds: int) -> int:
@@ -35,13 +34,7 @@ def daemon_minimum_interval(cadence_seconds: int) -> int:
 
 def sensor_cadence_seconds() -> int:
     """STOCK_ASSETS_SENSOR_INTERVAL_SECONDS: how often the landing folder is looked at."""
-    text = os.environ.get("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", "").strip()
-    try:
-        return int(text) if text else DEFAULT_SENSOR_INTERVAL_SECONDS
-    except ValueError:
-        raise ValueError(
-            f"STOCK_ASSETS_SENSOR_INTERVAL_SECONDS={text!r} is not a whole number of seconds"
-        ) from None
+    return Settings.from_env().sensor_interval_seconds
 
 
 stream_ingest_job = dg.define_asset_job(

@@ -16,6 +16,14 @@ from stock_assets.resources.market_data import MarketDataResource
 from stock_assets.resources.sql_engine import DuckDBSqlEngine
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        help="rewrite stock_assets_tests/snapshots/ from the current code instead of comparing",
+    )
+
+
 @pytest.fixture
 def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty STOCK_ASSETS_DATA_DIR for one test."""

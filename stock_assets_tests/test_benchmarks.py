@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from stock_assets import checks
-from stock_assets.intraday_checks import INTRADAY_CHECKS
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -46,8 +45,9 @@ def test_the_harness_writes_each_figure_next_to_its_reference(harness, tmp_path)
     assert 0.05 < memory["ours"] < 2  # GiB: a real resident set was measured
     # One result per check and run, whatever the number of sessions.
     stream = (checks.HISTORY_KEY, checks.SNAPSHOT_KEY)
-    batch_checks = sum(len(table) for key, table in checks.CHECKS.items() if key not in stream)
-    batch_checks += sum(len(table) for table in INTRADAY_CHECKS.values())  # in the daily job
+    batch_checks = sum(
+        key.asset_key not in stream for c in checks.ASSET_CHECKS for key in c.check_keys
+    )
     assert dagster["check_results"] == batch_checks
     summary = (tmp_path / "summary.md").read_text()
     assert "| full history | wall, 2 symbols x 4 sessions |" in summary

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -10,8 +9,6 @@ from urllib.parse import urlencode
 if TYPE_CHECKING:
     import dagster as dg
 
-DASHBOARD_URL_ENV = "STOCK_ASSETS_DASHBOARD_URL"
-DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8501"
 # url_path of each page in the app; the overview is the app's default page ("/").
 PAGE_PATHS = {"overview": "", "symbol": "symbol", "live": "live", "quality": "quality"}
 # The page that shows each table's data.
@@ -31,26 +28,25 @@ ASSET_PAGES = {
 }
 
 
-def dashboard_url() -> str:
-    return (os.environ.get(DASHBOARD_URL_ENV) or DEFAULT_DASHBOARD_URL).rstrip("/")
-
-
-def page_url(page: str, params: Mapping[str, str] | None = None) -> str:
-    """The address of a page (a key of PAGE_PATHS) with its query parameters."""
-    url = f"{dashboard_url()}/{PAGE_PATHS[page]}"
+def page_url(base_url: str, page: str, params: Mapping[str, str] | None = None) -> str:
+    """The address of a page (a key of PAGE_PATHS) of the dashboard at `base_url`."""
+    url = f"{base_url.rstrip('/')}/{PAGE_PATHS[page]}"
     return f"{url}?{urlencode(params)}" if params else url
 
 
 def with_dashboard_links(
-    assets: Sequence[dg.AssetsDefinition],
+    assets: Sequence[dg.AssetsDefinition], base_url: str
 ) -> Sequence[dg.AssetsDefinition]:
-    """The assets with a `dashboard` URL in their metadata, for those a page shows."""
+    """The assets with a `dashboard` URL (STOCK_ASSETS_DASHBOARD_URL) in their metadata, for
+    those a page shows."""
     import dagster as dg
 
     def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
         page = ASSET_PAGES.get(spec.key.to_user_string())
         if page is None:
             return spec
-        return spec.merge_attributes(metadata={"dashboard": dg.MetadataValue.url(page_url(page))})
+        return spec.merge_attributes(
+            metadata={"dashboard": dg.MetadataValue.url(page_url(base_url, page))}
+        )
 
     return dg.map_asset_specs(apply, assets)

@@ -9,14 +9,13 @@ date range, a window of days, never a whole table.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
 
 from stock_assets.resources.sql_engine import DuckDBSqlEngine, SqlEngine
+from stock_assets.settings import Settings
 
 # Sessions in the 7- and 30-day averages of the symbol page, and calendar days read before
 # the range so that both are defined from its first day (30 sessions fit in 50 days).
@@ -34,15 +33,12 @@ INDICATOR_COLUMNS = (
 
 def engine_from_env() -> SqlEngine:
     """The engine of the mode in STOCK_ASSETS_ENV, configured as the code location's."""
-    mode = os.environ.get("STOCK_ASSETS_ENV", "local")
-    if mode == "local":
-        home = Path(os.environ.get("STOCK_ASSETS_DATA_DIR", "data")).resolve()
-        return DuckDBSqlEngine(database=str(home / "warehouse.duckdb"))
-    if mode == "aws":
+    settings = Settings.from_env()
+    if settings.env == "aws":
         from stock_assets.resources.aws import aws_resources
 
-        return aws_resources()["sql_engine"]
-    raise ValueError(f"STOCK_ASSETS_ENV={mode!r} is not a known mode (expected: local, aws)")
+        return aws_resources(settings)["sql_engine"]
+    return DuckDBSqlEngine(database=str(settings.data_dir / "warehouse.duckdb"))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Table contracts: column names and SQL types users query (see DESIGN.md).
+"""Table contracts: column names and SQL types users query (docs/ARCHITECTURE.md).
 
 One source of truth for the DuckDB DDL, the Parquet/Glue schemas and the schema checks.
 Timestamps are UTC, stored without a zone (Athena's TIMESTAMP has none).

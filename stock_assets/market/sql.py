@@ -8,7 +8,7 @@ prefix (`glue_database`), applied here by rewriting the parsed statement.
 
 Loading the code location needs each view's name and the tables it reads, not its parsed
 statement: those are kept in the file cache (keyed by the files, sqlglot's version and this
-module), so a run process reads them without importing sqlglot (about 0.1 s). sqlglot is
+module), so a run process reads them without importing sqlglot. sqlglot is
 imported where a statement is parsed or written.
 """
 
@@ -119,6 +119,11 @@ class View:
 
     def to_duckdb(self) -> str:
         return self.statement.sql(dialect="duckdb", comments=False)
+
+    @property
+    def declared_columns(self) -> list[str]:
+        """The view's columns as its SQL declares them: the outer select list, in order."""
+        return list(self.statement.expression.named_selects)
 
 
 def _with_databases(statement: exp.Expression, prefix: str) -> exp.Expression:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,6 +18,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from stock_assets.resources.lake import LakeResource
+from stock_assets.settings import aws_region
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class SnsAlertSink(AlertSink):
     def publish(self, alert: dict, log: logging.Logger) -> None:
         import boto3
 
-        region = self.region_name or os.environ.get("AWS_REGION")
+        region = self.region_name or aws_region()
         response = boto3.client("sns", region_name=region).publish(
             TopicArn=self.topic_arn,
             # SNS subjects: ASCII, no line breaks, at most 100 characters.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from pydantic import Field
 
 from stock_assets.market.schemas import TABLES
 from stock_assets.market.sql import View, glue_database, translate_query
+from stock_assets.settings import aws_region
 
 # A value bound to a `?` placeholder: never spliced into the SQL text by this module.
 Parameter = str | int | float | bool | dt.date | dt.datetime
@@ -38,6 +38,10 @@ class CreatedView:
     query_id: str | None = None  # Athena's QueryExecutionId
 
 
+class SqlEngineError(RuntimeError):
+    """The engine answered a question with nothing to read (e.g. no rows for a count)."""
+
+
 class WarehouseBusyError(RuntimeError):
     """The pipeline held the DuckDB warehouse's write lock for longer than a reader waits."""
 
@@ -47,7 +51,8 @@ class WarehouseMissingError(FileNotFoundError):
 
 
 class SqlEngine(dg.ConfigurableResource):
-    """Creates or replaces views from sql/views and runs read queries."""
+    """Creates or replaces views from sql/views, runs read queries, and answers the questions
+    the views' checks ask."""
 
     def create_view(self, view: View) -> CreatedView:
         raise NotImplementedError
@@ -60,6 +65,17 @@ class SqlEngine(dg.ConfigurableResource):
     ) -> pd.DataFrame:
         """Run one read query (Athena SQL, `?` placeholders bound to `parameters`)."""
         raise NotImplementedError
+
+    def count(self, query: str) -> int:
+        """The one number a counting query (Athena dialect, tables by layer) returns."""
+        frame = self.query(query)
+        if frame.empty:
+            raise SqlEngineError(f"the counting query returned no rows: {query}")
+        return int(frame.iat[0, 0])
+
+    def columns(self, view: View) -> list[str]:
+        """The columns of the view as the engine stores it, in order."""
+        return list(self.query(f"SELECT * FROM {view.qualified_name} LIMIT 0").columns)
 
 
 class DuckDBSqlEngine(SqlEngine):
@@ -174,7 +190,7 @@ class AthenaSqlEngine(SqlEngine):
     def _client(self):
         import boto3
 
-        return boto3.client("athena", region_name=self.region_name or os.environ.get("AWS_REGION"))
+        return boto3.client("athena", region_name=self.region_name or aws_region())
 
     def _results(self, query_id: str) -> pd.DataFrame:
         """The rows of a finished query, typed by Athena's column metadata."""

@@ -17,6 +17,7 @@ from stock_assets.dashboard.__main__ import streamlit_command
 from stock_assets.market.schemas import TABLES
 from stock_assets.market.sql import translate_query
 from stock_assets.resources.sql_engine import _athena_column, athena_literal
+from stock_assets.settings import DEFAULT_DASHBOARD_URL, Settings
 
 
 def test_athena_parameters_are_typed_literals_with_quotes_escaped():
@@ -88,8 +89,8 @@ def test_every_table_the_dashboard_reads_is_a_contract_table(tmp_path):
     assert tables and tables <= set(TABLES), tables - set(TABLES)
 
 
-def test_assets_link_to_their_dashboard_page(monkeypatch):
-    monkeypatch.setenv(links.DASHBOARD_URL_ENV, "https://dash.example.com/")
+def test_assets_link_to_their_dashboard_page():
+    base = Settings.from_env({"STOCK_ASSETS_DASHBOARD_URL": "https://dash.example.com/"})
 
     @dg.asset(key=["gold", "signals"])
     def signals() -> None: ...
@@ -97,11 +98,11 @@ def test_assets_link_to_their_dashboard_page(monkeypatch):
     @dg.asset(key=["other", "table"])
     def other() -> None: ...
 
-    linked = {a.key: a for a in links.with_dashboard_links([signals, other])}
+    linked = {a.key: a for a in links.with_dashboard_links([signals, other], base.dashboard_url)}
     url = linked[dg.AssetKey(["gold", "signals"])].specs_by_key[signals.key].metadata["dashboard"]
     assert url == dg.MetadataValue.url("https://dash.example.com/")
     assert "dashboard" not in linked[other.key].specs_by_key[other.key].metadata
-    assert links.page_url("symbol", {"symbol": "BRK-B"}) == (
+    assert links.page_url(base.dashboard_url, "symbol", {"symbol": "BRK-B"}) == (
         "https://dash.example.com/symbol?symbol=BRK-B"
     )
 
@@ -109,14 +110,11 @@ def test_assets_link_to_their_dashboard_page(monkeypatch):
 def test_the_code_location_links_its_tables(monkeypatch):
     from stock_assets.definitions import build_definitions
 
-    monkeypatch.delenv(links.DASHBOARD_URL_ENV, raising=False)
+    monkeypatch.delenv("STOCK_ASSETS_DASHBOARD_URL", raising=False)
     graph = build_definitions().resolve_asset_graph()
     for key_text, page in links.ASSET_PAGES.items():
         metadata = graph.get(dg.AssetKey.from_user_string(key_text)).metadata
-        assert (
-            metadata["dashboard"].value
-            == f"{links.DEFAULT_DASHBOARD_URL}/" + (links.PAGE_PATHS[page])
-        )
+        assert metadata["dashboard"].value == f"{DEFAULT_DASHBOARD_URL}/" + (links.PAGE_PATHS[page])
 
 
 def test_streamlit_is_started_offline():

@@ -23,7 +23,7 @@ from stock_assets.market.symbols import normalize_symbols
 # Fields every parser returns for a daily bar; values may still be text or None
 # (cleaning types and validates them, so every source gets the same rules).
 BAR_FIELDS = ("symbol", "trade_date", "open", "high", "low", "close", "adj_close", "volume")
-# Fields of an intraday quote (the landing-zone contract of DESIGN.md).
+# Fields of an intraday quote (the landing-zone contract, docs/ARCHITECTURE.md).
 TICK_FIELDS = ("symbol", "ts", "price", "volume", "change", "change_pct", "name", "source")
 
 

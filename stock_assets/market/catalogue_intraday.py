@@ -1,12 +1,14 @@
-"""Asset checks of the intraday tables (rules in market/intraday_quality.py).
+"""Which checks the intraday tables get (no Dagster); part of market/catalogue.py.
 
-Built with the same machinery as stock_assets.checks: one check op per table, one result
-per check and run, ERROR rules blocking the tables computed from the checked one.
+Severity as for the daily tables: schema, keys and values (OHLC consistency, bars inside
+the session) are ERROR and blocking; completeness (missing minutes listed) and agreement
+with the same source's daily bar are WARN.
 """
 
-from stock_assets.assets.intraday import DAILY_KPIS_KEY, INTRADAY_BARS_KEY
-from stock_assets.assets.prices import PRICES_KEY
-from stock_assets.checks import (
+from __future__ import annotations
+
+from stock_assets.market import intraday_quality, quality
+from stock_assets.market.rules import (
     NO_HOLIDAY_ROWS,
     Check,
     Rule,
@@ -16,11 +18,9 @@ from stock_assets.checks import (
     not_in_future,
     positive,
     schema_check,
-    table_checks,
     values_check,
 )
-from stock_assets.market import intraday_quality, quality
-from stock_assets.market.schemas import DAILY_KPIS, INTRADAY_BARS
+from stock_assets.market.schemas import DAILY_KPIS, INTRADAY_BARS, PRICES
 
 OHLC_CONSISTENT = Rule(
     "high >= max(open, close) and low <= min(open, close)",
@@ -28,8 +28,8 @@ OHLC_CONSISTENT = Rule(
     error=True,
 )
 
-INTRADAY_CHECKS = {
-    INTRADAY_BARS_KEY: (
+INTRADAY_TABLE_CHECKS: dict[str, tuple[Check, ...]] = {
+    INTRADAY_BARS.qualified_name: (
         schema_check(INTRADAY_BARS),
         keys_check(("symbol", "trade_date", "bar_start", "source"), ("symbol", "bar_start")),
         values_check(
@@ -60,10 +60,10 @@ INTRADAY_CHECKS = {
                     lambda s: intraday_quality.agree_with_daily(s.rows, s.related["prices"]),
                 ),
             ),
-            reads={"prices": PRICES_KEY},
+            reads={"prices": PRICES.qualified_name},
         ),
     ),
-    DAILY_KPIS_KEY: (
+    DAILY_KPIS.qualified_name: (
         schema_check(DAILY_KPIS),
         keys_check(("symbol", "trade_date"), ("symbol", "trade_date")),
         values_check(
@@ -83,5 +83,3 @@ INTRADAY_CHECKS = {
         completeness_check(NO_HOLIDAY_ROWS),
     ),
 }
-
-INTRADAY_ASSET_CHECKS = [table_checks(key, checks) for key, checks in INTRADAY_CHECKS.items()]
