@@ -84,8 +84,13 @@ def text_param(label: str, name: str, default: str, **widget: object) -> str:
     return value
 
 
+ROW_PIXELS = 35  # Streamlit's row height; a short table is shown whole, without scrolling
+WHOLE_TABLE_ROWS = 40
+
+
 def table(frame: pd.DataFrame, key: str) -> None:
-    """A frame as a table: trading days as dates, decimals to two places."""
+    """A frame as a table: trading days as dates, decimals to two places; up to
+    WHOLE_TABLE_ROWS rows all in view."""
     formats: dict[str, object] = {
         name: st.column_config.NumberColumn(format="%.2f")
         for name, dtype in frame.dtypes.items()
@@ -93,7 +98,8 @@ def table(frame: pd.DataFrame, key: str) -> None:
     }
     if "trade_date" in frame.columns:
         formats["trade_date"] = st.column_config.DateColumn(format="YYYY-MM-DD")
-    st.dataframe(frame, hide_index=True, key=key, column_config=formats)
+    height = (min(len(frame), WHOLE_TABLE_ROWS) + 1) * ROW_PIXELS + 3
+    st.dataframe(frame, hide_index=True, key=key, column_config=formats, height=height)
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
@@ -262,11 +263,15 @@ def test_quality_page_shows_check_results_and_rejects(page, dashboard, dataset):
     )
     assert rejects.n.sum() > 0  # the simulator injected faults
     page.get_by_text(f"{rejects.n.sum()} records rejected").wait_for()
+    latest = latest_check_results(dataset["DAGSTER_HOME"])
     from stock_assets.definitions import defs
 
-    check_keys = defs.resolve_asset_graph().asset_check_keys
-    page.get_by_text(f"{len(check_keys)} checks, 0 failing in their latest run").wait_for()
-    tables = {key.asset_key.to_user_string() for key in check_keys}
+    assert set(latest) <= defs.resolve_asset_graph().asset_check_keys
+    failing = {key: severity for key, (passed, severity) in latest.items() if not passed}
+    # make run injects faults: the rejects WARN check fails; no ERROR check does.
+    assert set(failing.values()) <= {dg.AssetCheckSeverity.WARN}
+    page.get_by_text(f"{len(latest)} checks, {len(failing)} failing in their latest run").wait_for()
+    tables = {key.asset_key.to_user_string() for key in latest}
     per_table = table_cells(page, 0, tables)
     for table in tables:
         assert table in per_table, table
@@ -274,6 +279,21 @@ def test_quality_page_shows_check_results_and_rejects(page, dashboard, dataset):
     for reason in rejects.reason:
         assert reason in counts
     screenshot(page, "quality")
+
+
+def latest_check_results(
+    dagster_home: str,
+) -> dict[dg.AssetCheckKey, tuple[bool, dg.AssetCheckSeverity]]:
+    """Each check's newest evaluation in the dataset's instance: (passed, severity)."""
+    with dg.DagsterInstance.from_config(dagster_home) as instance:
+        records = instance.get_event_records(
+            dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        )
+    latest = {}
+    for record in sorted(records, key=lambda r: r.storage_id):
+        data = record.event_log_entry.dagster_event.asset_check_evaluation_data
+        latest[data.asset_check_key] = (data.passed, data.severity)
+    return latest
 
 
 def test_a_page_waits_while_the_pipeline_holds_the_write_lock(page, dashboard, dataset):
