@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from stock_assets.alerting import run_failure_alert_sensor
+from stock_assets.alerting import alert_retry_job, alert_retry_sensor, run_failure_alert_sensor
 from stock_assets.assets import gold, prices, stream, views
 from stock_assets.checks import ASSET_CHECKS, quality_job, with_freshness_policies
 from stock_assets.io_managers import WarehouseIOManager
@@ -86,9 +86,15 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream, views])),
         asset_checks=ASSET_CHECKS,
-        jobs=[daily_market_job, stream_ingest_job, produce_quotes_job, quality_job],
+        jobs=[
+            daily_market_job,
+            stream_ingest_job,
+            produce_quotes_job,
+            quality_job,
+            alert_retry_job,
+        ],
         schedules=[after_close_schedule, market_hours_producer_schedule],
-        sensors=[landing_arrivals_sensor, run_failure_alert_sensor],
+        sensors=[landing_arrivals_sensor, run_failure_alert_sensor, alert_retry_sensor],
         resources=resources_for(os.environ.get("STOCK_ASSETS_ENV", "local")),
     )
 

@@ -146,6 +146,7 @@ def signals(
             "alerts_sent": delivery.sent,
             "alerts_already_sent": delivery.already_sent,
             "alerts_skipped_as_old": delivery.too_old,
+            "alerts_pending_retry": len(delivery.failed),
         },
     )
     return frame
