@@ -65,6 +65,13 @@ class LiveThresholds:
     slow_window: int = 20
 
 
+def with_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """trade_date as datetime.date whatever the store returned (DATE may read as datetime64)."""
+    if frame.empty or not pd.api.types.is_datetime64_any_dtype(frame.trade_date):
+        return frame
+    return frame.assign(trade_date=frame.trade_date.dt.date)
+
+
 def first_crossings(condition: np.ndarray, group_starts: np.ndarray) -> np.ndarray:
     """True where `condition` holds and did not on the previous row of the same group."""
     previous = np.concatenate([[False], condition[:-1]])
@@ -99,6 +106,12 @@ def previous_closes(quotes: pd.DataFrame, daily_closes: pd.DataFrame) -> pd.Data
     return days[["symbol", "trade_date", "prev_close"]]
 
 
+def percent_change(rows: pd.DataFrame) -> np.ndarray:
+    """Percent from the previous close; the difference first, so 100 -> 105 is exactly 5."""
+    price, prev = rows.price.to_numpy("float64"), rows.prev_close.to_numpy("float64")
+    return (price - prev) * 100.0 / prev
+
+
 def _signals(
     rows: pd.DataFrame, mask: np.ndarray, signal: str, value: np.ndarray, reasons: list[str]
 ) -> pd.DataFrame:
@@ -120,11 +133,11 @@ def _signals(
 def move_signals(quotes: pd.DataFrame, prev: pd.DataFrame, pct: float) -> pd.DataFrame:
     """MOVE crossings on quotes sorted by (symbol, trade_date, ts)."""
     rows = quotes.merge(prev, how="left", on=["symbol", "trade_date"])
-    change = ((rows.price / rows.prev_close - 1.0) * 100.0).to_numpy(dtype="float64")
+    change = percent_change(rows)
     starts = _group_starts(rows[["symbol", "trade_date"]])
     frames = []
     for side, condition in (("up", change > pct), ("down", change < -pct)):
-        fired = first_crossings(np.nan_to_num(condition, nan=False).astype(bool), starts)
+        fired = first_crossings(condition, starts)
         reasons = [
             f"{p:+.2f}% from the previous close {c:g} (moved {side} more than {pct:g}%)"
             for p, c in zip(change[fired], rows.prev_close.to_numpy()[fired], strict=True)
@@ -201,6 +214,7 @@ def minute_volume_baseline(history: pd.DataFrame, sessions: int) -> pd.DataFrame
     sessions in `history` (bars of earlier days only)."""
     if history.empty:
         return pd.DataFrame(columns=["symbol", "minute", "avg_volume", "sessions"])
+    history = with_dates(history)
     days = history[["symbol", "trade_date"]].drop_duplicates()
     recent = days.sort_values("trade_date").groupby("symbol").tail(sessions)
     bars = history.merge(recent, on=["symbol", "trade_date"])
@@ -253,7 +267,7 @@ def rule_signals(
 ) -> pd.DataFrame:
     """RULE crossings per rule and symbol-day, with each rule's quiet period."""
     rows = quotes.merge(prev, how="left", on=["symbol", "trade_date"])
-    change = ((rows.price / rows.prev_close - 1.0) * 100.0).to_numpy(dtype="float64")
+    change = percent_change(rows)
     price = rows.price.to_numpy(dtype="float64")
     starts = _group_starts(rows[["symbol", "trade_date"]])
     frames = []
@@ -308,6 +322,7 @@ def detect_live_signals(
     daily_closes: symbol, trade_date, close (silver.prices of the previous sessions);
     baseline: ``minute_volume_baseline`` of the bars of earlier sessions.
     """
+    quotes, bars, daily_closes = with_dates(quotes), with_dates(bars), with_dates(daily_closes)
     quotes = quotes.sort_values(["symbol", "trade_date", "ts"], kind="stable")
     quotes = quotes.drop_duplicates(["symbol", "ts"]).reset_index(drop=True)
     prev = previous_closes(quotes, daily_closes)
