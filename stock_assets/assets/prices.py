@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from stock_assets.assets.metadata import add_materialization_metadata, definition_metadata
-from stock_assets.market import bronze
+from stock_assets.market import bronze, calendar
 from stock_assets.market.cleaning import clean_prices
 from stock_assets.market.schemas import PRICE_REJECTS, PRICES, RAW_QUOTES
 from stock_assets.partitions import TRADING_DAYS, partition_days
@@ -34,8 +34,14 @@ _PARTITIONED = dict(
 def raw_quotes(
     context: dg.AssetExecutionContext, market_data: MarketDataResource, lake: LakeResource
 ) -> pd.DataFrame:
-    """Pull the watchlist for the run's trading days and keep every record verbatim."""
+    """Pull the watchlist for the run's trading days and keep every record verbatim.
+
+    A session that has not closed has no daily bar yet: the run is refused with the reason.
+    """
     days = partition_days(context)
+    waiting = calendar.unclosed_sessions_reason(days, calendar.utc_now())
+    if waiting:
+        raise dg.Failure(description=waiting, allow_retries=False)
     fetched_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     watchlist = market_data.watchlist()
     extraction = market_data.client().fetch(watchlist, days[0], days[-1])

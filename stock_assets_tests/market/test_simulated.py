@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stock_assets.market import calendar
-from stock_assets.market.sources.base import RawRecord, dumps_record
+from stock_assets.market.sources.base import RawRecord, SourceError, dumps_record
 from stock_assets.market.sources.simulated import (
     FAULT_KINDS,
     SimulatedSource,
@@ -170,3 +170,13 @@ def test_pulls_without_bars_have_no_records():
 def test_prices_are_written_as_repr(values):
     texts = _float_texts(np.array(values, dtype=np.float64)).to_pylist()
     assert texts == [repr(float(v)) for v in values]
+
+
+def test_no_daily_bar_is_made_up_for_a_session_still_trading(source, monkeypatch):
+    day = dt.date(2024, 7, 3)  # closes early, at 13:00 New York (17:00 UTC)
+    monkeypatch.setattr(calendar, "utc_now", lambda: dt.datetime(2024, 7, 3, 16, 0, tzinfo=dt.UTC))
+    with pytest.raises(SourceError, match="2024-07-03 closes 13:00 New York"):
+        source.fetch(["AAPL"], dt.date(2024, 7, 1), day)
+    assert source.fetch(["AAPL"], dt.date(2024, 7, 1), dt.date(2024, 7, 2)).records
+    monkeypatch.setattr(calendar, "utc_now", lambda: dt.datetime(2024, 7, 3, 17, 0, tzinfo=dt.UTC))
+    assert len(source.fetch(["AAPL"], day, day).records) == 1

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
+from stock_assets.market import calendar
 from stock_assets.market.symbols import normalize_symbols
 
 # Fields every parser returns for a daily bar; values may still be text or None
@@ -120,6 +121,11 @@ class MarketDataSource(ABC):
     def transform_query(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> PriceQuery:
         if end < start:
             raise ValueError(f"query end {end} is before start {start}")
+        reason = calendar.unclosed_sessions_reason(
+            calendar.sessions_between(start, end), calendar.utc_now()
+        )
+        if reason:  # no source makes up a daily bar for a session still trading
+            raise SourceError(reason)
         return PriceQuery(symbols=normalize_symbols(symbols), start=start, end=end)
 
     @abstractmethod
