@@ -12,7 +12,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export STOCK_ASSETS_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(STOCK_ASSETS_DATA_DIR)/dagster_home
 
-.PHONY: run test check audit dev home bench clean stack-up stack-down stack-status \
+.PHONY: run test check audit dev dashboard home bench clean snapshots stack-up stack-down \
+	stack-status \
 	install install-test lock lock-check upgrade-check
 
 # The virtual environment with uv bootstrapped by pip: a fresh machine needs only Python.
@@ -42,6 +43,10 @@ test: install-test
 	scripts/install-test-system-deps.sh
 	$(BIN)/pytest -q --reliability-report docs/RELIABILITY.md
 
+## snapshots: rewrite stock_assets_tests/snapshots/ from the current definitions (then commit)
+snapshots: install-test
+	$(BIN)/pytest -q stock_assets_tests/test_definitions_snapshot.py --update-snapshots
+
 ## check: lint, validate the Dagster definitions, and fail if docs/RELIABILITY.md is stale
 check: install-test home
 	$(BIN)/ruff check .
@@ -59,6 +64,11 @@ dev: export DAGSTER_EVENT_BATCH_SIZE ?= 10000
 dev: export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 dev: install home
 	$(BIN)/dagster dev -w workspace.yaml
+
+## dashboard: the market dashboard on http://127.0.0.1:8501 (DASHBOARD_PORT), read-only on the warehouse
+DASHBOARD_PORT ?= 8501
+dashboard: install home
+	$(BIN)/python -m stock_assets.dashboard --port $(DASHBOARD_PORT)
 
 ## bench: the performance harness (not part of the tests); results in benchmarks/results/
 bench: $(UV)

@@ -31,7 +31,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-BENCHMARKS = ("full_history", "daily_increment", "indicators", "stream", "aws")
+BENCHMARKS = (
+    "full_history",
+    "daily_increment",
+    "indicators",
+    "stream",
+    "intraday",
+    "aws",
+    "dashboard",
+)
 GIB = 1024**3
 
 
@@ -135,7 +143,7 @@ def _wait(process: subprocess.Popen, timeout: float) -> tuple[int, int, os.struc
 def worker(name: str, home: Path, params: dict, result: Path) -> None:
     """Inside the subprocess: set the scenario's environment, run it, write its result."""
     sys.path.insert(0, str(HERE))
-    if name in ("indicators", "stream_ingest", "stream_latency"):
+    if name in ("indicators", "stream_ingest", "stream_latency", "intraday", "dashboard"):
         outcome = _module_benchmark(name, home, params)
     else:
         import bench_pipeline as pipeline
@@ -148,7 +156,15 @@ def worker(name: str, home: Path, params: dict, result: Path) -> None:
 
 
 def _module_benchmark(name: str, home: Path, params: dict) -> dict:
-    """The benchmarks that have their own module (bench_indicators, bench_stream)."""
+    """The benchmarks that have their own module (bench_indicators, bench_stream, ...)."""
+    if name == "dashboard":
+        import bench_dashboard
+
+        return bench_dashboard.run(params["symbols"], params["days"], params["repeat"], home)
+    if name == "intraday":
+        import bench_intraday
+
+        return bench_intraday.bench(params["symbols"])
     if name == "indicators":
         import bench_indicators
 
@@ -325,6 +341,51 @@ def stream(args: argparse.Namespace) -> tuple[list[Row], dict]:
     return rows, results
 
 
+def intraday(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    """One session of 1-minute bars from ~4 quotes per bar, at each --intraday-symbols size."""
+    rows, results = [], {}
+    for symbols in args.intraday_symbols:
+        result = results[symbols] = run_scenario("intraday", {"symbols": symbols})
+        size = f"{symbols} symbols, {result['bars']:,} bars"
+        rows.append(
+            Row(
+                "intraday",
+                f"bars from {result['quotes']:,} quotes, {size}",
+                result["ours_seconds"],
+                "s",
+                reference="bare DuckDB aggregation",
+                reference_value=result["bare_duckdb_seconds"],
+                ratio=result["ratio"],
+                target="<= 3x, outputs equal" + (", < 60 s" if symbols >= 10_000 else ""),
+                passed=result["ratio"] <= 3
+                and result["outputs_equal"]
+                and (symbols < 10_000 or result["ours_seconds"] < 60),
+            )
+        )
+        rows.append(
+            Row(
+                "intraday",
+                f"CPU time (shared machine), {size}",
+                result["ours_cpu_seconds"],
+                "s",
+                reference="bare DuckDB aggregation",
+                reference_value=result["bare_duckdb_cpu_seconds"],
+                ratio=result["ours_cpu_seconds"] / result["bare_duckdb_cpu_seconds"],
+            )
+        )
+        rows.append(
+            Row(
+                "intraday",
+                f"peak memory after ours, {size}",
+                result["peak_rss_ours_bytes"] / GIB,
+                "GiB",
+                target="< 4 GiB",
+                passed=result["peak_rss_ours_bytes"] < 4 * GIB,
+            )
+        )
+    return rows, results
+
+
 def aws(args: argparse.Namespace) -> tuple[list[Row], dict]:
     params = {"symbols": args.symbols, "days": args.days, "first": args.first}
     with moto_server() as env:
@@ -341,12 +402,41 @@ def aws(args: argparse.Namespace) -> tuple[list[Row], dict]:
     return rows, result
 
 
+def dashboard(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    params = {"symbols": args.symbols, "days": args.days, "repeat": args.repeat}
+    result = run_scenario("dashboard", params)
+    target = result["target_seconds"]
+    measure = f"symbol page, {result['best']['bars']} daily bars (queries + figure + JSON)"
+    rows = [
+        Row(
+            "dashboard",
+            measure,
+            result["ours_seconds"],
+            "s",
+            reference="whole tables loaded into pandas",
+            reference_value=result["whole_tables_seconds"],
+            ratio=result["ours_seconds"] / result["whole_tables_seconds"],
+            target=f"< {target:g} s",
+            passed=result["ours_seconds"] < target,
+        ),
+        Row(
+            "dashboard",
+            "symbol page, first view in a fresh process",
+            result["cold"]["seconds"],
+            "s",
+        ),
+    ]
+    return rows, result
+
+
 RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict]]] = {
     "full_history": full_history,
     "daily_increment": daily_increment,
     "indicators": indicators,
     "stream": stream,
+    "intraday": intraday,
     "aws": aws,
+    "dashboard": dashboard,
 }
 
 
@@ -444,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short-history", type=int, default=252, help="daily increment base")
     parser.add_argument("--repeat", type=int, default=3, help="indicator timing repeats")
     parser.add_argument("--records", type=int, default=150_000, help="stream micro-batch")
+    parser.add_argument(
+        "--intraday-symbols", type=int, nargs="+", default=[500, 10_000], help="bar sessions"
+    )
     parser.add_argument("--latency-files", type=int, default=20, help="0 skips the latency")
     parser.add_argument("--instance", choices=INSTANCES, default="postgres")
     parser.add_argument(

@@ -27,8 +27,30 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 def default_range(months: int, now: dt.datetime) -> tuple[dt.date, dt.date]:
     end = last_closed_session(now)
-    start = (pd.Timestamp(end) - pd.DateOffset(months=months)).date() + dt.timedelta(days=1)
+    sessions = calendar.sessions_between(months_before(end, months), end)
+    return sessions[0], sessions[-1]
+
+
+def months_before(end: dt.date, months: int) -> dt.date:
+    """The first day of the `months` months that end on `end`."""
+    return (pd.Timestamp(end) - pd.DateOffset(months=months)).date() + dt.timedelta(days=1)
+
+
+def session_range(
+    start: dt.date, end: dt.date, first: dt.date, now: dt.datetime
+) -> tuple[dt.date, dt.date]:
+    """[start, end] narrowed to the NYSE sessions it holds, within the partitions (from
+    `first` to today's session); ValueError saying which bound is wrong otherwise."""
+    today = calendar.trading_day_of(pd.Timestamp(now))
+    if start > end:
+        raise ValueError(f"--start {start} is after --end {end}")
+    if start < first:
+        raise ValueError(f"--start {start} is before the first partition, {first}")
+    if end > today:
+        raise ValueError(f"--end {end} is in the future (today is {today})")
     sessions = calendar.sessions_between(start, end)
+    if not sessions:
+        raise ValueError(f"{start} .. {end} holds no NYSE session")
     return sessions[0], sessions[-1]
 
 
@@ -134,6 +156,28 @@ def run_stream_demo(defs, instance, day: dt.date, batches: int) -> bool:
     return True
 
 
+def intraday_summary(conn, day: dt.date) -> str:
+    """One line on the session's one-minute bars and the daily figures built from them."""
+    by_source = conn.execute(
+        "SELECT source, count(*), count(DISTINCT symbol) FROM silver.intraday_bars "
+        "WHERE trade_date = ? GROUP BY source ORDER BY source",
+        [day],
+    ).fetchall()
+    kpis = conn.execute(
+        "SELECT count(*), avg(completeness), avg(realized_vol) FROM gold.daily_kpis "
+        "WHERE trade_date = ?",
+        [day],
+    ).fetchone()
+    bars = ", ".join(f"{n} {source} bars ({symbols} symbols)" for source, n, symbols in by_source)
+    line = f"silver.intraday_bars {day}: {bars or 'none'}"
+    if kpis[0]:
+        line += (
+            f"; gold.daily_kpis: {kpis[0]} symbols, completeness {kpis[1]:.0%}, "
+            f"mean realized vol {kpis[2]:.2f} %"
+        )
+    return line
+
+
 def summarize(database: str, start: dt.date, end: dt.date) -> str:
     """A short text report of what the warehouse holds for the range."""
     with duckdb.connect(database, read_only=True) as conn:
@@ -152,8 +196,16 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
             "GROUP BY signal ORDER BY signal",
             [start, end],
         ).fetchall()
+        created = {
+            f"{schema}.{name}"
+            for schema, name in conn.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables()"
+            ).fetchall()
+        }
         stream_rows, snapshot_rows = (
             conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            if table in created
+            else None
             for table in ("silver.stream_history", "gold.latest_snapshot")
         )
         latest = conn.execute(
@@ -161,6 +213,7 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
             "FROM gold.market_summary WHERE trade_date <= ? ORDER BY trade_date DESC LIMIT 1",
             [end],
         ).fetchone()
+        intraday = intraday_summary(conn, end)
     sessions = calendar.sessions_between(start, end)
     holidays = calendar.holidays_between(start, end)
     lines = [
@@ -170,8 +223,11 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
         per_symbol.to_string(index=False),
         "gold.signals: " + (", ".join(f"{n} {name}" for name, n in signals) or "none"),
         f"silver.stream_history: {stream_rows} quotes; "
-        f"gold.latest_snapshot: {snapshot_rows} symbols",
+        f"gold.latest_snapshot: {snapshot_rows} symbols"
+        if stream_rows is not None and snapshot_rows is not None
+        else "silver.stream_history, gold.latest_snapshot: not created yet (no stream batch)",
     ]
+    lines.append(intraday)
     if latest:
         day, up, down, gainers, losers = latest
         lines.append(
@@ -181,23 +237,46 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
     return "\n".join(lines)
 
 
+def _at_least(lowest: int):
+    """An argparse type: a whole number not below `lowest`."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"must be {lowest} or more, got {value}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stock-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="backfill the daily job over a range and summarize")
-    run.add_argument("--months", type=int, default=3, help="how far back (default 3 months)")
+    run.add_argument(
+        "--months", type=_at_least(1), default=3, help="how far back (default 3 months)"
+    )
     run.add_argument("--start", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
     run.add_argument("--end", type=dt.date.fromisoformat, help="last day (YYYY-MM-DD)")
-    run.add_argument("--stream-batches", type=int, default=3, help="demo micro-batches")
+    run.add_argument(
+        "--stream-batches", type=_at_least(0), default=3, help="demo micro-batches (0: none)"
+    )
     args = parser.parse_args(argv)
 
     from dagster import BetaWarning, PreviewWarning
 
     for category in (BetaWarning, PreviewWarning):  # API maturity notes, not run problems
         warnings.filterwarnings("ignore", category=category)
-    start, end = default_range(args.months, dt.datetime.now(dt.UTC))
-    start, end = args.start or start, args.end or end
     from stock_assets.definitions import build_definitions, data_dir
+    from stock_assets.partitions import TRADING_DAYS
+
+    now, first = dt.datetime.now(dt.UTC), TRADING_DAYS.start.date()
+    end = args.end or last_closed_session(now)
+    start = args.start or max(months_before(end, args.months), first)
+    try:
+        start, end = session_range(start, end, first, now)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     # Built now, not at import, so the environment of this call decides the resources.
     defs, instance = build_definitions(), _instance()

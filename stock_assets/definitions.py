@@ -1,13 +1,12 @@
-"""The one Definitions object of the code location; resources are chosen by mode.
+"""The code location: `build_definitions(settings)`, and the `defs` Dagster loads.
 
-STOCK_ASSETS_ENV picks the resource set: ``local`` (DuckDB + a local lake folder) or
-``aws`` (S3 Parquet + Glue, S3 lake, SNS alerts, Athena), so asset code never changes
-between a laptop and AWS.
+STOCK_ASSETS_ENV picks the resource set from RESOURCES_BY_ENV: ``local`` (DuckDB + a local
+lake folder) or ``aws`` (S3 Parquet + Glue, S3 lake, SNS alerts, Athena), so asset code
+never changes between a laptop and AWS. Settings come from stock_assets.settings.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +14,9 @@ import dagster as dg
 import pyarrow as pa
 
 from stock_assets.alerting import alert_retry_job, alert_retry_sensor, run_failure_alert_sensor
-from stock_assets.assets import gold, prices, stream, views
-from stock_assets.checks import ASSET_CHECKS, quality_job, with_freshness_policies
+from stock_assets.assets import gold, intraday, prices, stream, views
+from stock_assets.checks import ASSET_CHECKS
+from stock_assets.dashboard.links import with_dashboard_links
 from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.aws import aws_resources
@@ -28,63 +28,70 @@ from stock_assets.schedules import (
     daily_market_job,
     market_hours_producer_schedule,
     produce_quotes_job,
+    quality_job,
+    with_freshness_policies,
 )
 from stock_assets.sensors import landing_arrivals_sensor, stream_ingest_job
+from stock_assets.settings import Settings
 
 # Arrow's default allocator (mimalloc) keeps freed pages mapped, which counts against a run
-# process: a ten-year history load peaked at 1.99 GiB with it and 1.92 GiB with the system
-# allocator (benchmarks/run.py, 500 symbols x 2,520 sessions).
+# process's peak memory; the system allocator returns them (docs/ARCHITECTURE.md).
 pa.set_memory_pool(pa.system_memory_pool())
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("STOCK_ASSETS_DATA_DIR", "data")).resolve()
+    """STOCK_ASSETS_DATA_DIR, resolved: where the local warehouse and lake live."""
+    return Settings.from_env().data_dir
 
 
-def market_data_resource() -> MarketDataResource:
-    source = os.environ.get("STOCK_ASSETS_SOURCE", "simulated")
+def market_data_resource(settings: Settings | None = None) -> MarketDataResource:
+    settings = settings or Settings.from_env()
     return MarketDataResource(
-        source=source,
-        symbols=os.environ.get("STOCK_ASSETS_SYMBOLS", ""),
-        fault_rate=float(os.environ.get("STOCK_ASSETS_FAULT_RATE", "0") or 0),
-        csv_path=os.environ.get("STOCK_ASSETS_CSV_PATH", str(data_dir() / "imports")),
+        source=settings.source,
+        symbols=settings.symbols,
+        fault_rate=settings.fault_rate,
+        csv_path=settings.csv_path,
         # Only bound when used, so other modes need no key; EnvVar keeps it out of configs.
         alpha_vantage_api_key=dg.EnvVar("ALPHA_VANTAGE_API_KEY")
-        if source == "alpha_vantage"
+        if settings.source == "alpha_vantage"
         else None,
     )
 
 
-def local_resources() -> dict[str, object]:
-    home = data_dir()
+def local_resources(settings: Settings) -> dict[str, object]:
+    warehouse = str(settings.data_dir / "warehouse.duckdb")
     return {
-        "io_manager": WarehouseIOManager(database=str(home / "warehouse.duckdb")),
-        "lake": LocalLake(root=str(home / "lake")),
+        "io_manager": WarehouseIOManager(database=warehouse),
+        "lake": LocalLake(root=str(settings.data_dir / "lake")),
         "alerts": LogAlertSink(),
-        "sql_engine": DuckDBSqlEngine(database=str(home / "warehouse.duckdb")),
+        "sql_engine": DuckDBSqlEngine(database=warehouse),
     }
 
 
-RESOURCES_BY_ENV: dict[str, Callable[[], dict[str, object]]] = {
+RESOURCES_BY_ENV: dict[str, Callable[[Settings], dict[str, object]]] = {
     "local": local_resources,
     "aws": aws_resources,
 }
 
 
-def resources_for(env: str) -> dict[str, object]:
+def resources_for(settings: Settings) -> dict[str, object]:
+    """The resources of the settings' mode, and the market data source every mode uses."""
     try:
-        env_resources = RESOURCES_BY_ENV[env]
+        env_resources = RESOURCES_BY_ENV[settings.env]
     except KeyError:
         valid = ", ".join(RESOURCES_BY_ENV)
         raise ValueError(
-            f"STOCK_ASSETS_ENV={env!r} is not a known mode (expected: {valid})"
+            f"STOCK_ASSETS_ENV={settings.env!r} is not a known mode (expected: {valid})"
         ) from None
-    return {"market_data": market_data_resource(), **env_resources()}
+    return {"market_data": market_data_resource(settings), **env_resources(settings)}
 
 
-def build_definitions() -> dg.Definitions:
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """The code location for `settings` (default: this process's environment)."""
+    settings = settings or Settings.from_env()
+    assets = dg.load_assets_from_modules([prices, gold, stream, intraday, views])
     return dg.Definitions(
-        assets=with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream, views])),
+        assets=with_dashboard_links(with_freshness_policies(assets), settings.dashboard_url),
         asset_checks=ASSET_CHECKS,
         jobs=[
             daily_market_job,
@@ -95,8 +102,9 @@ def build_definitions() -> dg.Definitions:
         ],
         schedules=[after_close_schedule, market_hours_producer_schedule],
         sensors=[landing_arrivals_sensor, run_failure_alert_sensor, alert_retry_sensor],
-        resources=resources_for(os.environ.get("STOCK_ASSETS_ENV", "local")),
+        resources=resources_for(settings),
     )
 
 
+# What Dagster loads (dagster -m stock_assets.definitions): built for this environment.
 defs = build_definitions()

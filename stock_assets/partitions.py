@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import zoneinfo
 
 import dagster as dg
 
 from stock_assets.market import calendar
-
-DEFAULT_START = "2015-01-02"
+from stock_assets.settings import Settings
 
 
 def trading_day_partitions(start: str | None = None) -> dg.TimeWindowPartitionsDefinition:
@@ -20,7 +18,7 @@ def trading_day_partitions(start: str | None = None) -> dg.TimeWindowPartitionsD
     end_offset=1 makes today's session a partition while it is trading, so the after-close
     schedule can target it.
     """
-    start = start or os.environ.get("STOCK_ASSETS_START_DATE", DEFAULT_START)
+    start = start or Settings.from_env().start_date
     first = dt.date.fromisoformat(start)
     tz = zoneinfo.ZoneInfo(calendar.MARKET_TIMEZONE)
     holidays = calendar.holidays_between(first, calendar.calendar_end())

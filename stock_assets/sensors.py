@@ -1,11 +1,11 @@
 """Sensors: landing-zone arrivals (S3 or the local folder) start stream ingestion runs."""
 
 import datetime as dt
-import os
 from collections import defaultdict
 
 import dagster as dg
 
+from stock_assets.assets.intraday import INTRADAY_BARS_KEY
 from stock_assets.assets.stream import HISTORY_KEY, SNAPSHOT_KEY, LandingBatchConfig
 from stock_assets.market import calendar
 from stock_assets.market.arrivals import ArrivalCursor, ObjectInfo, new_arrivals, run_key
@@ -13,9 +13,9 @@ from stock_assets.market.landing import LANDING_QUOTES_PREFIX, parse_landing_obj
 from stock_assets.market.stream import quote_trading_days
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
+from stock_assets.settings import Settings
 
 MAX_OBJECTS_PER_TICK = 500
-DEFAULT_SENSOR_INTERVAL_SECONDS = 10
 
 
 def daemon_minimum_interval(cadence_seconds: int) -> int:
@@ -34,19 +34,16 @@ def daemon_minimum_interval(cadence_seconds: int) -> int:
 
 def sensor_cadence_seconds() -> int:
     """STOCK_ASSETS_SENSOR_INTERVAL_SECONDS: how often the landing folder is looked at."""
-    text = os.environ.get("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", "").strip()
-    try:
-        return int(text) if text else DEFAULT_SENSOR_INTERVAL_SECONDS
-    except ValueError:
-        raise ValueError(
-            f"STOCK_ASSETS_SENSOR_INTERVAL_SECONDS={text!r} is not a whole number of seconds"
-        ) from None
+    return Settings.from_env().sensor_interval_seconds
 
 
 stream_ingest_job = dg.define_asset_job(
     name="stream_ingest_job",
-    selection=dg.AssetSelection.assets(HISTORY_KEY, SNAPSHOT_KEY),
-    description="Append landing objects to silver.stream_history and move the latest snapshot.",
+    selection=dg.AssetSelection.assets(HISTORY_KEY, SNAPSHOT_KEY, INTRADAY_BARS_KEY),
+    description=(
+        "Append landing objects to silver.stream_history, move the latest snapshot and "
+        "rewrite the one-minute bars their quotes touch."
+    ),
     # One step: running it in the run's own process saves a Python start-up per arrival.
     executor_def=dg.in_process_executor,
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,14 @@ from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.lake import LocalLake, S3Lake
 from stock_assets.resources.market_data import MarketDataResource
 from stock_assets.resources.sql_engine import DuckDBSqlEngine
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        help="rewrite stock_assets_tests/snapshots/ from the current code instead of comparing",
+    )
 
 
 @pytest.fixture
@@ -44,6 +54,37 @@ def local_resources(home: Path, **market: object) -> dict[str, object]:
         "alerts": LogAlertSink(max_age_days=100_000),
         "sql_engine": DuckDBSqlEngine(database=str(home / "warehouse.duckdb")),
     }
+
+
+# -- Debian's headless Chromium, for the Dagster UI and dashboard tests ---------------------
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# As root, without a sandbox; no background traffic (this machine has no network).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: run scripts/install-test-system-deps.sh "
+            "(installs Debian's chromium) or set CHROMIUM_PATH"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 # A stretch of 2024 with a holiday inside it (Independence Day, Thursday 2024-07-04).

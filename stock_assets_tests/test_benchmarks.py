@@ -45,7 +45,9 @@ def test_the_harness_writes_each_figure_next_to_its_reference(harness, tmp_path)
     assert 0.05 < memory["ours"] < 2  # GiB: a real resident set was measured
     # One result per check and run, whatever the number of sessions.
     stream = (checks.HISTORY_KEY, checks.SNAPSHOT_KEY)
-    batch_checks = sum(len(table) for key, table in checks.CHECKS.items() if key not in stream)
+    batch_checks = sum(
+        key.asset_key not in stream for c in checks.ASSET_CHECKS for key in c.check_keys
+    )
     assert dagster["check_results"] == batch_checks
     summary = (tmp_path / "summary.md").read_text()
     assert "| full history | wall, 2 symbols x 4 sessions |" in summary
@@ -55,3 +57,17 @@ def test_the_harness_writes_each_figure_next_to_its_reference(harness, tmp_path)
     assert indicators["ratio"] == pytest.approx(
         indicators["ours"] / indicators["reference_value"], rel=1e-2
     )
+
+
+@pytest.mark.slow
+def test_the_dashboard_benchmark_times_a_symbol_page_against_whole_tables(harness, tmp_path):
+    argv = ["--only", "dashboard", "--symbols", "3", "--days", "120", "--repeat", "1"]
+    assert harness.main([*argv, "--out-dir", str(tmp_path)]) == 0
+    (report_path,) = tmp_path.glob("*.json")
+    report = json.loads(report_path.read_text())
+    page, first_view = report["rows"]
+    details = report["details"]["dashboard"]
+    assert details["best"]["bars"] == 120  # the whole history of one symbol was drawn
+    assert page["ours"] == details["ours_seconds"]
+    assert page["reference_value"] == details["whole_tables_seconds"]
+    assert page["status"] in ("pass", "MISS") and first_view["status"] == "info"

@@ -23,13 +23,21 @@ from stock_assets.assets.stream import LandingBatchConfig
 from stock_assets.market import calendar
 from stock_assets.market.cleaning import CleanResult, clean_prices
 from stock_assets.market.landing import encode_micro_batch
+from stock_assets.market.schemas import PRICE_REJECTS, conform
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.alerts import AlertSink
 from stock_assets.resources.aws import aws_resources
 from stock_assets.resources.lake import LocalLake
 from stock_assets.resources.market_data import MarketDataResource
-from stock_assets.schedules import daily_market_job
+from stock_assets.resources.sql_engine import AthenaSqlEngine
+from stock_assets.schedules import (
+    FRESHNESS_POLICIES,
+    INTRADAY_FRESHNESS,
+    daily_market_job,
+    quality_job,
+    with_freshness_policies,
+)
 from stock_assets_tests.conftest import JULY_2024, local_resources
 
 SYMBOLS = "AAPL,MSFT,ARM"
@@ -44,6 +52,12 @@ BATCH_KEYS = {
     checks.SUMMARY_KEY,
 }
 STREAM_KEYS = {checks.HISTORY_KEY, checks.SNAPSHOT_KEY}
+VIEW_CHECK_KEYS = {
+    key
+    for definition in checks.ASSET_CHECKS
+    for key in definition.check_keys
+    if key.asset_key in views.VIEWS
+}
 STREAM_DAY = "2024-07-05"
 DOCS = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -64,7 +78,7 @@ def definitions(home: Path) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([prices, gold, stream, views]),
         asset_checks=checks.ASSET_CHECKS,
-        jobs=[daily_market_job, checks.quality_job],
+        jobs=[daily_market_job, quality_job],
         sensors=[run_failure_alert_sensor],
         resources=local_resources(home, symbols=SYMBOLS),
     )
@@ -146,15 +160,16 @@ def results(result: dg.ExecuteInProcessResult) -> dict[dg.AssetCheckKey, dg.Asse
 
 def test_every_check_reports_once_per_run_on_the_run_s_partitions(checked):
     batch, stream_run = results(checked.batch), results(checked.stream)
-    assert set(batch) == check_keys(BATCH_KEYS) and set(stream_run) == check_keys(STREAM_KEYS)
+    assert set(batch) == check_keys(BATCH_KEYS) | VIEW_CHECK_KEYS
+    assert set(stream_run) == check_keys(STREAM_KEYS)
     evaluations = [*batch.values(), *stream_run.values()]
     failures = [(e.asset_check_key, e.description) for e in evaluations if not e.passed]
     assert failures == []
     assert {e.partition for e in evaluations} == {None}  # unpartitioned checks
     assert all(e.target_materialization_data is not None for e in evaluations)
     sessions = july_sessions()
-    for key, evaluation in batch.items():
-        meta = evaluation.metadata
+    for key in check_keys(BATCH_KEYS):
+        meta = batch[key].metadata
         assert meta["partition_range"].value == f"{sessions[0]}..{sessions[-1]}", key
         assert meta["partitions_checked"].value == len(sessions), key
         assert meta["failing_partitions"].value == [], key
@@ -182,9 +197,9 @@ def test_a_range_run_plans_one_row_per_check_not_per_partition(checked):
     run_id = checked.batch.run_id
     plans = planned(checked.instance, run_id)
     assert {(p.asset_key, p.check_name) for p in plans} == {
-        (k.asset_key, k.name) for k in check_keys(BATCH_KEYS)
+        (k.asset_key, k.name) for k in check_keys(BATCH_KEYS) | VIEW_CHECK_KEYS
     }
-    assert len(plans) == len(check_keys(BATCH_KEYS))
+    assert len(plans) == len(check_keys(BATCH_KEYS) | VIEW_CHECK_KEYS)
     assert all(p.partitions_subset is None for p in plans)
     storage = checked.instance.event_log_storage
     for key in check_keys(BATCH_KEYS):
@@ -302,10 +317,10 @@ def test_run_failure_alert_names_what_the_run_was_for():
 
 
 def test_freshness_policies_are_on_the_asset_definitions(tmp_path):
-    assets = checks.with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream]))
+    assets = with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream]))
     specs = {spec.key: spec for assets_def in assets for spec in assets_def.specs}
-    assert set(checks.FRESHNESS_POLICIES) == BATCH_KEYS | STREAM_KEYS
-    for key, policy in checks.FRESHNESS_POLICIES.items():
+    assert set(FRESHNESS_POLICIES) == BATCH_KEYS | STREAM_KEYS
+    for key, policy in FRESHNESS_POLICIES.items():
         assert specs[key].freshness_policy == policy, key
     daily = specs[checks.PRICES_KEY].freshness_policy
     assert isinstance(daily, dg.FreshnessPolicy)
@@ -314,7 +329,7 @@ def test_freshness_policies_are_on_the_asset_definitions(tmp_path):
         assets=assets, asset_checks=checks.ASSET_CHECKS, resources=local_resources(tmp_path)
     )
     graph = defs.resolve_asset_graph()
-    assert graph.get(checks.SNAPSHOT_KEY).freshness_policy == checks.INTRADAY_FRESHNESS
+    assert graph.get(checks.SNAPSHOT_KEY).freshness_policy == INTRADAY_FRESHNESS
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +358,7 @@ def test_quality_job_checks_exactly_a_partition_range_without_materializing(chec
     assert result.success  # the duplicate on 2024-07-12 lies outside the range
     assert result.get_asset_materialization_events() == []
     evaluations = results(result)
-    assert set(evaluations) == check_keys(BATCH_KEYS | STREAM_KEYS)
+    assert set(evaluations) == check_keys(BATCH_KEYS | STREAM_KEYS) | VIEW_CHECK_KEYS
     assert all(e.passed for e in evaluations.values())  # history: no rows, ok
     assert len(planned(checked.instance, result.run_id)) == len(evaluations)
     keys = evaluations[PRICES_KEYS].metadata
@@ -405,9 +420,9 @@ def test_checks_read_exactly_the_run_s_partitions_from_s3(aws_endpoint, monkeypa
 def test_the_check_list_in_the_docs_names_every_check():
     rows = set(re.findall(r"^\| `([a-z_/]+)` \| `([a-z_]+)` \|", DOCS.read_text(), re.M))
     assert rows == {
-        (key.to_user_string(), check.name)
-        for key, table_checks in checks.CHECKS.items()
-        for check in table_checks
+        (key.asset_key.to_user_string(), key.name)
+        for definition in checks.ASSET_CHECKS
+        for key in definition.check_keys
     }
 
 
@@ -419,11 +434,11 @@ def test_a_check_run_leaves_no_loaded_table_behind(tmp_path):
         "import gc, sys\n"
         "from pathlib import Path\n"
         "import dagster as dg\n"
-        "from stock_assets import checks\n"
+        "from stock_assets.market.rules import Scope\n"
         "from stock_assets_tests.test_checks import run_stream\n"
         "assert run_stream(Path(sys.argv[1]), dg.DagsterInstance.ephemeral()).success\n"
         "gc.collect()\n"
-        "print(sum(isinstance(o, checks.Scope) for o in gc.get_objects()))\n"
+        "print(sum(isinstance(o, Scope) for o in gc.get_objects()))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)],
@@ -434,3 +449,104 @@ def test_a_check_run_leaves_no_loaded_table_behind(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "0"
+
+
+def reject_first_record(raw_quotes: pd.DataFrame, ingested_at: dt.datetime) -> CleanResult:
+    """Clean, then reject the first bronze record as cleaning would: its bar leaves
+    silver.prices and the record goes to the rejects with a reason."""
+    result = clean_prices(raw_quotes, ingested_at)
+    first = raw_quotes.iloc[[0]].reset_index(drop=True)
+    rejected = first[["object_key", "record_no", "symbol", "trade_date", "source", "payload"]]
+    rejected = rejected.assign(reason="test: rejected")
+    bars = result.prices
+    same_bar = (bars.symbol == first.symbol[0]) & (bars.trade_date == first.trade_date[0])
+    rejects = conform(pd.concat([result.rejects, rejected], ignore_index=True), PRICE_REJECTS)
+    return CleanResult(bars[~same_bar].reset_index(drop=True), rejects, 0)
+
+
+def test_a_run_with_rejected_records_is_visibly_not_clean(tmp_path, monkeypatch):
+    monkeypatch.setattr(prices, "clean_prices", reject_first_record)
+    days = (dt.date(2024, 7, 8), dt.date(2024, 7, 9))
+    result = dg.materialize(
+        [prices.raw_quotes, prices.prices, *checks_for(BATCH_KEYS)],
+        selection=dg.AssetSelection.assets(prices.raw_quotes, prices.prices)
+        | dg.AssetSelection.checks(*check_keys({checks.PRICES_KEY})),
+        resources=local_resources(tmp_path, symbols=SYMBOLS),
+        tags=range_tags(*days),
+    )
+    assert result.success  # a WARN: gold is still built from the bars that were kept
+    silver = {key.name: e for key, e in results(result).items()}
+    rejects = silver["rejects"]
+    assert not rejects.passed and rejects.severity == dg.AssetCheckSeverity.WARN
+    assert not rejects.blocking
+    assert rejects.metadata["failing_count"].value == 1
+    assert rejects.metadata["rejects_table"].value == "silver.price_rejects"
+    assert "test: rejected" in rejects.metadata["failing_sample"].value
+    assert rejects.metadata["failing_partitions"].value == ["2024-07-08"]
+    assert silver["completeness"].passed  # the missing bar is explained by its reject
+
+
+def test_view_checks_pass_on_the_views_their_sql_creates(checked):
+    batch = results(checked.batch)
+    latest = batch[dg.AssetCheckKey(dg.AssetKey(["gold", "latest_prices"]), "row_count")]
+    assert latest.passed and latest.metadata["rows_checked"].value == len(SYMBOLS.split(","))
+    assert all(batch[key].passed for key in VIEW_CHECK_KEYS)
+
+
+def test_view_checks_fail_on_views_that_drifted_from_their_sql(checked, tmp_path):
+    """gold.latest_prices recreated with fewer columns and a row per bar, and
+    gold.stock_analysis emptied: the checks name each problem; the other views pass."""
+    shutil.copy(checked.path / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    analysis = views.VIEWS[dg.AssetKey(["gold", "stock_analysis"])]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        conn.execute(
+            "CREATE OR REPLACE VIEW gold.latest_prices AS "
+            "SELECT symbol, trade_date, close FROM silver.prices"
+        )
+        conn.execute(analysis.to_duckdb().replace("gold.stock_analysis", "gold.analysis_full"))
+        conn.execute(
+            "CREATE OR REPLACE VIEW gold.stock_analysis AS "
+            "SELECT * FROM gold.analysis_full WHERE false"
+        )
+    view_checks = [c for c in checks.ASSET_CHECKS if set(c.check_keys) <= VIEW_CHECK_KEYS]
+    result = dg.materialize(
+        [views.sql_views, *view_checks],
+        selection=dg.AssetSelection.checks(*VIEW_CHECK_KEYS),
+        resources=local_resources(tmp_path, symbols=SYMBOLS),
+        raise_on_error=False,
+    )
+    assert result.success  # ERROR, but nothing is computed from a view: nothing to stop
+    found = {(k.asset_key.path[-1], k.name): e for k, e in results(result).items()}
+    failed = {key for key, e in found.items() if not e.passed}
+    assert failed == {
+        ("latest_prices", "columns"),
+        ("latest_prices", "row_count"),
+        ("stock_analysis", "non_empty"),
+        ("stock_analysis", "row_count"),
+    }
+    rows = found[("latest_prices", "row_count")].metadata["failing_sample"].value
+    assert (
+        f"| {3 * len(july_sessions()) + 3 * len(calendar.sessions_between(*WARMUP_HISTORY))} |"
+        in rows
+    )
+    columns = found[("latest_prices", "columns")].metadata["failing_sample"].value
+    assert "adj_close" in columns  # the 4th declared column is missing
+    assert found[("stock_analysis", "non_empty")].severity == dg.AssetCheckSeverity.WARN
+    assert found[("latest_prices", "columns")].severity == dg.AssetCheckSeverity.ERROR
+    assert not found[("latest_prices", "columns")].blocking
+
+
+def test_view_checks_name_an_engine_that_cannot_answer(aws_endpoint):
+    """moto's Athena runs no query (it answers with no rows): every view check fails,
+    saying so, and the run still ends."""
+    engine = AthenaSqlEngine(output_location="s3://lake/athena-results/", poll_seconds=0.01)
+    view_checks = [c for c in checks.ASSET_CHECKS if set(c.check_keys) <= VIEW_CHECK_KEYS]
+    result = dg.materialize(
+        [views.sql_views, *view_checks],
+        selection=dg.AssetSelection.checks(*VIEW_CHECK_KEYS),
+        resources={"sql_engine": engine},
+    )
+    evaluations = results(result)
+    assert set(evaluations) == VIEW_CHECK_KEYS
+    assert all(not e.passed for e in evaluations.values())
+    assert all("returned no rows" in e.description for e in evaluations.values())

@@ -2,6 +2,9 @@
 
 import datetime as dt
 import os
+import re
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -33,6 +36,9 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     out = capsys.readouterr().out
     assert "3 symbols" in out and "1 holidays skipped" in out and "gold.signals" in out
     assert "silver.stream_history: 9 quotes; gold.latest_snapshot: 3 symbols" in out
+    # The last session carries the simulator's minute bars, which outrank the stream's.
+    assert "silver.intraday_bars 2024-07-12: 1170 simulated bars (3 symbols)" in out
+    assert "gold.daily_kpis: 3 symbols, completeness 100%" in out
 
     def counts() -> dict[str, int]:
         with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
@@ -45,6 +51,8 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
                     "gold.market_summary",
                     "silver.stream_history",
                     "gold.latest_snapshot",
+                    "silver.intraday_bars",
+                    "gold.daily_kpis",
                 )
             }
 
@@ -54,6 +62,7 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     assert cli.main(args) == 0
     assert counts() == first
     assert first["silver.stream_history"] == 9 and first["gold.latest_snapshot"] == 3
+    assert first["silver.intraday_bars"] == 3 * 390 and first["gold.daily_kpis"] == 3
     with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
         views = {r[0] for r in conn.execute("SELECT view_name FROM duckdb_views()").fetchall()}
         latest = dict(conn.execute("SELECT symbol, close FROM gold.latest_prices").fetchall())
@@ -73,3 +82,66 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     assets = {r.event_log_entry.dagster_event.asset_key for r in planned}
     assert len(assets) >= 6 and len(planned) == len(assets)
     assert not set(cli.BACKFILL_ENV) & set(os.environ)
+
+
+NOW = dt.datetime(2024, 7, 8, 21, 0, tzinfo=dt.UTC)  # Monday, after the close
+FIRST = dt.date(2015, 1, 2)
+
+
+def test_a_range_is_narrowed_to_its_sessions():
+    # Saturday .. Sunday around a week with the July 4th holiday.
+    assert cli.session_range(dt.date(2024, 6, 29), dt.date(2024, 7, 7), FIRST, NOW) == (
+        dt.date(2024, 7, 1),
+        dt.date(2024, 7, 5),
+    )
+    assert cli.months_before(dt.date(2024, 7, 5), 3) == dt.date(2024, 4, 6)
+
+
+@pytest.mark.parametrize(
+    "start,end,reason",
+    [
+        ("2024-07-05", "2024-07-01", "--start 2024-07-05 is after --end 2024-07-01"),
+        ("2014-12-01", "2015-01-05", "--start 2014-12-01 is before the first partition"),
+        ("2024-07-01", "2024-07-09", "--end 2024-07-09 is in the future (today is 2024-07-08)"),
+        ("2024-07-06", "2024-07-07", "2024-07-06 .. 2024-07-07 holds no NYSE session"),
+    ],
+)
+def test_a_range_without_sessions_is_refused_with_its_reason(start, end, reason):
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        cli.session_range(dt.date.fromisoformat(start), dt.date.fromisoformat(end), FIRST, NOW)
+
+
+@pytest.mark.parametrize(
+    "args,reason",
+    [
+        (["--months", "0"], "--months: must be 1 or more, got 0"),
+        (["--stream-batches", "-1"], "--stream-batches: must be 0 or more, got -1"),
+        (["--start", "2024-07-05", "--end", "2024-07-01"], "is after --end 2024-07-01"),
+        (["--end", "2999-01-01"], "--end 2999-01-01 is in the future"),
+        (["--start", "July 1"], "--start: invalid fromisoformat value: 'July 1'"),
+    ],
+)
+def test_bad_options_stop_before_anything_runs(args, reason, data_home, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["run", *args])
+    assert stop.value.code == 2 and reason in capsys.readouterr().err
+    assert list(data_home.iterdir()) == []  # nothing written
+
+
+def test_a_run_without_stream_batches_summarizes_a_fresh_data_dir(data_home):
+    # Its own process, as a user runs it: Dagster caches a reconstructed job per process,
+    # with the resources (data dir) of the first build.
+    env = {**os.environ, "DAGSTER_HOME": str(data_home), "STOCK_ASSETS_SYMBOLS": "AAPL"}
+    # A weekend start is narrowed to the Monday session.
+    args = ["run", "--start", "2024-07-06", "--end", "2024-07-08", "--stream-batches", "0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "stock_assets.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "silver.prices 2024-07-08 .. 2024-07-08: 1 trading days" in done.stdout
+    assert "1 symbols, 1 rows" in done.stdout
+    assert "silver.stream_history, gold.latest_snapshot: not created yet" in done.stdout

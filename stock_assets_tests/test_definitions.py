@@ -1,10 +1,11 @@
-import importlib
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
 import stock_assets.definitions as definitions
 from stock_assets.partitions import TRADING_DAYS, trading_day_partitions
+from stock_assets.settings import Settings
 
 
 def test_definitions_load_with_every_asset_partitioned_by_trading_day():
@@ -26,10 +27,36 @@ def test_partitions_are_nyse_sessions_from_the_configured_start():
 
 def test_unknown_mode_is_refused_with_the_valid_ones(monkeypatch):
     monkeypatch.setenv("STOCK_ASSETS_ENV", "cloud")
+    with pytest.raises(ValueError, match=r"STOCK_ASSETS_ENV='cloud'.*expected: local, aws"):
+        definitions.build_definitions()
     with pytest.raises(ValueError, match="expected: local, aws"):
-        importlib.reload(definitions)
-    monkeypatch.setenv("STOCK_ASSETS_ENV", "local")
-    importlib.reload(definitions)
+        definitions.resources_for(Settings(env="cloud"))
+
+
+def test_settings_come_from_the_environment_when_asked_for(monkeypatch, tmp_path):
+    monkeypatch.setenv("STOCK_ASSETS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STOCK_ASSETS_S3_PREFIX", "/lake/")
+    monkeypatch.setenv("STOCK_ASSETS_FAULT_RATE", "0.25")
+    settings = Settings.from_env()
+    assert settings.data_dir == tmp_path and settings.s3_prefix == "lake"
+    assert settings.fault_rate == 0.25 and settings.csv_path == str(tmp_path / "imports")
+    assert Settings.from_env({}) == Settings(
+        data_dir=Path("data").resolve(), csv_path=str(Path("data").resolve() / "imports")
+    )
+    monkeypatch.setenv("STOCK_ASSETS_FAULT_RATE", "often")
+    with pytest.raises(ValueError, match="STOCK_ASSETS_FAULT_RATE='often'"):
+        Settings.from_env()
+
+
+def test_resources_are_picked_by_mode_from_the_settings(tmp_path, aws_endpoint):
+    local = definitions.build_definitions(Settings(data_dir=tmp_path))
+    warehouse = local.resources["io_manager"]
+    assert warehouse.database == str(tmp_path / "warehouse.duckdb")
+    aws = definitions.resources_for(Settings(env="aws", s3_bucket="b", s3_prefix="p"))
+    assert type(aws["io_manager"]).__name__ == "S3ParquetIOManager"
+    assert aws["io_manager"].bucket == "b" and aws["io_manager"].prefix == "p"
+    with pytest.raises(ValueError, match="STOCK_ASSETS_S3_BUCKET"):
+        definitions.resources_for(Settings(env="aws"))
 
 
 def test_api_key_is_bound_through_envvar_not_a_literal(monkeypatch):

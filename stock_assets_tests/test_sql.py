@@ -100,6 +100,9 @@ def test_each_view_is_an_asset_depending_on_the_tables_it_reads():
         "gold/latest_prices",
         "gold/todays_movers",
         "gold/todays_signals",
+        "gold/stream_quotes_analysis",
+        "gold/stock_kpis",
+        "gold/intraday_bars_resampled",
     }
     deps = {
         k.to_user_string(): {d.to_user_string() for d in v} for k, v in sql_views.asset_deps.items()

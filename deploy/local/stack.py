@@ -6,16 +6,18 @@
 
 Services, in start order: Postgres (instance storage; a throwaway cluster is started only
 when nothing answers on 127.0.0.1:5432), moto's server (S3, Glue, Athena and SNS on loopback),
-the gRPC code server (`dagster api grpc`), `dagster-webserver` and `dagster-daemon`; the
-last two load the code over gRPC as on ECS. Every Dagster process runs with
-STOCK_ASSETS_ENV=aws against moto. Pids, ports and logs live in
-$STOCK_ASSETS_DATA_DIR/stack/ (default ./data/stack).
+the gRPC code server (`dagster api grpc`), `dagster-webserver` (the operators' full UI),
+a second `dagster-webserver --read-only` (the viewers' UI), `dagster-daemon` and the market
+dashboard; the webservers and the daemon load the code over gRPC as on ECS. Every process
+runs with STOCK_ASSETS_ENV=aws against moto. Everything is plain HTTP on loopback: the
+sign-in and HTTPS of the ECS load balancer are not part of this stack. Pids, ports and logs
+live in $STOCK_ASSETS_DATA_DIR/stack/ (default ./data/stack).
 
 Environment (all optional): DAGSTER_PG_HOST/PORT/USERNAME/PASSWORD/DB (an existing Postgres;
 the database is created if missing, default `stock_assets_stack`), STOCK_ASSETS_STACK_OWN_POSTGRES=1
-(always use a throwaway cluster), STOCK_ASSETS_STACK_{WEBSERVER,GRPC,MOTO,POSTGRES}_PORT
-(default: free ports), STOCK_ASSETS_S3_BUCKET, STOCK_ASSETS_SYMBOLS and the other
-STOCK_ASSETS_* variables, which pass through to the code.
+(always use a throwaway cluster), STOCK_ASSETS_STACK_{WEBSERVER,READONLY_WEBSERVER,GRPC,MOTO,
+POSTGRES,DASHBOARD}_PORT (default: free ports), STOCK_ASSETS_S3_BUCKET, STOCK_ASSETS_SYMBOLS
+and the other STOCK_ASSETS_* variables, which pass through to the code.
 """
 
 from __future__ import annotations
@@ -481,6 +483,8 @@ def _start(state: dict) -> str:
     env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{moto_port}"
     wait_until("moto", lambda: http_ok(f"{env['AWS_ENDPOINT_URL']}/moto-api/"), moto)
     create_aws_resources(env)
+    dashboard_port = port_from_env("STOCK_ASSETS_STACK_DASHBOARD_PORT")
+    env["STOCK_ASSETS_DASHBOARD_URL"] = f"http://127.0.0.1:{dashboard_port}"  # asset links
 
     grpc_port = int(env["STOCK_ASSETS_STACK_GRPC_PORT"])
     code_server_argv = [str(BIN / "dagster"), "api", "grpc", "-m", "stock_assets.definitions"]
@@ -489,19 +493,30 @@ def _start(state: dict) -> str:
     wait_until("the gRPC code server", lambda: answers("127.0.0.1", grpc_port), code_server)
 
     workspace = str(HERE / "workspace.yaml")
-    web_port = port_from_env("STOCK_ASSETS_STACK_WEBSERVER_PORT")
-    url = f"http://127.0.0.1:{web_port}"
-    webserver_argv = [str(BIN / "dagster-webserver"), "-w", workspace]
-    webserver_argv += ["-h", "127.0.0.1", "-p", str(web_port)]
-    webserver = started(spawn("webserver", webserver_argv, env, web_port))
+
+    def webserver(name: str, port_variable: str, *mode: str) -> tuple[dict, str]:
+        port = port_from_env(port_variable)
+        argv = [str(BIN / "dagster-webserver"), *mode, "-w", workspace]
+        argv += ["-h", "127.0.0.1", "-p", str(port)]
+        return started(spawn(name, argv, env, port)), f"http://127.0.0.1:{port}"
+
+    full, url = webserver("webserver", "STOCK_ASSETS_STACK_WEBSERVER_PORT")
+    read_only, read_only_url = webserver(
+        "readonly_webserver", "STOCK_ASSETS_STACK_READONLY_WEBSERVER_PORT", "--read-only"
+    )
     daemon = started(spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], env))
-    state["url"] = url
+    dashboard_argv = [sys.executable, "-m", "stock_assets.dashboard", "--port", str(dashboard_port)]
+    dashboard = started(spawn("dashboard", dashboard_argv, env, dashboard_port))
+    state.update(url=url, readonly_url=read_only_url)
     write_state(state)
-    wait_until("the webserver", lambda: http_ok(f"{url}/server_info"), webserver)
-    wait_until("the code location", lambda: code_location_loaded(url), webserver)
+    for service, base in ((full, url), (read_only, read_only_url)):
+        wait_until(service["name"], lambda base=base: http_ok(f"{base}/server_info"), service)
+        wait_until("the code location", lambda base=base: code_location_loaded(base), service)
     wait_until("the daemon", lambda: daemons_healthy(url), daemon)
+    health = f"{env['STOCK_ASSETS_DASHBOARD_URL']}/_stcore/health"
+    wait_until("the dashboard", lambda: http_ok(health), dashboard)
     start_instigators(url)
-    print(f"stock_assets stack is up: {url}")
+    print(f"stock_assets stack is up: {url} (read-only: {read_only_url})")
     return url
 
 
@@ -534,9 +549,11 @@ def status() -> bool:
         ok = alive(service)
         running &= ok
         port = f" port {service['port']}" if service["port"] else ""
-        print(f"{service['name']:12} {'running' if ok else 'STOPPED'} pid {service['pid']}{port}")
+        print(f"{service['name']:18} {'running' if ok else 'STOPPED'} pid {service['pid']}{port}")
     if "url" in state:
-        print(f"url          {state['url']}")
+        print(f"{'url':18} {state['url']}")
+    if "readonly_url" in state:
+        print(f"{'read-only url':18} {state['readonly_url']}")
     return running
 
 

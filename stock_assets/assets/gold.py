@@ -7,7 +7,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from stock_assets.assets.metadata import add_materialization_metadata, definition_metadata
+from stock_assets.assets.metadata import (
+    OWNERS,
+    add_materialization_metadata,
+    definition_metadata,
+    kinds,
+)
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.market import calendar, lookback
 from stock_assets.market.charts import indicator_chart
@@ -27,8 +32,9 @@ _GOLD = dict(
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
-    group_name="analytics",
-    kinds={"duckdb", "pandas"},
+    group_name="gold",
+    kinds=kinds("pandas"),
+    owners=OWNERS,
 )
 
 

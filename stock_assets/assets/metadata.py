@@ -1,40 +1,65 @@
-"""Materialization metadata shared by every asset: counts, symbols, schema, preview."""
+"""Materialization metadata shared by every asset: what the table (or partition) holds.
+
+Counts, schema and table name go under Dagster's documented keys (`dagster/row_count`,
+`dagster/partition_row_count`, `dagster/column_schema`, `dagster/table_name`), so the UI
+shows them in its own places. Asset-scoped metadata wins over what an IO manager reports
+for the same key, which is how the table name stays `schema.table` in every mode.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 from dagster import MetadataValue, TableColumn, TableSchema
-from dagster._core.definitions.metadata import TableMetadataSet
-from dagster._core.execution.context.metadata_logging import (
-    AssetMetadataHandle,
-    OutputMetadataAccumulator,
-)
 
+from stock_assets.market.schemas import COLUMN_DESCRIPTIONS
 from stock_assets.market.schemas import TableSchema as Contract
 
+ROW_COUNT = "dagster/row_count"
+PARTITION_ROW_COUNT = "dagster/partition_row_count"
+COLUMN_SCHEMA = "dagster/column_schema"
+TABLE_NAME = "dagster/table_name"
 PREVIEW_ROWS = 5
+PREVIEW_DIGITS = 4  # prices carry cents and fractions of them; floats print 17 digits
+OWNERS = ["team:market-data"]
+
+# Where each mode (STOCK_ASSETS_ENV) keeps the tables and runs the views, shown as kinds.
+TABLE_STORES = {"local": ("duckdb",), "aws": ("s3", "glue")}
+VIEW_ENGINES = {"local": ("duckdb",), "aws": ("athena",)}
+
+
+def kinds(compute: str, stores: Mapping[str, tuple[str, ...]] = TABLE_STORES) -> set[str]:
+    """An asset's kinds in the UI: how it is computed and where it lives in this mode."""
+    return {compute, *stores.get(os.environ.get("STOCK_ASSETS_ENV", "local"), ())}
 
 
 def column_schema(contract: Contract) -> TableSchema:
-    return TableSchema(columns=[TableColumn(name, sql) for name, sql in contract.columns])
+    return TableSchema(
+        columns=[
+            TableColumn(name, sql, description=COLUMN_DESCRIPTIONS.get(name))
+            for name, sql in contract.columns
+        ]
+    )
 
 
 def definition_metadata(contract: Contract, partition_expr: str | None = None) -> dict:
     """Static metadata on the asset definition: the table contract and partition column."""
-    meta: dict = dict(
-        TableMetadataSet(column_schema=column_schema(contract), table_name=contract.qualified_name)
-    )
+    meta: dict = {
+        COLUMN_SCHEMA: MetadataValue.table_schema(column_schema(contract)),
+        TABLE_NAME: MetadataValue.text(contract.qualified_name),
+    }
     if partition_expr:
         meta["partition_expr"] = partition_expr
     return meta
 
 
 def frame_metadata(frame: pd.DataFrame, contract: Contract) -> dict:
-    """What a person wants to see on a materialization without querying the table."""
+    """What a person wants to see about these rows without querying the table."""
     # unique() before dropping nulls: a stream batch has 150,000 rows and a few hundred symbols
     symbols = (
         sorted(s for s in frame["symbol"].unique() if pd.notna(s)) if "symbol" in frame else []
@@ -45,9 +70,9 @@ def frame_metadata(frame: pd.DataFrame, contract: Contract) -> dict:
         else {}
     )
     return {
-        "rows": len(frame),
         **by_symbol,
-        **TableMetadataSet(column_schema=column_schema(contract)),
+        TABLE_NAME: MetadataValue.text(contract.qualified_name),
+        COLUMN_SCHEMA: MetadataValue.table_schema(column_schema(contract)),
         "preview": MetadataValue.md(markdown_table(frame.head(PREVIEW_ROWS))),
     }
 
@@ -61,31 +86,58 @@ def add_materialization_metadata(
     asset_key: dg.AssetKey | None = None,
     every_day: Mapping[str, Any] | None = None,
 ) -> None:
-    """Describe an output without repeating the description on each of its partitions.
+    """Describe what an output leaves in the table, once per partition it writes.
 
-    A single-run backfill turns an output into one materialization per partition and
-    Dagster copies output metadata into each, so a 2,520-session backfill would store the
-    preview, schema, symbol list and charts 2,520 times per table. Over several partitions,
-    each day gets its own counts (plus `every_day`: small facts true of each day) and the
-    last one, which the UI shows as latest, also the run's description: `frame_metadata`
-    of all its rows (their counts as `run_rows`, `run_symbol_count`) and `run_metadata`.
-    A one-partition or unpartitioned output gets it all on its one materialization.
+    `frame` is what the table (unpartitioned) or the run's partitions hold after the write.
+    A single-run backfill turns an output into one materialization per partition and Dagster
+    copies output metadata into each, so a 2,520-session backfill would store the preview,
+    schema, symbol list and charts 2,520 times per table. Over several partitions, each day
+    gets its own counts (plus `every_day`: small facts true of each day) and the last one,
+    which the UI shows as latest, also its description (symbols, preview of that day's rows),
+    the run's totals (`run_rows`, `run_symbol_count`, `run_partitions`) and `run_metadata`.
     """
     key = asset_key or context.asset_key
     partitioned = context.assets_def.specs_by_key[key].partitions_def is not None
     days = list(context.partition_keys) if partitioned else []
-    description = {**frame_metadata(frame, contract), **(run_metadata or {})}
     if len(days) <= 1:
-        context.add_asset_metadata({**description, **(every_day or {})}, asset_key=key)
+        count = PARTITION_ROW_COUNT if partitioned else ROW_COUNT
+        context.add_asset_metadata(
+            {
+                count: len(frame),
+                **frame_metadata(frame, contract),
+                **(run_metadata or {}),
+                **(every_day or {}),
+            },
+            asset_key=key,
+        )
         return
     per_day = {
         day: {**counts, **(every_day or {})} for day, counts in day_counts(frame, days).items()
     }
-    for name in ("rows", "symbol_count"):
-        if name in description:
-            description[f"run_{name}"] = description.pop(name)
-    per_day[days[-1]] = {**description, "run_partitions": len(days), **per_day[days[-1]]}
-    _add_partition_metadata(context, key, per_day)
+    last = frame[frame["trade_date"] == dt.date.fromisoformat(days[-1])]
+    run_totals = {"run_rows": len(frame), "run_partitions": len(days)}
+    if "symbol" in frame:
+        run_totals["run_symbol_count"] = int(frame["symbol"].nunique())
+    per_day[days[-1]] = {
+        **frame_metadata(last, contract),
+        **run_totals,
+        **(run_metadata or {}),
+        **per_day[days[-1]],
+    }
+    add_partition_metadata(context, key, per_day)
+
+
+def add_partition_metadata(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, per_day: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Each day's metadata on that day's materialization of `key`.
+
+    One public call per day, and each call re-checks the day against the run's whole range
+    and rebuilds the step's metadata map: the cost grows with the square of the days, which
+    a ten-year single-run backfill feels and a daily run does not.
+    """
+    for day, metadata in per_day.items():
+        context.add_asset_metadata(metadata, asset_key=key, partition_key=day)
 
 
 def day_counts(frame: pd.DataFrame, days: list[str]) -> dict[str, dict[str, int]]:
@@ -93,37 +145,26 @@ def day_counts(frame: pd.DataFrame, days: list[str]) -> dict[str, dict[str, int]
     symbols, distinct symbols."""
     grouped = frame.groupby("trade_date", sort=False)
     counts = (
-        grouped["symbol"].agg(rows="size", symbol_count="nunique")
+        grouped["symbol"].agg(**{PARTITION_ROW_COUNT: "size", "symbol_count": "nunique"})
         if "symbol" in frame
-        else grouped.size().to_frame("rows")
+        else grouped.size().to_frame(PARTITION_ROW_COUNT)
     )
     counts.index = [day.isoformat() for day in counts.index]
     return counts.reindex(days, fill_value=0).to_dict("index")
 
 
-def _add_partition_metadata(
-    context: dg.AssetExecutionContext, key: dg.AssetKey, per_day: Mapping[str, Mapping[str, Any]]
-) -> None:
-    """`context.add_asset_metadata(..., partition_key=day)` for many days in one step.
-
-    The public call checks the key against the run's whole range and rebuilds and
-    re-validates the step's whole metadata map each time, so one call per day is quadratic
-    (3.6 s per asset at 2,520 sessions). This stores the same map once (dagster 1.13.27).
-    """
-    step = context.get_step_execution_context()
-    merged = dict(step._metadata_accumulator.per_output_metadata)
-    for day, metadata in per_day.items():
-        handle = AssetMetadataHandle(asset_key=key, partition_key=day)
-        merged[handle] = {**merged.get(handle, {}), **metadata}
-    step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=merged)
-
-
 def markdown_table(frame: pd.DataFrame, max_cell: int = 60) -> str:
+    """Rows as a Markdown table for the UI; numbers rounded for reading, not for storage."""
     if frame.empty:
         return "_no rows_"
 
     def cell(value: object) -> str:
-        text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            text = ""
+        elif isinstance(value, float):
+            text = str(round(value, PREVIEW_DIGITS))
+        else:
+            text = str(value)
         text = text.replace("|", "\\|").replace("\n", " ")
         return text if len(text) <= max_cell else text[: max_cell - 1] + "…"
 

@@ -5,10 +5,15 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from stock_assets.assets.metadata import add_materialization_metadata, definition_metadata
+from stock_assets.assets.metadata import (
+    OWNERS,
+    add_materialization_metadata,
+    definition_metadata,
+    kinds,
+)
 from stock_assets.market import bronze, calendar
 from stock_assets.market.cleaning import clean_prices
-from stock_assets.market.schemas import PRICE_REJECTS, PRICES, RAW_QUOTES
+from stock_assets.market.schemas import PRICE_REJECTS, PRICES, RAW_QUOTES, TableSchema
 from stock_assets.partitions import TRADING_DAYS, partition_days
 from stock_assets.resources.lake import LakeResource
 from stock_assets.resources.market_data import MarketDataResource
@@ -20,7 +25,6 @@ _PARTITIONED = dict(
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
-    group_name="prices",
 )
 
 
@@ -28,7 +32,9 @@ _PARTITIONED = dict(
     key=["bronze", "raw_quotes"],
     description=RAW_QUOTES.description,
     metadata=definition_metadata(RAW_QUOTES, partition_expr="trade_date"),
-    kinds={"duckdb", "python"},
+    kinds=kinds("python"),
+    group_name="bronze",
+    owners=OWNERS,
     **_PARTITIONED,
 )
 def raw_quotes(
@@ -88,22 +94,23 @@ def raw_quotes(
     return frame
 
 
+def _silver_out(key: dg.AssetKey, contract: TableSchema) -> dg.AssetOut:
+    return dg.AssetOut(
+        key=key,
+        description=contract.description,
+        metadata=definition_metadata(contract, partition_expr="trade_date"),
+        kinds=kinds("pandas"),
+        owners=OWNERS,
+    )
+
+
 @dg.multi_asset(
     outs={
-        "prices": dg.AssetOut(
-            key=PRICES_KEY,
-            description=PRICES.description,
-            metadata=definition_metadata(PRICES, partition_expr="trade_date"),
-            kinds={"duckdb", "pandas"},
-        ),
-        "price_rejects": dg.AssetOut(
-            key=REJECTS_KEY,
-            description=PRICE_REJECTS.description,
-            metadata=definition_metadata(PRICE_REJECTS, partition_expr="trade_date"),
-            kinds={"duckdb", "pandas"},
-        ),
+        "prices": _silver_out(PRICES_KEY, PRICES),
+        "price_rejects": _silver_out(REJECTS_KEY, PRICE_REJECTS),
     },
     ins={"raw_quotes": dg.AssetIn(key=["bronze", "raw_quotes"])},
+    group_name="silver",
     **_PARTITIONED,
 )
 def prices(context: dg.AssetExecutionContext, raw_quotes: pd.DataFrame):

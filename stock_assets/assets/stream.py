@@ -7,9 +7,14 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from stock_assets.assets.metadata import add_materialization_metadata, definition_metadata
+from stock_assets.assets.metadata import (
+    OWNERS,
+    add_materialization_metadata,
+    definition_metadata,
+    kinds,
+)
 from stock_assets.assets.prices import WAREHOUSE_POOL
-from stock_assets.io_managers.merge import MergeSpec
+from stock_assets.io_managers.merge import MergeSpec, merge_frames
 from stock_assets.market import landing, stream
 from stock_assets.market.schemas import LATEST_SNAPSHOT, STREAM_HISTORY
 from stock_assets.partitions import TRADING_DAYS, partition_days
@@ -19,12 +24,28 @@ QUARANTINE = "quarantine"
 HISTORY_KEY = dg.AssetKey(["silver", "stream_history"])
 SNAPSHOT_KEY = dg.AssetKey(["gold", "latest_snapshot"])
 _SAMPLE = 10
+HISTORY_MERGE = MergeSpec(keys=("symbol", "ts"))
+SNAPSHOT_MERGE = MergeSpec(keys=("symbol",), newest_by="ts")
 
 
 class LandingBatchConfig(dg.Config):
-    """The landing objects a run covers (set by the arrivals sensor)."""
+    """The landing objects a run covers: the arrivals sensor names them; left empty (a
+    Materialize in the UI), the run rescans every object under landing/quotes/."""
 
-    object_keys: list[str] = Field(description="Lake keys under landing/quotes/, oldest first")
+    object_keys: list[str] = Field(
+        default_factory=list,
+        description="Lake keys under landing/quotes/, oldest first; empty: every object there",
+    )
+
+
+def objects_to_ingest(config: LandingBatchConfig, lake: LakeResource) -> list[str]:
+    """The configured objects, or on a rescan every landing object, oldest first. A rescan
+    adds nothing already stored (merge writes), so it only picks up what the sensor missed,
+    in the run's partitions."""
+    if config.object_keys:
+        return config.object_keys
+    listed = lake.list_objects(landing.LANDING_QUOTES_PREFIX)
+    return [obj.key for obj in sorted(listed, key=lambda obj: (obj.last_modified, obj.key))]
 
 
 def quarantine_object(lake: LakeResource, parse: landing.LandingParse) -> str:
@@ -66,20 +87,22 @@ _HISTORY_SPEC, _SNAPSHOT_SPEC = (
         partitions_def=TRADING_DAYS,
         metadata={
             **definition_metadata(STREAM_HISTORY, partition_expr="trade_date"),
-            **MergeSpec(keys=("symbol", "ts")).metadata(),
+            **HISTORY_MERGE.metadata(),
         },
-        kinds={"duckdb", "pandas"},
+        kinds=kinds("pandas"),
         group_name="stream",
+        owners=OWNERS,
     ),
     dg.AssetSpec(
         SNAPSHOT_KEY,
         description=LATEST_SNAPSHOT.description,
         metadata={
             **definition_metadata(LATEST_SNAPSHOT),
-            **MergeSpec(keys=("symbol",), newest_by="ts").metadata(),
+            **SNAPSHOT_MERGE.metadata(),
         },
-        kinds={"duckdb", "pandas"},
+        kinds=kinds("pandas"),
         group_name="stream",
+        owners=OWNERS,
     ),
 )
 
@@ -102,7 +125,8 @@ def stream_assets(
     re-delivered object adds nothing and an older quote never replaces a newer price.
     """
     now = dt.datetime.now(dt.UTC)
-    parses, quarantined, missing = _read_batch(context, lake, config.object_keys)
+    object_keys = objects_to_ingest(config, lake)
+    parses, quarantined, missing = _read_batch(context, lake, object_keys)
     batch = stream.stream_batch(parses, ingested_at=now)
     inside = batch.rows.trade_date.isin(set(partition_days(context))).to_numpy()
     history = batch.rows
@@ -119,7 +143,7 @@ def stream_assets(
         history,
         STREAM_HISTORY,
         {
-            "objects": len(config.object_keys),
+            "objects": len(object_keys),
             "rejected_records": len(batch.rejects),
             "rejected_sample": dg.MetadataValue.json(
                 [landing.reject_message(k, r) for k, r in batch.rejects[:_SAMPLE]]
@@ -131,9 +155,23 @@ def stream_assets(
         asset_key=HISTORY_KEY,
     )
     yield dg.Output(history, output_name="history")
-    snapshot = stream.newest_per_symbol(history, updated_at=now)
+    snapshot = _snapshot_table(context, stream.newest_per_symbol(history, updated_at=now))
     add_materialization_metadata(context, snapshot, LATEST_SNAPSHOT, asset_key=SNAPSHOT_KEY)
     yield dg.Output(snapshot, output_name="snapshot")
+
+
+def _snapshot_table(context: dg.AssetExecutionContext, newest: pd.DataFrame) -> pd.DataFrame:
+    """The whole snapshot table once `newest` is merged in, by symbol.
+
+    Written whole, the IO manager's merge leaves it as it is, and the materialization's
+    count and preview describe the table people query, not the batch that moved it.
+    """
+    if context.instance.get_latest_materialization_event(SNAPSHOT_KEY) is None:
+        stored = LATEST_SNAPSHOT.empty_frame()
+    else:
+        stored = context.load_asset_value(SNAPSHOT_KEY, python_type=pd.DataFrame)
+    table = merge_frames(stored, newest, SNAPSHOT_MERGE)
+    return table.sort_values("symbol", ignore_index=True)
 
 
 def _write_reject_reports(lake: LakeResource, rejects: list) -> None:

@@ -1,155 +1,227 @@
-"""The local warehouse: dagster-duckdb's pandas IO manager with two guarantees added.
+"""The local warehouse: pandas DataFrames as tables in one DuckDB file.
+
+Two guarantees beyond a plain insert:
 
 1. Tables are created from the declared contract (market.schemas) instead of being
    inferred from the first DataFrame, so `volume` is BIGINT and `trade_date` a DATE from
    the very first write, and inserts match columns by name.
 2. Replacing a partition (delete + insert) happens in one transaction: a failed or killed
-   write leaves the previous partition in place, never half of it.
+   write leaves the previous partition in place, never half of it (dagster-duckdb's IO
+   manager does not; see stock_assets/compat.py).
+
+A partitioned asset declares its partition column as `partition_expr` in its definition
+metadata; the run's partitions are the rows whose column lies in their time window.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import dagster as dg
+import duckdb
 import pandas as pd
 import pyarrow as pa
-from dagster import InputContext, MetadataValue, OutputContext, TableColumn, TableSchema
-from dagster._core.definitions.metadata import TableMetadataSet
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
-from dagster_duckdb.io_manager import DuckDbClient
-from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
+from pydantic import Field
 
 from stock_assets.io_managers.merge import MergeSpec, merge_spec
+from stock_assets.io_managers.table_metadata import (
+    PARTITION_COLUMN,
+    output_metadata,
+    qualified_name,
+    valid_table_name,
+)
 from stock_assets.market.schemas import TABLES
 
+_FRAME = "_stock_assets_out"  # the registered Arrow table an insert reads
+_CONNECT_ATTEMPTS = 10  # another process may hold the file's write lock for a moment
 
-def _contract(table_slice: TableSlice):
-    return TABLES.get(f"{table_slice.schema}.{table_slice.table}")
 
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """DataFrames in DuckDB tables named by the asset key (`layer.table`), with contract
+    DDL, by-name inserts, merges (io_managers.merge) and transactional partition replacement.
+    """
 
-class _TransactionalDuckDbClient(DuckDbClient):
-    @staticmethod
+    database: str = Field(description="Path of the DuckDB warehouse file")
+
+    # -- Dagster entry points -----------------------------------------------------------
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        if not isinstance(obj, pd.DataFrame):
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: WarehouseIOManager stores pandas "
+                f"DataFrames, got {type(obj).__name__}"
+            )
+        table = qualified_name(context.asset_key)
+        spec = merge_spec(context.definition_metadata)
+        where, params = _slice(context, context.definition_metadata)
+        with self._transaction() as conn:
+            _create(conn, table, obj)
+            if spec is None:  # merged assets keep their stored rows
+                conn.execute(f"DELETE FROM {table}{where}", params)
+            if not obj.empty:
+                # DuckDB scans Arrow in parallel, while it converts pandas' Python strings
+                # one by one. One converting thread: the columns are quick, and hand-offs
+                # cost more on busy CPUs.
+                conn.register(_FRAME, pa.Table.from_pandas(obj, preserve_index=False, nthreads=1))
+                if spec:
+                    _merge(conn, table, spec)
+                else:
+                    conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {_FRAME}")
+                conn.unregister(_FRAME)
+        context.add_output_metadata(output_metadata(context, obj, len(obj), table))
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        upstream = context.upstream_output
+        metadata = upstream.definition_metadata if upstream is not None else {}
+        if context.has_asset_partitions and not context.asset_partition_keys:
+            return pd.DataFrame()
+        where, params = _slice(context, metadata)
+        table = qualified_name(context.asset_key)
+        with self._connection() as conn:
+            if not _exists(conn, table) and table in TABLES:
+                # A contract table nobody has written yet reads as empty, as on S3: the
+                # daily job's intraday bars read the stream history before any arrival.
+                return TABLES[table].empty_frame()
+            return _select(conn, table, where, params)
+
+    # -- the public read ------------------------------------------------------------------
+
+    def read(self, table: str, partitions: Sequence[str | dt.date] | None = None) -> pd.DataFrame:
+        """The stored rows of `table` (`layer.table`), as the asset produced them.
+
+        With `partitions` (trading days), the rows dated from the first to the last of
+        them (a row misfiled on a holiday between them included); without, every row. A
+        table not written yet reads as empty."""
+        table = valid_table_name(table)
+        where, params = "", []
+        if partitions:
+            days = sorted(dt.date.fromisoformat(str(p)) for p in partitions)
+            where, params = f' WHERE "{PARTITION_COLUMN}" BETWEEN ? AND ?', [days[0], days[-1]]
+        with self._connection() as conn:
+            if not _exists(conn, table):
+                contract = TABLES.get(table)
+                return contract.empty_frame() if contract else pd.DataFrame()
+            return _select(conn, table, where, params)
+
+    # -- connections ----------------------------------------------------------------------
+
     @contextmanager
-    def connect(context, table_slice: TableSlice) -> Iterator:
-        with DuckDbClient.connect(context, table_slice) as conn:
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        for attempt in range(_CONNECT_ATTEMPTS):
+            try:
+                conn = duckdb.connect(self.database)
+                break
+            except (duckdb.IOException, RuntimeError):  # another process holds the write lock
+                if attempt == _CONNECT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1 * 2**attempt)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._connection() as conn:
             conn.begin()
             try:
                 yield conn
             except BaseException:
                 conn.rollback()
-                conn.close()  # dagster-duckdb only closes on success; a failed write must too
                 raise
             conn.commit()
 
-    @staticmethod
-    def ensure_schema_exists(context: OutputContext, table_slice: TableSlice, connection) -> None:
-        connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{table_slice.schema}"')
-        contract = _contract(table_slice)
-        if contract is not None:
-            connection.execute(contract.ddl())
 
-    @staticmethod
-    def delete_table_slice(context: OutputContext, table_slice: TableSlice, connection) -> None:
-        if merge_spec(context.definition_metadata) is not None:
-            return  # merged assets keep their stored rows; see io_managers.merge
-        exists = connection.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            [table_slice.schema, table_slice.table],
-        ).fetchone()[0]
-        if exists:
-            DuckDbClient.delete_table_slice(context, table_slice, connection)
-
-
-class _ContractPandasHandler(DuckDBPandasTypeHandler):
-    def handle_output(
-        self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection
-    ) -> None:
-        if _contract(table_slice) is None:
-            super().handle_output(context, table_slice, obj, connection)
-            return
-        if not obj.empty:
-            table = f'"{table_slice.schema}"."{table_slice.table}"'
-            spec = merge_spec(context.definition_metadata)
-            # DuckDB scans Arrow in parallel, while it converts pandas' Python strings one by
-            # one: 40 % less time for the batch tables (1.76 -> 1.0 s at 500 x 1,000 sessions)
-            # and the stream's hot path. One converting thread: the columns are quick, and
-            # hand-offs cost more on busy CPUs.
-            out = pa.Table.from_pandas(obj, preserve_index=False, nthreads=1)
-            connection.register("_stock_assets_out", out)
-            if spec:
-                _merge(connection, table, spec)
-            else:
-                connection.execute(_INSERT.format(table))
-            connection.unregister("_stock_assets_out")
-        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
-            # A backfill's output: Dagster would copy this onto every day's materialization,
-            # with the whole run's count; the assets record each day's own (assets/metadata.py).
-            return
-        count = {"partition_row_count" if context.has_partition_key else "row_count": len(obj)}
-        context.add_output_metadata(
-            {
-                **TableMetadataSet(**count, storage_kind="duckdb"),
-                "dataframe_columns": MetadataValue.table_schema(
-                    TableSchema(
-                        columns=[TableColumn(str(n), str(t)) for n, t in obj.dtypes.items()]
-                    )
-                ),
-            }
+def _slice(
+    context: dg.InputContext | dg.OutputContext, metadata: dg.RawMetadataMapping | None
+) -> tuple[str, list]:
+    """The WHERE clause selecting the context's partitions (none for a whole table)."""
+    if not context.has_asset_partitions:
+        return "", []
+    column = (metadata or {}).get("partition_expr")
+    column = getattr(column, "value", column)
+    if not column:
+        raise ValueError(
+            f"{context.asset_key.to_user_string()} is partitioned but declares no "
+            "'partition_expr' metadata naming its partition column"
         )
-
-    def load_input(
-        self, context: InputContext, table_slice: TableSlice, connection
-    ) -> pd.DataFrame:
-        """Load with the same dtypes assets produce (DuckDB hands DATE back as datetime64)."""
-        frame = super().load_input(context, table_slice, connection)
-        contract = _contract(table_slice)
-        if contract is not None and not frame.empty:
-            for name, sql_type in contract.columns:
-                if sql_type == "DATE" and name in frame:
-                    frame[name] = frame[name].dt.date
-        return frame
+    window = context.asset_partitions_time_window
+    return f' WHERE "{column}" >= ? AND "{column}" < ?', [window.start.date(), window.end.date()]
 
 
-_INSERT = "INSERT INTO {} BY NAME SELECT * FROM _stock_assets_out"
+def _select(conn: duckdb.DuckDBPyConnection, table: str, where: str, params: list) -> pd.DataFrame:
+    """Rows with the dtypes assets produce (DuckDB hands DATE back as datetime64)."""
+    frame = conn.execute(f"SELECT * FROM {table}{where}", params).fetchdf()
+    contract = TABLES.get(table)
+    if contract is not None and not frame.empty:
+        for name, sql_type in contract.columns:
+            if sql_type == "DATE" and name in frame:
+                frame[name] = frame[name].dt.date
+    return frame
 
 
-def _merge(connection, table: str, spec: MergeSpec) -> None:
+def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    found = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _create(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """The table's schema and table: from its contract, or (no contract) the frame's types."""
+    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.split(".")[0]}"')
+    contract = TABLES.get(table)
+    if contract is not None:
+        conn.execute(contract.ddl())
+    elif not _exists(conn, table):
+        conn.register(_FRAME, frame)
+        conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {_FRAME} LIMIT 0")
+        conn.unregister(_FRAME)
+
+
+def _merge(conn: duckdb.DuckDBPyConnection, table: str, spec: MergeSpec) -> None:
     """A merge write (io_managers.merge): keys matched, newest or stored row kept.
 
     Only stored rows whose keys lie within the batch's key ranges can match. Saying so lets
     DuckDB skip the other row groups by their min/max instead of reading the whole table,
     so the cost of a stream micro-batch does not grow with the history it joins.
     """
+    batch = _without_fallback_rows(conn, table, spec) if spec.fallback else _FRAME
     ranges = ", ".join(f'min("{k}"), max("{k}")' for k in spec.keys)
-    bounds = connection.execute(f"SELECT {ranges} FROM _stock_assets_out").fetchone()
+    bounds = conn.execute(f"SELECT {ranges} FROM {batch}").fetchone()
     match = " AND ".join(f't."{k}" = o."{k}" AND t."{k}" BETWEEN ? AND ?' for k in spec.keys)
     if spec.newest_by:
         newer = f'o."{spec.newest_by}" > t."{spec.newest_by}"'
-        connection.execute(
-            f"DELETE FROM {table} t USING _stock_assets_out o WHERE {match} AND {newer}", bounds
-        )
-    connection.execute(
-        f"INSERT INTO {table} BY NAME SELECT * FROM _stock_assets_out o "
+        conn.execute(f"DELETE FROM {table} t USING {batch} o WHERE {match} AND {newer}", bounds)
+    conn.execute(
+        f"INSERT INTO {table} BY NAME SELECT * FROM {batch} o "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})",
         bounds,
     )
 
 
-class WarehouseIOManager(DuckDBPandasIOManager):
-    """DuckDBPandasIOManager with contract DDL and transactional partition replacement."""
-
-    @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
-        return [_ContractPandasHandler()]
-
-    def create_io_manager(self, context) -> DbIOManager:
-        return DbIOManager(
-            db_client=_TransactionalDuckDbClient(),
-            database=self.database,
-            schema=self.schema_,
-            type_handlers=self.type_handlers(),
-            default_load_type=pd.DataFrame,
-            io_manager_name="DuckDBIOManager",
-        )
+def _without_fallback_rows(conn: duckdb.DuckDBPyConnection, table: str, spec: MergeSpec) -> str:
+    """Delete stored fallback rows the batch outranks; return the batch rows still to write."""
+    column, value = spec.fallback
+    same_scope = " AND ".join(f'a."{k}" = b."{k}"' for k in spec.scope)
+    better_in = 'EXISTS (SELECT 1 FROM {} b WHERE {} AND b."{}" <> ?)'
+    conn.execute(
+        f'DELETE FROM {table} a WHERE a."{column}" = ? AND '
+        + better_in.format(_FRAME, same_scope, column),
+        [value, value],
+    )
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE _stock_assets_kept AS SELECT * FROM {_FRAME} a "
+        f'WHERE NOT (a."{column}" = ? AND ('
+        + better_in.format(table, same_scope, column)
+        + " OR "
+        + better_in.format(_FRAME, same_scope, column)
+        + "))",
+        [value, value, value],
+    )
+    return "_stock_assets_kept"

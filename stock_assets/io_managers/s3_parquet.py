@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,136 +34,31 @@ from typing import Any, TypeVar
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster import (
-    AssetKey,
-    ConfigurableIOManager,
-    InputContext,
-    MetadataValue,
-    OutputContext,
-    TableColumn,
-)
-from dagster import TableSchema as DagsterTableSchema
-from dagster._core.definitions.metadata import TableMetadataSet
+from dagster import AssetKey, ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from pydantic import Field
 
-from stock_assets.io_managers.merge import MergeSpec, merge_frames, merge_spec
-from stock_assets.market.schemas import TABLES, TableSchema, conform
+from stock_assets.io_managers.glue_table import (
+    PART_FILE,
+    VERSION_DIR,
+    GlueTable,
+    batch_errors,
+    chunks,
+    owned_definition,
+    partition_values,
+    split_uri,
+    to_frame,
+)
+from stock_assets.io_managers.merge import merge_frames, merge_spec
+from stock_assets.io_managers.table_metadata import output_metadata, valid_table_name
+from stock_assets.market.schemas import TABLES, conform
 from stock_assets.market.sql import glue_database
+from stock_assets.settings import aws_region
 
-PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-VERSION_DIR = "v="  # a location's last segment starts with this: only such prefixes are deleted
-PART_FILE = "part-00000.parquet"
-
-_ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "DOUBLE": pa.float64(),
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int32(),
-    "DATE": pa.date32(),
-    # Microseconds as DuckDB and the contract's datetime64[us]; zone-less (isAdjustedToUTC
-    # false) because values are UTC wall times and Athena's TIMESTAMP has no zone.
-    "TIMESTAMP": pa.timestamp("us"),
-}
 _TABLE_NAME = re.compile(r"[a-z0-9_]+")
-_NULLABLE_INTS = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
 # Glue batch API limits per call.
 _GET_BATCH, _WRITE_BATCH, _DELETE_BATCH, _S3_DELETE_BATCH = 1000, 100, 25, 1000
-
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def hive_type(arrow_type: pa.DataType) -> str:
-    """The Glue/Hive column type Athena reads an Arrow (Parquet) column as."""
-    checks: list[tuple[Callable[[pa.DataType], bool], str]] = [
-        (pa.types.is_string, "string"),
-        (pa.types.is_large_string, "string"),
-        (pa.types.is_float64, "double"),
-        (pa.types.is_float32, "float"),
-        (pa.types.is_int64, "bigint"),
-        (pa.types.is_int32, "int"),
-        (pa.types.is_int16, "smallint"),
-        (pa.types.is_int8, "tinyint"),
-        (pa.types.is_boolean, "boolean"),
-        (pa.types.is_date32, "date"),
-        (pa.types.is_timestamp, "timestamp"),
-    ]
-    for check, name in checks:
-        if check(arrow_type):
-            return name
-    if pa.types.is_decimal(arrow_type):
-        return f"decimal({arrow_type.precision},{arrow_type.scale})"
-    raise TypeError(f"no Athena type for Arrow type {arrow_type}")
-
-
-@dataclass(frozen=True)
-class _Table:
-    """One asset's table: Glue names, S3 root, and partitioning."""
-
-    database: str
-    name: str
-    bucket: str
-    root: str  # key prefix ending in '/': {prefix}/{layer}/{table}/
-    partition_column: str | None
-    contract: TableSchema | None
-    merge: MergeSpec | None
-
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.database}.{self.name}"
-
-    def uri(self, key_prefix: str) -> str:
-        return f"s3://{self.bucket}/{key_prefix}"
-
-    def partition_root(self, value: str) -> str:
-        return f"{self.root}{self.partition_column}={value}/"
-
-    def file_schema(self, frame: pd.DataFrame | None = None) -> pa.Schema | None:
-        """The Parquet schema: the contract's, or inferred from the frame for other tables."""
-        if self.contract is not None:
-            fields = [
-                pa.field(name, _ARROW_TYPES[sql_type])
-                for name, sql_type in self.contract.columns
-                if name != self.partition_column
-            ]
-            return pa.schema(fields)
-        if frame is None:
-            return None
-        data = frame.drop(columns=[self.partition_column] if self.partition_column else [])
-        inferred = pa.Schema.from_pandas(data, preserve_index=False)
-        # An all-None column infers as the null type, which Athena cannot declare.
-        return pa.schema(
-            [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in inferred]
-        ).with_metadata(inferred.metadata)
-
-    def storage_descriptor(self, schema: pa.Schema, location: str) -> dict[str, Any]:
-        return {
-            "Columns": [{"Name": f.name, "Type": hive_type(f.type)} for f in schema],
-            "Location": location,
-            "InputFormat": PARQUET_INPUT_FORMAT,
-            "OutputFormat": PARQUET_OUTPUT_FORMAT,
-            "Compressed": False,
-            "SerdeInfo": {
-                "SerializationLibrary": PARQUET_SERDE,
-                "Parameters": {"serialization.format": "1"},
-            },
-            "StoredAsSubDirectories": False,
-        }
-
-    def table_input(self, schema: pa.Schema, location: str) -> dict[str, Any]:
-        partition_keys = (
-            [{"Name": self.partition_column, "Type": "date"}] if self.partition_column else []
-        )
-        return {
-            "Name": self.name,
-            "Description": self.contract.description if self.contract else "",
-            "TableType": "EXTERNAL_TABLE",
-            "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
-            "PartitionKeys": partition_keys,
-            "StorageDescriptor": self.storage_descriptor(schema, location),
-        }
 
 
 @dataclass(frozen=True)
@@ -219,18 +113,9 @@ class S3ParquetIOManager(ConfigurableIOManager):
             written = self._write_partitions(
                 glue, s3, table, frame, context.asset_partition_keys, context.run_id, context.log
             )
-        # A backfill's output metadata is copied onto every day's materialization: there it
-        # holds only run-level facts, not the whole run's row count or the frame's dtypes
-        # (the assets record each day's own counts, assets/metadata.py).
-        backfill = table.partition_column is not None and len(context.asset_partition_keys) > 1
-        count = "partition_row_count" if context.has_partition_key else "row_count"
         context.add_output_metadata(
             {
-                **TableMetadataSet(
-                    **({} if backfill else {count: written.rows}),
-                    table_name=table.qualified_name,
-                    storage_kind="s3",
-                ),
+                **output_metadata(context, frame, written.rows, table.qualified_name),
                 "dagster/uri": MetadataValue.path(written.uri),
                 **(
                     {
@@ -240,19 +125,6 @@ class S3ParquetIOManager(ConfigurableIOManager):
                     }
                     if table.partition_column
                     else {}
-                ),
-                **(
-                    {}
-                    if backfill
-                    else {
-                        "dataframe_columns": MetadataValue.table_schema(
-                            DagsterTableSchema(
-                                columns=[
-                                    TableColumn(str(n), str(t)) for n, t in frame.dtypes.items()
-                                ]
-                            )
-                        )
-                    }
                 ),
             }
         )
@@ -269,14 +141,28 @@ class S3ParquetIOManager(ConfigurableIOManager):
             return self._read_table(glue, s3, table)
         return self._read_partitions(glue, s3, table, context.asset_partition_keys)
 
+    # -- the public read ------------------------------------------------------------------
+
+    def read(self, table: str, partitions: Sequence[str | dt.date] | None = None) -> pd.DataFrame:
+        """The stored rows of `table` (`layer.table`), as the asset produced them.
+
+        With `partitions` (trading days), exactly those partitions (absent ones skipped);
+        without, the whole unpartitioned table. A table not written yet reads as empty."""
+        layer, name = valid_table_name(table).split(".")
+        stored = self._table(AssetKey([layer, name]), {}, partitioned=bool(partitions))
+        glue, s3 = self._client("glue"), self._client("s3")
+        if not partitions:
+            return self._read_table(glue, s3, stored)
+        return self._read_partitions(glue, s3, stored, [str(p) for p in partitions])
+
     # -- naming --------------------------------------------------------------------------
 
     def _client(self, service: str):
         import boto3  # the [aws] extra: local mode never needs it
 
-        return boto3.client(service, region_name=self.region_name or os.environ.get("AWS_REGION"))
+        return boto3.client(service, region_name=self.region_name or aws_region())
 
-    def _table(self, key: AssetKey, metadata: Mapping[str, Any], partitioned: bool) -> _Table:
+    def _table(self, key: AssetKey, metadata: Mapping[str, Any], partitioned: bool) -> GlueTable:
         if len(key.path) < 2:
             raise ValueError(
                 f"asset key {key.to_user_string()!r} has no layer: S3ParquetIOManager stores "
@@ -290,7 +176,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
             expr = metadata.get("partition_expr", "trade_date")
             column = str(getattr(expr, "value", expr))
         root = "/".join(p for p in (self.prefix.strip("/"), layer, name) if p) + "/"
-        return _Table(
+        return GlueTable(
             database=glue_database(layer, self.glue_database_prefix),
             name=name,
             bucket=self.bucket,
@@ -326,7 +212,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
         self._put_object(s3, f"{key_prefix}{PART_FILE}", buffer.getvalue().to_pybytes())
 
     def _write_table(
-        self, glue, s3, table: _Table, frame: pd.DataFrame, run_id: str, log: logging.Logger
+        self, glue, s3, table: GlueTable, frame: pd.DataFrame, run_id: str, log: logging.Logger
     ) -> _Written:
         """Write an unpartitioned table as a new version and point the Glue table at it."""
         if table.merge is not None:
@@ -349,7 +235,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
         self,
         glue,
         s3,
-        table: _Table,
+        table: GlueTable,
         frame: pd.DataFrame,
         keys: Sequence[str],
         run_id: str,
@@ -357,7 +243,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
     ) -> _Written:
         """Replace (or merge into) each of the run's partitions; absent rows empty them."""
         column = table.partition_column
-        values = _partition_values(frame, column)
+        values = partition_values(frame, column)
         stray = sorted(set(values) - set(keys))
         if stray:
             raise ValueError(
@@ -367,7 +253,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
         parts = {str(key): part for key, part in frame.groupby(values, sort=True)}
         if table.merge is not None:
             stored = self._read_partitions(glue, s3, table, list(parts))
-            stored_values = _partition_values(stored, column)
+            stored_values = partition_values(stored, column)
             parts = {
                 key: merge_frames(stored[stored_values == key], part, table.merge)
                 for key, part in parts.items()
@@ -414,7 +300,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
     # -- the Glue catalog ----------------------------------------------------------------
 
     @staticmethod
-    def _ensure_database(glue, table: _Table) -> None:
+    def _ensure_database(glue, table: GlueTable) -> None:
         with contextlib.suppress(glue.exceptions.AlreadyExistsException):
             glue.create_database(
                 DatabaseInput={
@@ -424,7 +310,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
             )
 
     @staticmethod
-    def _put_table(glue, table: _Table, schema: pa.Schema, location: str) -> str | None:
+    def _put_table(glue, table: GlueTable, schema: pa.Schema, location: str) -> str | None:
         """Create the table or bring its definition up to date; returns the replaced location.
 
         For unpartitioned tables `location` is the new version, so this is the switch.
@@ -435,17 +321,17 @@ class S3ParquetIOManager(ConfigurableIOManager):
         except glue.exceptions.EntityNotFoundException:
             glue.create_table(DatabaseName=table.database, TableInput=desired)
             return None
-        if _definition(existing) != _definition(desired):
+        if owned_definition(existing) != owned_definition(desired):
             glue.update_table(DatabaseName=table.database, TableInput=desired, SkipArchive=True)
         previous = existing.get("StorageDescriptor", {}).get("Location")
         return previous if previous != location else None
 
     @staticmethod
-    def _partition_locations(glue, table: _Table, keys: Iterable[str]) -> dict[str, str]:
+    def _partition_locations(glue, table: GlueTable, keys: Iterable[str]) -> dict[str, str]:
         """Current location of each existing partition among `keys` (absent ones omitted)."""
         wanted = [{"Values": [k]} for k in dict.fromkeys(keys)]
         found: dict[str, str] = {}
-        for chunk in _chunks(wanted, _GET_BATCH):
+        for chunk in chunks(wanted, _GET_BATCH):
             pending = chunk
             while pending:
                 try:
@@ -464,7 +350,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
     def _switch_partitions(
         self,
         glue,
-        table: _Table,
+        table: GlueTable,
         schema: pa.Schema,
         new: dict[str, tuple[str, int]],
         current: dict[str, str],
@@ -483,30 +369,30 @@ class S3ParquetIOManager(ConfigurableIOManager):
 
         names = {"DatabaseName": table.database, "TableName": table.name}
         failed: dict[str, str] = {}
-        for chunk in _chunks([k for k in new if k not in current], _WRITE_BATCH):
+        for chunk in chunks([k for k in new if k not in current], _WRITE_BATCH):
             response = glue.batch_create_partition(
                 **names, PartitionInputList=[partition_input(k) for k in chunk]
             )
-            failed.update(_errors(response, "PartitionValues"))
-        for chunk in _chunks([k for k in new if k in current], _WRITE_BATCH):
+            failed.update(batch_errors(response, "PartitionValues"))
+        for chunk in chunks([k for k in new if k in current], _WRITE_BATCH):
             response = glue.batch_update_partition(
                 **names,
                 Entries=[
                     {"PartitionValueList": [k], "PartitionInput": partition_input(k)} for k in chunk
                 ],
             )
-            failed.update(_errors(response, "PartitionValueList"))
-        for chunk in _chunks(emptied, _DELETE_BATCH):
+            failed.update(batch_errors(response, "PartitionValueList"))
+        for chunk in chunks(emptied, _DELETE_BATCH):
             response = glue.batch_delete_partition(
                 **names, PartitionsToDelete=[{"Values": [k]} for k in chunk]
             )
-            errors = _errors(response, "PartitionValues")
+            errors = batch_errors(response, "PartitionValues")
             failed.update({k: e for k, e in errors.items() if "EntityNotFound" not in e})
         return failed
 
     # -- reads ---------------------------------------------------------------------------
 
-    def _read_partitions(self, glue, s3, table: _Table, keys: Sequence[str]) -> pd.DataFrame:
+    def _read_partitions(self, glue, s3, table: GlueTable, keys: Sequence[str]) -> pd.DataFrame:
         """The current version of each partition in `keys`, as the asset produced it."""
         locations = self._partition_locations(glue, table, keys)
         column = table.partition_column
@@ -520,22 +406,22 @@ class S3ParquetIOManager(ConfigurableIOManager):
             )
 
         tables = self._parallel(read, sorted(locations))
-        return _to_frame(table, tables)
+        return to_frame(table, tables)
 
-    def _read_table(self, glue, s3, table: _Table) -> pd.DataFrame:
+    def _read_table(self, glue, s3, table: GlueTable) -> pd.DataFrame:
         """The current version of an unpartitioned table (empty if it does not exist yet)."""
         try:
             existing = glue.get_table(DatabaseName=table.database, Name=table.name)["Table"]
         except glue.exceptions.EntityNotFoundException:
-            return _to_frame(table, [])
+            return to_frame(table, [])
         location = existing["StorageDescriptor"]["Location"]
-        return _to_frame(table, [self._read_location(s3, table, location, table.file_schema())])
+        return to_frame(table, [self._read_location(s3, table, location, table.file_schema())])
 
     def _read_location(
-        self, s3, table: _Table, location: str, schema: pa.Schema | None
+        self, s3, table: GlueTable, location: str, schema: pa.Schema | None
     ) -> pa.Table:
         """Every Parquet object under one version's location."""
-        bucket, prefix = _split_uri(location)
+        bucket, prefix = split_uri(location)
         keys = sorted(
             obj["Key"]
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
@@ -555,12 +441,12 @@ class S3ParquetIOManager(ConfigurableIOManager):
     # -- cleanup -------------------------------------------------------------------------
 
     def _delete_locations(
-        self, s3, table: _Table, locations: Iterable[str], log: logging.Logger
+        self, s3, table: GlueTable, locations: Iterable[str], log: logging.Logger
     ) -> None:
         """Delete replaced versions; anything not a version directory of this table is kept."""
         prefixes = []
         for location in locations:
-            bucket, prefix = _split_uri(location)
+            bucket, prefix = split_uri(location)
             last = prefix.rstrip("/").rsplit("/", 1)[-1]
             if (
                 bucket == table.bucket
@@ -586,7 +472,7 @@ class S3ParquetIOManager(ConfigurableIOManager):
                 list(prefixes),
             )
             keys = [k for found in listed for k in found]
-            for chunk in _chunks(keys, _S3_DELETE_BATCH):
+            for chunk in chunks(keys, _S3_DELETE_BATCH):
                 response = s3.delete_objects(
                     Bucket=self.bucket,
                     Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
@@ -602,58 +488,3 @@ class S3ParquetIOManager(ConfigurableIOManager):
             return [fn(item) for item in items]
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
             return list(pool.map(fn, items))
-
-
-def _split_uri(uri: str) -> tuple[str, str]:
-    """(bucket, key prefix ending in '/') of an s3:// location."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key.rstrip("/") + "/"
-
-
-def _partition_values(frame: pd.DataFrame, column: str) -> pd.Series:
-    """Each row's partition key ('YYYY-MM-DD'), refusing rows without one."""
-    if column not in frame.columns:
-        raise ValueError(f"the frame has no partition column {column!r}")
-    days = pd.to_datetime(frame[column])
-    if days.isna().any():
-        raise ValueError(f"{int(days.isna().sum())} rows have no {column}")
-    return days.dt.strftime("%Y-%m-%d")
-
-
-def _to_frame(table: _Table, tables: list[pa.Table]) -> pd.DataFrame:
-    """Arrow -> pandas with the dtypes the assets produce (market.schemas.conform)."""
-    if not tables:
-        return table.contract.empty_frame() if table.contract else pd.DataFrame()
-    combined = pa.concat_tables(tables, promote_options="permissive")
-    if table.contract is None:
-        return combined.to_pandas()  # the files' pandas metadata restores the dtypes
-    return conform(combined.to_pandas(types_mapper=_NULLABLE_INTS.get), table.contract)
-
-
-def _definition(table: Mapping[str, Any]) -> tuple:
-    """The parts of a Glue table this IO manager owns (to skip no-op updates)."""
-    sd = table.get("StorageDescriptor", {})
-    return (
-        table.get("TableType"),
-        table.get("Description", ""),
-        [(c["Name"], c["Type"]) for c in sd.get("Columns", [])],
-        [(c["Name"], c["Type"]) for c in table.get("PartitionKeys", [])],
-        sd.get("Location"),
-        sd.get("InputFormat"),
-        sd.get("OutputFormat"),
-        sd.get("SerdeInfo", {}).get("SerializationLibrary"),
-        {k: v for k, v in table.get("Parameters", {}).items() if k in ("classification",)},
-    )
-
-
-def _errors(response: Mapping[str, Any], values_key: str) -> dict[str, str]:
-    return {
-        error[values_key][0]: f"{error['ErrorDetail'].get('ErrorCode')}: "
-        f"{error['ErrorDetail'].get('ErrorMessage')}"
-        for error in response.get("Errors", [])
-    }
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -1,4 +1,4 @@
-"""Indicator charts rendered to PNG, so a person sees them in the Dagster UI."""
+"""Indicator and intraday charts rendered to PNG, so a person sees them in the Dagster UI."""
 
 from __future__ import annotations
 
@@ -64,6 +64,42 @@ def indicator_chart(symbol: str, indicators: pd.DataFrame, signals: pd.DataFrame
     fig.autofmt_xdate()
     # Fixed margins: tight_layout measures every text box, a third of the render.
     fig.subplots_adjust(left=0.08, right=0.985, top=0.94, bottom=0.12, hspace=0.08)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
+
+
+def intraday_chart(symbol: str, bars: pd.DataFrame) -> bytes:
+    """One session as minute candles (New York time) with the running VWAP, and volume."""
+    from matplotlib.dates import DateFormatter
+    from matplotlib.figure import Figure
+
+    data = bars.sort_values("bar_start")
+    x = pd.to_datetime(data["bar_start"]).dt.tz_localize("UTC").dt.tz_convert("America/New_York")
+    x = x.dt.tz_localize(None)
+    up = (data["close"] >= data["open"]).to_numpy()
+    colors = ["tab:green" if rising else "tab:red" for rising in up]
+    volume = data["volume"].astype(float)
+    traded = volume.cumsum()
+    vwap = (data["vwap"] * volume).cumsum() / traded.where(traded > 0)
+    fig = Figure(figsize=(9, 5))
+    price_ax, volume_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    # Wicks and bodies as two line collections: a patch per candle would be 390 artists.
+    price_ax.vlines(x, data["low"], data["high"], color=colors, lw=0.6)
+    body_low = data[["open", "close"]].min(axis=1)
+    body_high = data[["open", "close"]].max(axis=1) + 1e-6
+    price_ax.vlines(x, body_low, body_high, color=colors, lw=2.2)
+    price_ax.plot(x, vwap, color="tab:blue", lw=1.1, label="VWAP (session)")
+    day = data["trade_date"].iloc[0]
+    sources = ", ".join(sorted(set(data["source"])))
+    price_ax.set_title(f"{symbol} {day}: one-minute bars ({sources}), New York time")
+    price_ax.legend(loc="upper left", fontsize=7)
+    price_ax.grid(alpha=0.3)
+    volume_ax.vlines(x, 0, volume, color=colors, lw=1.2)
+    volume_ax.set_ylabel("volume", fontsize=8)
+    volume_ax.grid(alpha=0.3)
+    volume_ax.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+    fig.subplots_adjust(left=0.08, right=0.985, top=0.94, bottom=0.08, hspace=0.08)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80)
     return buffer.getvalue()

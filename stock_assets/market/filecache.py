@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-CACHE_DIR_ENV = "STOCK_ASSETS_CACHE_DIR"
+from stock_assets import settings
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -29,13 +29,7 @@ log = logging.getLogger(__name__)
 
 def cache_dir() -> Path | None:
     """$STOCK_ASSETS_CACHE_DIR, else $XDG_CACHE_HOME/stock_assets or ~/.cache/stock_assets."""
-    if configured := os.environ.get(CACHE_DIR_ENV):
-        return Path(configured)
-    try:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    except (RuntimeError, KeyError):  # no HOME and no passwd entry (some containers)
-        return None
-    return base / "stock_assets"
+    return settings.cache_dir()
 
 
 def source_digest(module_file: str) -> str:

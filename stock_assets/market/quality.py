@@ -417,3 +417,39 @@ def signals_have_prices(signals: pd.DataFrame, prices: pd.DataFrame) -> Outcome:
         "signals have no matching silver.prices bar",
         "every signal refers to a silver.prices bar",
     )
+
+
+def none_rejected(rejects: pd.DataFrame) -> Outcome:
+    """No record was rejected: each reject is a bar missing from silver.prices."""
+    return Outcome(rejects, "records were rejected (see their reason)", "no record rejected")
+
+
+# -- views -------------------------------------------------------------------------------
+
+
+def view_not_empty(rows: int) -> Outcome:
+    failing = pd.DataFrame({"rows": [rows]}) if rows == 0 else pd.DataFrame()
+    return Outcome(failing, "view is empty", f"{rows} rows")
+
+
+def columns_as_declared(actual: Sequence[str], declared: Sequence[str]) -> Outcome:
+    """The view's columns are its SQL's select list, in order."""
+    size = max(len(actual), len(declared))
+    pairs = [
+        (i, actual[i] if i < len(actual) else None, declared[i] if i < len(declared) else None)
+        for i in range(size)
+    ]
+    failing = pd.DataFrame(
+        [p for p in pairs if p[1] != p[2]], columns=["position", "column", "declared"]
+    )
+    return Outcome(failing, "columns differ from the declared ones", "columns as declared")
+
+
+def row_count_matches(rows: int, expected: int) -> Outcome:
+    """The view holds as many rows as counted from its inputs."""
+    failing = (
+        pd.DataFrame({"rows": [rows], "expected": [expected]})
+        if rows != expected
+        else pd.DataFrame()
+    )
+    return Outcome(failing, "row count differs from its inputs'", f"{rows} rows, as counted")

@@ -1,4 +1,4 @@
-"""Table contracts: column names and SQL types users query (see DESIGN.md).
+"""Table contracts: column names and SQL types users query (docs/ARCHITECTURE.md).
 
 One source of truth for the DuckDB DDL, the Parquet/Glue schemas and the schema checks.
 Timestamps are UTC, stored without a zone (Athena's TIMESTAMP has none).
@@ -33,6 +33,61 @@ class TableSchema:
 
     def empty_frame(self) -> pd.DataFrame:
         return conform(pd.DataFrame(columns=self.column_names), self)
+
+
+# What each column means, shown beside the column schema in the UI. A name means the same
+# in every table that has it.
+COLUMN_DESCRIPTIONS = {
+    "symbol": "Ticker, canonical form (upper case; e.g. BRK-B, ^GSPC)",
+    "trade_date": "NYSE trading day (America/New_York); the partition",
+    "record_no": "1-based position of the record in its source object",
+    "payload": "The source record exactly as received (JSON or CSV text)",
+    "source": "Where the data came from (simulated, yahoo, alpha_vantage, csv, landing)",
+    "fetched_at": "When the record was pulled from the source (UTC)",
+    "object_key": "Lake key of the verbatim object the record came from",
+    "open": "Opening price of the session",
+    "high": "Highest price of the session",
+    "low": "Lowest price of the session",
+    "close": "Closing price of the session",
+    "adj_close": "Close adjusted for splits and dividends",
+    "volume": "Shares traded (the session's, or up to the quote for stream rows)",
+    "ingested_at": "When the row was written (UTC)",
+    "reason": "Why: the rule a rejected record broke, or what triggered a signal",
+    "sma_5": "Simple moving average of close, 5 sessions",
+    "sma_20": "Simple moving average of close, 20 sessions",
+    "sma_50": "Simple moving average of close, 50 sessions",
+    "ema_12": "Exponential moving average of close, 12 sessions (SMA seed, as TA-Lib)",
+    "ema_26": "Exponential moving average of close, 26 sessions (SMA seed, as TA-Lib)",
+    "macd": "MACD line: EMA 12 - EMA 26",
+    "macd_signal": "EMA 9 of the MACD line",
+    "macd_hist": "MACD line - signal line",
+    "bb_upper": "Bollinger upper band: SMA 20 + 2 population sigma",
+    "bb_middle": "Bollinger middle band: SMA 20",
+    "bb_lower": "Bollinger lower band: SMA 20 - 2 population sigma",
+    "rsi_14": "Wilder's RSI, 14 sessions (0-100)",
+    "volatility_20": "Sample std of the last 20 daily log returns x sqrt(252)",
+    "pct_change": "100 x (close / previous close - 1)",
+    "signal": "BUY, SELL, ANOMALY, VOLUME_SPIKE or BB_BREAKOUT",
+    "value": "The measure that triggered the signal",
+    "symbols": "Symbols with a bar that day",
+    "advancers": "Symbols that closed up",
+    "decliners": "Symbols that closed down",
+    "unchanged": "Symbols that closed flat",
+    "top_gainers": "Largest % gains of the day",
+    "top_losers": "Largest % losses of the day",
+    "best_symbol": "Symbol with the largest % change",
+    "best_pct": "Its % change",
+    "worst_symbol": "Symbol with the smallest % change",
+    "worst_pct": "Its % change",
+    "anomaly_count": "ANOMALY signals that day",
+    "signal_count": "Signals of any kind that day",
+    "ts": "Quote time (UTC)",
+    "price": "Last traded price at ts",
+    "change": "Price change since the previous close",
+    "change_pct": "% change since the previous close",
+    "name": "Company or index name, as the source gives it",
+    "updated_at": "When the snapshot row was last written (UTC)",
+}
 
 
 RAW_QUOTES = TableSchema(
@@ -191,6 +246,58 @@ LATEST_SNAPSHOT = TableSchema(
     ),
 )
 
+INTRADAY_BARS = TableSchema(
+    layer="silver",
+    name="intraday_bars",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("bar_start", "TIMESTAMP"),
+        ("open", "DOUBLE"),
+        ("high", "DOUBLE"),
+        ("low", "DOUBLE"),
+        ("close", "DOUBLE"),
+        ("volume", "BIGINT"),
+        ("vwap", "DOUBLE"),
+        ("quotes", "INTEGER"),
+        ("source", "VARCHAR"),
+        ("ingested_at", "TIMESTAMP"),
+    ),
+    description=(
+        "One-minute OHLCV bars of the regular NYSE session, one row per symbol and bar_start "
+        "(UTC, the start of the minute). Built from the stream's quotes (source 'stream', "
+        "quotes = how many made the bar) or a vendor's bars (quotes NULL), which replace the "
+        "stream's bars of a closed session and symbol."
+    ),
+)
+
+DAILY_KPIS = TableSchema(
+    layer="gold",
+    name="daily_kpis",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("open", "DOUBLE"),
+        ("close", "DOUBLE"),
+        ("prev_close", "DOUBLE"),
+        ("avg_price", "DOUBLE"),
+        ("vwap", "DOUBLE"),
+        ("volume", "BIGINT"),
+        ("range_pct", "DOUBLE"),
+        ("change_pct", "DOUBLE"),
+        ("oc_change_pct", "DOUBLE"),
+        ("realized_vol", "DOUBLE"),
+        ("bars", "INTEGER"),
+        ("bars_expected", "INTEGER"),
+        ("completeness", "DOUBLE"),
+    ),
+    description=(
+        "Daily figures per symbol and trading day built from the one-minute bars: session "
+        "VWAP, average price, volume, range, open-to-close and previous-close-to-close "
+        "change, realized volatility of the minute returns, and bars present / expected."
+    ),
+)
+
 # The tables of the daily batch path (daily_market_job), bronze to gold.
 BATCH_TABLES = (RAW_QUOTES, PRICES, PRICE_REJECTS, INDICATORS, SIGNALS, MARKET_SUMMARY)
 
@@ -200,6 +307,8 @@ TABLES: dict[str, TableSchema] = {
         *BATCH_TABLES,
         STREAM_HISTORY,
         LATEST_SNAPSHOT,
+        INTRADAY_BARS,
+        DAILY_KPIS,
     )
 }
 

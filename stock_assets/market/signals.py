@@ -61,7 +61,7 @@ _REL_TOL: Final = 1e-9
 
 @dataclass(frozen=True)
 class SignalThresholds:
-    """Tunable thresholds (defaults follow DESIGN.md: >5% moves, 2x volume on 20 days)."""
+    """Tunable thresholds (defaults: >5% moves, 2x the 20-day average volume)."""
 
     anomaly_pct: float = 5.0
     volume_spike_ratio: float = 2.0

@@ -8,7 +8,7 @@ prefix (`glue_database`), applied here by rewriting the parsed statement.
 
 Loading the code location needs each view's name and the tables it reads, not its parsed
 statement: those are kept in the file cache (keyed by the files, sqlglot's version and this
-module), so a run process reads them without importing sqlglot (about 0.1 s). sqlglot is
+module), so a run process reads them without importing sqlglot. sqlglot is
 imported where a statement is parsed or written.
 """
 
@@ -19,7 +19,7 @@ import importlib.metadata
 import json
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,8 +120,13 @@ class View:
     def to_duckdb(self) -> str:
         return self.statement.sql(dialect="duckdb", comments=False)
 
+    @property
+    def declared_columns(self) -> list[str]:
+        """The view's columns as its SQL declares them: the outer select list, in order."""
+        return list(self.statement.expression.named_selects)
 
-def _with_databases(statement: exp.Create, prefix: str) -> exp.Create:
+
+def _with_databases(statement: exp.Expression, prefix: str) -> exp.Expression:
     """The statement with every layer database renamed to its Glue database."""
     if not prefix:
         return statement
@@ -134,6 +139,23 @@ def _with_databases(statement: exp.Create, prefix: str) -> exp.Create:
         return node
 
     return statement.transform(rename)
+
+
+@lru_cache(maxsize=256)
+def translate_query(text: str, dialect: str, database_prefix: str = "") -> str:
+    """A read query written in Athena SQL, for `duckdb` or for `athena` with the Glue prefix.
+
+    `?` placeholders pass through unchanged, so values stay bound by the engine and never
+    become SQL text. Cached: the dashboard runs the same few statements over and over.
+    """
+    import sqlglot
+
+    statement = sqlglot.parse_one(text, read=SOURCE_DIALECT)
+    if dialect == "duckdb":
+        return statement.sql(dialect="duckdb")
+    if dialect == SOURCE_DIALECT:
+        return _with_databases(statement, database_prefix).sql(dialect=SOURCE_DIALECT)
+    raise ValueError(f"no SQL engine for dialect {dialect!r} (expected duckdb or athena)")
 
 
 def load_views(sql_dir: Path = SQL_DIR) -> list[View]:

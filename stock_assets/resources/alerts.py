@@ -20,7 +20,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from stock_assets.resources.lake import LakeResource
+from stock_assets.settings import aws_region
 
 SENT_PREFIX = "alerts/sent"
 PENDING_PREFIX = "alerts/pending"
@@ -237,7 +237,7 @@ class SnsAlertSink(AlertSink):
     def publish(self, alert: dict, log: logging.Logger, alert_id: str) -> None:
         import boto3
 
-        region = self.region_name or os.environ.get("AWS_REGION")
+        region = self.region_name or aws_region()
         request = dict(
             TopicArn=self.topic_arn,
             # SNS subjects: ASCII, no line breaks, at most 100 characters.

@@ -11,11 +11,12 @@ from pathlib import Path
 import dagster as dg
 
 from stock_assets.market.arrivals import ObjectInfo
+from stock_assets.settings import aws_endpoint_url, aws_region
 
 
 def s3_client():
     """A shared S3 client (clients are thread-safe and costly to build) for this endpoint."""
-    return _cached_s3_client(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
+    return _cached_s3_client(aws_endpoint_url(), aws_region())
 
 
 @lru_cache(maxsize=4)

@@ -109,7 +109,7 @@ def test_charts_are_attached_to_indicator_materializations(silver_home, tmp_path
     )
     assert last.partition == TARGET[1].isoformat() and charts <= set(last.metadata)
     assert all(not charts & set(m.metadata) for m in earlier)
-    assert {m.metadata["rows"].value for m in [*earlier, last]} == {4}
+    assert {m.metadata["dagster/partition_row_count"].value for m in [*earlier, last]} == {4}
     result = run(home, [indicators], TARGET[1], TARGET[1])
     (materialization,) = result.asset_materializations_for_node("gold__indicators")
     meta = materialization.metadata

@@ -100,6 +100,7 @@ def materializations(result: dg.ExecuteInProcessResult, *path: str) -> dict[str,
     }
 
 
+ROWS = "dagster/partition_row_count"
 HEAVY = {"preview", "symbols", "dagster/column_schema", "run_rows", "source", "carried_forward"}
 
 
@@ -110,18 +111,22 @@ def test_a_backfill_describes_the_run_once_and_counts_each_day(data_home):
     bronze = materializations(result, "bronze", "raw_quotes")
     assert list(silver) == list(bronze) == sessions
     for day in sessions:
-        assert silver[day]["rows"] == 3 and silver[day]["symbol_count"] == 3
-        assert bronze[day]["rows"] == 3 and bronze[day]["symbol_errors"] == {}
+        assert silver[day][ROWS] == 3 and silver[day]["symbol_count"] == 3
+        assert bronze[day][ROWS] == 3 and bronze[day]["symbol_errors"] == {}
     for day in sessions[:-1]:  # no run-wide description on the earlier days
         assert not HEAVY & (set(silver[day]) | set(bronze[day]))
     last = silver[sessions[-1]]
     assert last["run_rows"] == 3 * len(sessions) and last["run_partitions"] == len(sessions)
     assert last["symbols"] == "AAPL, ARM, MSFT" and "| symbol |" in last["preview"]
-    assert [c.name for c in last["dagster/column_schema"].columns][:3] == [
-        "symbol",
-        "trade_date",
-        "open",
-    ]
+    # The last day's preview shows that day's rows only, numbers rounded for reading.
+    rows = [row.split(" | ") for row in last["preview"].splitlines()[2:]]
+    assert {row[1] for row in rows} == {sessions[-1]}
+    prices = [cell for row in rows for cell in row[2:7]]  # open .. adj_close
+    assert prices and all(len(cell.partition(".")[2]) <= 4 for cell in prices)
+    assert last["dagster/table_name"] == "silver.prices"
+    columns = last["dagster/column_schema"].columns
+    assert [c.name for c in columns][:3] == ["symbol", "trade_date", "open"]
+    assert all(c.description for c in columns)
     assert HEAVY - {"source", "carried_forward"} <= set(last)
     assert {"source", "carried_forward", "preview"} <= set(bronze[sessions[-1]])
 
@@ -130,7 +135,7 @@ def test_a_one_day_run_keeps_the_whole_description(data_home):
     result = backfill(data_home, dt.date(2024, 7, 5), dt.date(2024, 7, 5))
     (silver,) = materializations(result, "silver", "prices").values()
     (bronze,) = materializations(result, "bronze", "raw_quotes").values()
-    assert silver["rows"] == 3 and silver["symbols"] == "AAPL, ARM, MSFT"
+    assert silver[ROWS] == 3 and silver["symbols"] == "AAPL, ARM, MSFT"
     assert {"preview", "dagster/column_schema", "rejected_records"} <= set(silver)
     assert bronze["symbol_errors"] == {} and bronze["source"] == "simulated"
 

@@ -33,6 +33,7 @@ class Harness:
         self.home, self.lake, self.cursor = home, lake, None
         self.run_keys: set[str] = set()
         self.results: list[dg.ExecuteInProcessResult] = []
+        self.instance = dg.DagsterInstance.ephemeral()  # one instance for every run, as deployed
 
     def tick(self) -> list[dg.RunRequest]:
         context = dg.build_sensor_context(cursor=self.cursor, resources={"lake": self.lake})
@@ -55,6 +56,7 @@ class Harness:
             run_config=request.run_config,
             partition_key=request.partition_key,
             tags=request.tags,
+            instance=self.instance,
         )
         assert result.success
         self.results.append(result)
@@ -215,3 +217,51 @@ def test_an_object_gone_before_its_run_is_reported_not_fatal(data_home, lake):
     ]
     assert history.metadata["missing_objects"].value == ["landing/quotes/vanishing.jsonl"]
     assert len(harness.table("silver.stream_history")) == len(SYMBOLS)
+
+
+def snapshot_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    (materialization,) = [
+        m
+        for m in result.asset_materializations_for_node("stream_assets")
+        if m.asset_key == dg.AssetKey(["gold", "latest_snapshot"])
+    ]
+    return {name: value.value for name, value in materialization.metadata.items()}
+
+
+def test_snapshot_metadata_describes_the_table_after_the_merge(data_home, lake):
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/first.jsonl", quotes_at(15, 0))  # three symbols
+    harness.tick()
+    one = SimulatedSource().latest_quotes(["AAPL"], dt.datetime(2024, 7, 5, 16, tzinfo=dt.UTC))
+    put(lake, "landing/quotes/second.jsonl", one)  # moves one of them
+    harness.tick()
+    meta = snapshot_metadata(harness.results[-1])
+    table = harness.table("gold.latest_snapshot")
+    assert meta["dagster/row_count"] == len(table) == len(SYMBOLS)
+    assert meta["dagster/table_name"] == "gold.latest_snapshot"
+    assert meta["symbols"] == ", ".join(SYMBOLS)
+    # The preview is the table's content: every symbol at its stored price.
+    preview = [row.split(" | ") for row in meta["preview"].splitlines()[2:]]
+    shown = {cells[0].removeprefix("| "): float(cells[2]) for cells in preview}
+    stored = dict(zip(table.symbol, table.price, strict=True))
+    assert shown.keys() == stored.keys()
+    assert all(abs(shown[s] - stored[s]) <= 5e-5 for s in stored)
+    assert stored["AAPL"] == one[0]["price"]
+
+
+def test_materialize_without_config_rescans_the_landing_zone(data_home, lake):
+    batches = {f"landing/quotes/manual/b{i}.jsonl": quotes_at(14, 30 + i) for i in range(2)}
+    for key, quotes in batches.items():
+        put(lake, key, quotes)
+    expected = {
+        (q["symbol"], pd.Timestamp(q["ts"]).tz_localize(None))
+        for quotes in batches.values()
+        for q in quotes
+    }
+    resources = {**local_resources(data_home), "lake": lake}
+    for _ in range(2):  # a second rescan adds nothing
+        result = dg.materialize([stream_assets], resources=resources, partition_key=DAY.isoformat())
+        assert result.success
+        history = Harness(data_home, lake).table("silver.stream_history")
+        assert {(r.symbol, r.ts) for r in history.itertuples()} == expected
+        assert len(history) == len(expected)

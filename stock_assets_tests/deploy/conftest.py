@@ -42,7 +42,8 @@ stack_module = _load_stack_module()
 
 @dataclass(frozen=True)
 class Stack:
-    url: str
+    url: str  # the full webserver (operators)
+    readonly_url: str  # the `--read-only` webserver (viewers)
     env: dict[str, str]  # the stack's public environment: moto endpoint, bucket, database
     services: list[dict]
 
@@ -77,7 +78,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         subprocess.run([*command, "up"], env=env, check=True, timeout=600)
         state = json.loads((data_dir / "stack" / "state.json").read_text())
         services = state["services"]
-        yield Stack(url=state["url"], env=state["env"], services=services)
+        yield Stack(
+            url=state["url"],
+            readonly_url=state["readonly_url"],
+            env=state["env"],
+            services=services,
+        )
     finally:
         subprocess.run([*command, "down", "--drop-database"], env=env, check=True, timeout=300)
     leftovers = [s["name"] for s in services if stack_module.alive(s)]
@@ -87,6 +93,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 LAUNCH_RUN = """
 mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
     __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+    ... on UnauthorizedError { message }
     ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } }
 } }
 """
@@ -94,25 +101,30 @@ RUN_STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } }
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
-@pytest.fixture(scope="session")
-def daily_run(local_stack: Stack) -> tuple[str, str]:
-    """Launch daily_market_job for PARTITION over GraphQL (queued, then run by the daemon).
-
-    Returns (run id, final status).
-    """
+def daily_run_params() -> dict:
+    """ExecutionParams launching daily_market_job for PARTITION."""
     selector = {
         "repositoryLocationName": stack_module.LOCATION,
         "repositoryName": "__repository__",
         "jobName": "daily_market_job",
     }
-    params = {
+    return {
         "selector": selector,
         # One process for the whole run (not one per step) keeps the test short on a small
         # machine; queueing, launching and the code server are exercised all the same.
         "runConfigData": {"execution": {"config": {"in_process": {}}}},
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": PARTITION}]},
     }
-    launched = local_stack.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+
+
+@pytest.fixture(scope="session")
+def daily_run(local_stack: Stack) -> tuple[str, str]:
+    """Launch daily_market_job for PARTITION over GraphQL on the full webserver (queued, then
+    run by the daemon).
+
+    Returns (run id, final status).
+    """
+    launched = local_stack.graphql(LAUNCH_RUN, {"params": daily_run_params()})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
     deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
@@ -121,3 +133,18 @@ def daily_run(local_stack: Stack) -> tuple[str, str]:
         if status in TERMINAL or time.monotonic() > deadline:
             return run_id, status
         time.sleep(2)
+
+
+# -- the UI in Debian's headless Chromium -------------------------------------------------
+
+UI_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def page(browser):
+    # Tall enough for the whole lineage at the zoom that still shows asset names.
+    context = browser.new_context(viewport={"width": 1500, "height": 1400})
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    yield page
+    context.close()

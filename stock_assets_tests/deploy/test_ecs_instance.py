@@ -56,6 +56,7 @@ SERVICE_ENV = {
     "STOCK_ASSETS_GLUE_DATABASE": "prod",
     "STOCK_ASSETS_ATHENA_WORKGROUP": "prod-stock-assets",
     "STOCK_ASSETS_SNS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:stock-assets-alerts",
+    "STOCK_ASSETS_DASHBOARD_URL": "https://dagster.example.com/dashboard",
 }
 
 

@@ -7,6 +7,7 @@ above it; a comment above the `Resource:` key covers every value under that key.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 from dataclasses import dataclass
@@ -168,10 +169,73 @@ def test_ui_ingress_is_restricted_to_a_parameter() -> None:
         for group in _resources(template, "AWS::EC2::SecurityGroup").values()
         for rule in group["Properties"].get("SecurityGroupIngress", [])
     ]
-    # The only address-based ingress is the load balancer's, from the parameter; every
-    # other rule names a security group.
-    assert [r["CidrIp"] for r in rules if "CidrIp" in r] == [{"Ref": "AllowedIngressCidr"}]
+    # The only address-based ingress is the load balancer's (HTTPS, and HTTP that only
+    # redirects), from the parameter; every other rule names a security group.
+    by_address = [r for r in rules if "CidrIp" in r]
+    assert {(r["FromPort"], r["ToPort"]) for r in by_address} == {(443, 443), (80, 80)}
+    assert all(r["CidrIp"] == {"Ref": "AllowedIngressCidr"} for r in by_address)
     assert not any("CidrIpv6" in r for r in rules)
+
+
+def _ingress_rules(template: dict) -> list[tuple[str, dict]]:
+    """(security group it admits into, rule) of every inline and standalone ingress rule."""
+    found = [
+        (name, rule)
+        for name, group in _resources(template, "AWS::EC2::SecurityGroup").items()
+        for rule in group["Properties"].get("SecurityGroupIngress", [])
+    ]
+    for rule in _resources(template, "AWS::EC2::SecurityGroupIngress").values():
+        found.append((rule["Properties"]["GroupId"]["Ref"], rule["Properties"]))
+    return found
+
+
+def test_only_the_services_behind_the_load_balancer_are_reachable_from_it() -> None:
+    template = _template()
+    resources = template["Resources"]
+    (balancer,) = _resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    (balancer_group,) = (g["Ref"] for g in balancer["Properties"]["SecurityGroups"])
+    admitting = {
+        (group, rule["FromPort"], rule["ToPort"])
+        for group, rule in _ingress_rules(template)
+        if rule.get("SourceSecurityGroupId") == {"Ref": balancer_group}
+    }
+    assert ("WebserverSecurityGroup", 3000, 3000) in admitting
+    open_to_balancer = {group for group, _, _ in admitting}
+    # Each service behind it admits the load balancer on its container's port, no other.
+    for service in _resources(template, "AWS::ECS::Service").values():
+        network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+        groups = {g["Ref"] for g in network["SecurityGroups"]}
+        balanced = service["Properties"].get("LoadBalancers", [])
+        ports = {(lb["ContainerPort"], lb["ContainerPort"]) for lb in balanced}
+        assert {(low, high) for g, low, high in admitting if g in groups} == ports
+    # A service carries such a group only if the load balancer forwards to it (through a
+    # signed-in rule); the code server and the daemon (whose network the runs inherit) don't.
+    unbalanced = []
+    for service in _resources(template, "AWS::ECS::Service").values():
+        definition = resources[service["Properties"]["TaskDefinition"]["Ref"]]
+        command = definition["Properties"]["ContainerDefinitions"][0]["Command"]
+        network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+        groups = {g["Ref"] for g in network["SecurityGroups"]}
+        behind = "LoadBalancers" in service["Properties"]
+        assert bool(groups & open_to_balancer) == behind, command
+        assert behind or command[0] != "dagster-webserver"
+        assert network["AssignPublicIp"] == "DISABLED"
+        if not behind:
+            unbalanced.append(command[0])
+    assert sorted(unbalanced) == ["dagster", "dagster-daemon"]
+    assert "TaskSecurityGroup" not in open_to_balancer
+    # The database admits the Dagster tasks and the dashboard (check results), never the
+    # load balancer.
+    database = resources["Database"]["Properties"]
+    assert database["PubliclyAccessible"] is False
+    (database_group,) = (g["Ref"] for g in database["VPCSecurityGroups"])
+    sources = {
+        rule["SourceSecurityGroupId"]["Ref"]
+        for group, rule in _ingress_rules(template)
+        if group == database_group
+    }
+    assert sources == {"TaskSecurityGroup", "DashboardSecurityGroup"}
+    assert balancer_group not in sources
 
 
 def test_lake_bucket_is_encrypted_private_and_expires_scratch_data() -> None:
@@ -204,12 +268,15 @@ def _env_references(path: Path) -> set[str]:
 
 def test_every_service_and_run_task_gets_the_environment_dagster_reads() -> None:
     instance_env = _env_references(DEPLOY_DIR / "dagster.yaml")
-    needed = instance_env | _env_references(DEPLOY_DIR / "workspace.yaml")
+    workspace_env = _env_references(DEPLOY_DIR / "workspace.yaml")
     for name, definition in _resources(_template(), "AWS::ECS::TaskDefinition").items():
         (container,) = definition["Properties"]["ContainerDefinitions"]
         given = {e["Name"] for e in container["Environment"]} | {
             s["Name"] for s in container.get("Secrets", [])
         }
+        # Every task loads the instance (the dashboard for its check results); only those
+        # started with a workspace file (-w) load the workspace.
+        needed = instance_env | (workspace_env if "-w" in container["Command"] else set())
         assert needed - given == set(), name
 
     launcher = yaml.safe_load((DEPLOY_DIR / "dagster.yaml").read_text())["run_launcher"]["config"]
@@ -251,7 +318,7 @@ def test_image_is_multi_stage_and_runs_as_a_user() -> None:
     assert users, "the runtime stage must set USER"
     assert users[-1].split(":")[0] not in {"root", "0"}
     exposed = {port for i in runtime if i.startswith("EXPOSE ") for port in i.split()[1:]}
-    assert {"3000", "4000"} <= exposed
+    assert {"3000", "4000", "8501"} <= exposed
 
 
 def test_image_has_the_commands_and_files_the_services_use() -> None:
@@ -268,9 +335,19 @@ def test_image_has_the_commands_and_files_the_services_use() -> None:
         definition["Properties"]["ContainerDefinitions"][0]["Command"]
         for definition in _resources(_template(), "AWS::ECS::TaskDefinition").values()
     ]
-    assert sorted(c[0] for c in commands) == ["dagster", "dagster-daemon", "dagster-webserver"]
+    # Two webservers (the operators' full UI and the viewers' read-only one), the dashboard.
+    assert sorted(c[0] for c in commands) == [
+        "dagster",
+        "dagster-daemon",
+        "dagster-webserver",
+        "dagster-webserver",
+        "python",
+    ]
     for command in commands:
-        assert command[0] in scripts, f"{command[0]} is not installed by the package"
+        if command[0] == "python":
+            assert command[1] == "-m" and importlib.util.find_spec(command[2]), command
+        else:
+            assert command[0] in scripts, f"{command[0]} is not installed by the package"
         if "-w" in command:
             assert command[command.index("-w") + 1] == f"{dagster_home}/workspace.yaml"
 

@@ -8,7 +8,6 @@ $STOCK_ASSETS_DATA_DIR/screenshots/ (docs/img/ holds copies for the README).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -19,44 +18,7 @@ from stock_assets_tests.deploy.conftest import PARTITION, Stack
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DAILY_ASSETS = ["raw_quotes", "prices", "price_rejects", "indicators", "signals", "market_summary"]
-UI_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: run scripts/install-test-system-deps.sh "
-            "(installs Debian's chromium) or set CHROMIUM_PATH"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    # Tall enough for the whole lineage at the zoom that still shows asset names.
-    context = browser.new_context(viewport={"width": 1500, "height": 1400})
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    yield page
-    context.close()
 
 
 def screenshot(page, name: str) -> Path:

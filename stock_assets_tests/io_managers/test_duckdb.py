@@ -5,9 +5,10 @@ import datetime as dt
 import dagster as dg
 import duckdb
 import pandas as pd
+import pytest
 
 from stock_assets.io_managers import WarehouseIOManager
-from stock_assets.market.schemas import PRICES, conform
+from stock_assets.market.schemas import INDICATORS, PRICES, conform
 from stock_assets.partitions import TRADING_DAYS
 
 DAY = "2024-07-05"
@@ -45,11 +46,11 @@ def make_asset(frame: pd.DataFrame) -> dg.AssetsDefinition:
     return _prices
 
 
-def write(database: str, frame: pd.DataFrame) -> bool:
+def write(database: str, frame: pd.DataFrame, day: str = DAY) -> bool:
     return dg.materialize(
         [make_asset(frame)],
         resources={"io_manager": WarehouseIOManager(database=database)},
-        partition_key=DAY,
+        partition_key=day,
         raise_on_error=False,
     ).success
 
@@ -77,3 +78,24 @@ def test_a_failed_write_leaves_the_previous_partition_intact(tmp_path):
     assert rows(database).close.tolist() == [10.0]
     assert write(database, conform(prices_frame(12.0), PRICES))
     assert rows(database).close.tolist() == [12.0]
+
+
+def test_read_returns_the_requested_days_as_the_asset_produced_them(tmp_path):
+    database = str(tmp_path / "w.duckdb")
+    days = {"2024-07-03": 10.0, "2024-07-05": 11.0, "2024-07-08": 12.0}
+    for day, close in days.items():
+        frame = conform(prices_frame(close), PRICES).assign(trade_date=dt.date.fromisoformat(day))
+        assert write(database, frame, day)
+    warehouse = WarehouseIOManager(database=database)
+
+    two = warehouse.read("silver.prices", ["2024-07-05", dt.date(2024, 7, 8)])
+    assert sorted(zip(two.trade_date, two.close, strict=True)) == [
+        (dt.date(2024, 7, 5), 11.0),
+        (dt.date(2024, 7, 8), 12.0),
+    ]
+    assert list(two.columns) == PRICES.column_names
+    assert len(warehouse.read("silver.prices")) == 3 == len(rows(database))
+    # A table not written yet reads as its empty contract; a name is never spliced into SQL.
+    assert list(warehouse.read("gold.indicators").columns) == INDICATORS.column_names
+    with pytest.raises(ValueError, match="not a table name"):
+        warehouse.read("silver.prices; DROP TABLE silver.prices")

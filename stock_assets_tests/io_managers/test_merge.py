@@ -6,7 +6,7 @@ import pandas as pd
 
 from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.io_managers.merge import MergeSpec, merge_frames, merge_spec
-from stock_assets.market.schemas import LATEST_SNAPSHOT, conform
+from stock_assets.market.schemas import INTRADAY_BARS, LATEST_SNAPSHOT, conform
 
 SNAPSHOT = MergeSpec(keys=("symbol",), newest_by="ts")
 HISTORY = MergeSpec(keys=("symbol", "ts"))
@@ -72,3 +72,73 @@ def test_duckdb_merge_matches_the_reference(tmp_path):
         check_dtype=False,
     )
     assert stored.price.tolist() == [10.0, 21.0, 5.0]  # AAPL at 15:00 again: the stored row stays
+
+
+BARS = MergeSpec(
+    keys=("symbol", "bar_start"),
+    newest_by="ingested_at",
+    scope=("symbol", "trade_date"),
+    fallback=("source", "stream"),
+)
+
+
+def bars(rows: list[tuple[str, int, str, float, int]]) -> pd.DataFrame:
+    """(symbol, minute, source, price, ingested second) rows of one day's bars."""
+    frame = pd.DataFrame(rows, columns=["symbol", "minute", "source", "price", "second"])
+    start = pd.Timestamp("2024-07-05 13:30")
+    return conform(
+        frame.assign(
+            trade_date=start.date(),
+            bar_start=start + pd.to_timedelta(frame["minute"], unit="min"),
+            open=frame["price"],
+            high=frame["price"],
+            low=frame["price"],
+            close=frame["price"],
+            volume=1,
+            vwap=frame["price"],
+            quotes=1,
+            ingested_at=start + pd.to_timedelta(frame["second"], unit="s"),
+        ),
+        INTRADAY_BARS,
+    ).assign(minute=frame["minute"], price=frame["price"])
+
+
+BAR_BATCHES = [
+    bars([("A", 1, "stream", 1.0, 1), ("A", 2, "stream", 2.0, 1), ("B", 1, "stream", 3.0, 1)]),
+    bars([("A", 1, "yahoo", 1.5, 2)]),  # the vendor's bars replace A's whole day
+    bars([("A", 2, "stream", 2.5, 3), ("B", 1, "stream", 3.5, 3)]),  # A stays the vendor's
+]
+
+
+def test_fallback_rows_yield_to_any_other_source_in_their_scope():
+    merged = BAR_BATCHES[0]
+    for batch in BAR_BATCHES[1:]:
+        merged = merge_frames(merged, batch, BARS)
+    rows = merged.sort_values(["symbol", "minute"])[["symbol", "minute", "source", "price"]]
+    assert rows.values.tolist() == [["A", 1, "yahoo", 1.5], ["B", 1, "stream", 3.5]]
+    assert merge_spec(BARS.metadata()) == BARS
+
+
+def test_duckdb_fallback_merge_matches_the_reference(tmp_path):
+    database = str(tmp_path / "w.duckdb")
+    expected = BAR_BATCHES[0].iloc[:0]
+    for batch in BAR_BATCHES:
+
+        @dg.asset(key=["silver", "intraday_bars"], metadata=BARS.metadata())
+        def intraday_bars() -> pd.DataFrame:
+            return batch.drop(columns=["minute", "price"])  # noqa: B023 - materialized now
+
+        assert dg.materialize(
+            [intraday_bars], resources={"io_manager": WarehouseIOManager(database=database)}
+        ).success
+        expected = merge_frames(expected, batch, BARS)
+    with duckdb.connect(database, read_only=True) as conn:
+        stored = conn.execute(
+            "SELECT *, minute(bar_start) - 30 AS minute, close AS price "
+            "FROM silver.intraday_bars ORDER BY symbol, bar_start"
+        ).fetchdf()
+    columns = ["symbol", "minute", "source", "price"]
+    assert stored[columns].values.tolist() == [["A", 1, "yahoo", 1.5], ["B", 1, "stream", 3.5]]
+    assert expected.sort_values(["symbol", "minute"])[columns].values.tolist() == (
+        stored[columns].values.tolist()
+    )

@@ -15,13 +15,13 @@ import pytest
 from stock_assets.assets.gold import indicators, market_summary, signals
 from stock_assets.assets.prices import prices, raw_quotes
 from stock_assets.io_managers import WarehouseIOManager
-from stock_assets.io_managers.merge import MergeSpec
-from stock_assets.io_managers.s3_parquet import (
+from stock_assets.io_managers.glue_table import (
     PARQUET_INPUT_FORMAT,
     PARQUET_OUTPUT_FORMAT,
     PARQUET_SERDE,
-    S3ParquetIOManager,
 )
+from stock_assets.io_managers.merge import MergeSpec
+from stock_assets.io_managers.s3_parquet import S3ParquetIOManager
 from stock_assets.market import calendar
 from stock_assets.market.schemas import BATCH_TABLES, LATEST_SNAPSHOT, PRICES, TABLES, conform
 from stock_assets.partitions import TRADING_DAYS
@@ -513,3 +513,25 @@ def test_stream_path_writes_the_same_tables_in_both_modes(aws_endpoint, tmp_path
     assert len(local_history) == 3 * len(SYMBOLS.split(","))
     newest = {q["symbol"]: q["price"] for q in batches[1]}
     assert aws_snapshot.set_index("symbol").price.to_dict() == newest
+
+
+def test_read_returns_exactly_the_requested_partitions(io_manager):
+    days = ["2024-07-01", "2024-07-02", "2024-07-03"]
+    written = bars(days, 10.0)
+    assert write(io_manager, written, days[0], days[-1]).success
+
+    loaded = io_manager.read("silver.prices", [days[0], dt.date(2024, 7, 3), "2024-07-05"])
+    expected = written[written.trade_date != dt.date(2024, 7, 2)]
+    key = ["trade_date", "symbol"]
+    assert (
+        loaded.sort_values(key)[["trade_date", "symbol", "close", "volume"]]
+        .astype(object)
+        .values.tolist()
+        == expected.sort_values(key)[["trade_date", "symbol", "close", "volume"]]
+        .astype(object)
+        .values.tolist()
+    )
+    assert list(loaded.columns) == PRICES.column_names
+    assert io_manager.read("gold.indicators", days).empty  # not written yet
+    with pytest.raises(ValueError, match="not a table name"):
+        io_manager.read("../silver/prices", days)

@@ -24,7 +24,7 @@ from stock_assets.market import calendar, filecache, sql
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """An empty cache folder, and a calendar that has not been loaded in this process."""
     folder = tmp_path / "cache"
-    monkeypatch.setenv(filecache.CACHE_DIR_ENV, str(folder))
+    monkeypatch.setenv("STOCK_ASSETS_CACHE_DIR", str(folder))
     calendar._schedule.cache_clear()
     yield folder
     calendar._schedule.cache_clear()
@@ -125,14 +125,14 @@ def test_concurrent_writers_never_expose_half_an_entry(cache):
 def test_an_unwritable_cache_folder_means_computing_every_time(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setenv(filecache.CACHE_DIR_ENV, str(blocker / "cache"))
+    monkeypatch.setenv("STOCK_ASSETS_CACHE_DIR", str(blocker / "cache"))
     build = Builds("value")
     assert cached_text({"v": "1"}, build) == cached_text({"v": "1"}, build) == "value"
     assert build.calls == 2
 
 
 def test_the_cache_folder_follows_xdg_then_home(tmp_path, monkeypatch):
-    monkeypatch.delenv(filecache.CACHE_DIR_ENV, raising=False)
+    monkeypatch.delenv("STOCK_ASSETS_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert filecache.cache_dir() == tmp_path / "xdg" / "stock_assets"
     monkeypatch.delenv("XDG_CACHE_HOME")

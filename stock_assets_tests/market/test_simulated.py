@@ -172,6 +172,24 @@ def test_prices_are_written_as_repr(values):
     assert texts == [repr(float(v)) for v in values]
 
 
+def test_intraday_bars_aggregate_to_the_daily_bar_and_match_the_quotes(source):
+    day = dt.date(2024, 11, 29)  # an early close: 210 one-minute bars
+    pull = source.intraday_bars(["TSLA", "AAPL"], day)
+    bars = pull.bars[pull.bars.symbol == "TSLA"]
+    bar = source.daily_bars("TSLA", day, day).iloc[0]
+    assert len(bars) == 210 and pull.symbol_errors == {}
+    assert (bars.open.iloc[0], bars.close.iloc[-1]) == (bar.open, bar.close)
+    assert (bars.high.max(), bars.low.min(), bars.volume.sum()) == (bar.high, bar.low, bar.volume)
+    # The quote at a minute is that minute's bar close, and its volume the sum so far.
+    as_of = dt.datetime(2024, 11, 29, 16, 0, 30, tzinfo=dt.UTC)
+    (quote,) = source.latest_quotes(["TSLA"], as_of)
+    upto = bars[bars.bar_start <= as_of]
+    assert quote["price"] == upto.close.iloc[-1] and quote["volume"] == upto.volume.sum()
+    five = source.intraday_bars(["TSLA"], day, interval_minutes=5).bars
+    assert len(five) == 42 and five.volume.sum() == bar.volume
+    assert source.intraday_bars(["TSLA"], dt.date(2024, 11, 28)).bars.empty  # Thanksgiving
+
+
 def test_no_daily_bar_is_made_up_for_a_session_still_trading(source, monkeypatch):
     day = dt.date(2024, 7, 3)  # closes early, at 13:00 New York (17:00 UTC)
     monkeypatch.setattr(calendar, "utc_now", lambda: dt.datetime(2024, 7, 3, 16, 0, tzinfo=dt.UTC))

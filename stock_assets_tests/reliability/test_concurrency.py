@@ -1,8 +1,8 @@
 """Runs racing on the same partition or landing object: nothing is duplicated.
 
 DuckDB lets one process write a file at a time; the second one's connection fails with
-"Could not set lock on file" and the IO manager must wait its turn (dagster-duckdb's
-connect backs off on that error) instead of failing the run. On S3 the race is on the Glue
+"Could not set lock on file" and the IO manager must wait its turn (its connect backs off
+on that error) instead of failing the run. On S3 the race is on the Glue
 catalog: the fault proxy makes two runs create the same partition at the same instant.
 """
 

@@ -35,7 +35,7 @@ from stock_assets.market.landing import (
 )
 from stock_assets.market.sources.base import TICK_FIELDS
 from stock_assets.market.symbols import normalize_symbol
-from stock_assets_tests.market.test_landing import (
+from stock_assets_tests.market.landing.strategies import (
     FAR_NOW,
     encode_mixed,
     junk_lines,

@@ -25,13 +25,16 @@ import requests
 
 from stock_assets.market import calendar
 from stock_assets.market.sources.base import (
+    INTRADAY_BAR_COLUMNS,
     Extraction,
+    IntradayPull,
     MarketDataSource,
     PriceQuery,
     RawRecord,
     RecordError,
     SourceError,
     dumps_record,
+    empty_intraday_bars,
     load_json_object,
 )
 from stock_assets.market.sources.retry import Backoff, Throttled, call_with_backoff
@@ -49,6 +52,9 @@ INTRADAY = "TIME_SERIES_INTRADAY"
 DAILY_SERIES = "Time Series (Daily)"
 # "compact" returns the latest 100 data points, "full" the whole history (20+ years).
 COMPACT_SESSIONS = 100
+# Intraday without `month` covers about the last 30 days; older sessions ask for their month.
+RECENT_INTRADAY_DAYS = 25
+_INTRADAY_FIELDS = ("1. open", "2. high", "3. low", "4. close", "5. volume")
 
 _PER_DAY = re.compile(r"per day", re.IGNORECASE)
 _BURST = re.compile(r"sparingly|per second|per minute", re.IGNORECASE)
@@ -181,6 +187,46 @@ class AlphaVantageSource(MarketDataSource):
             quotes.append({**quote, "source": self.name})
         return quotes
 
+    # -- intraday bars --------------------------------------------------------------------
+
+    def intraday_bars(
+        self, symbols: Sequence[str], day: dt.date, interval_minutes: int = 1
+    ) -> IntradayPull:
+        """TIME_SERIES_INTRADAY bars of one session, one request per symbol.
+
+        Without ``month`` the service returns its most recent days (``outputsize=full``:
+        about 30); an older session is asked for with ``month=YYYY-MM``. Stamps are bar
+        starts in the "Time Zone" of Meta Data. A bad symbol is a symbol error; throttling
+        ("Note", rate-limit "Information") is retried; other errors fail the pull.
+        """
+        if interval_minutes not in (1, 5):
+            raise ValueError("Alpha Vantage intraday intervals here are 1 or 5 minutes")
+        interval = f"{interval_minutes}min"
+        params = {
+            "function": INTRADAY,
+            "interval": interval,
+            "outputsize": "full",
+            "extended_hours": "false",
+        }
+        today = pd.Timestamp(self._now()).tz_convert(calendar.MARKET_TIMEZONE).date()
+        if (today - day).days > RECENT_INTRADAY_DAYS:
+            params["month"] = day.strftime("%Y-%m")
+        pull = IntradayPull(self.name, empty_intraday_bars())
+        frames = []
+        for symbol in normalize_symbols(symbols):
+            try:
+                document = self._fetch({**params, "symbol": symbol}, symbol, [])
+                bars = _intraday_bars(symbol, document, f"Time Series ({interval})", day)
+            except _SymbolFailure as exc:
+                pull.symbol_errors[symbol] = str(exc)
+                continue
+            if bars.empty:
+                pull.symbol_errors[symbol] = f"Alpha Vantage has no {interval} bars on {day}"
+            frames.append(bars)
+        if frames:
+            pull.bars = pd.concat(frames, ignore_index=True)
+        return pull
+
     # -- HTTP -----------------------------------------------------------------------------
 
     def _outputsize(self, start: dt.date) -> str:
@@ -308,6 +354,29 @@ def _time_zone(document: Mapping[str, Any]) -> str:
             if str(key).endswith("Time Zone") and value:
                 return str(value)
     return "US/Eastern"
+
+
+def _intraday_bars(
+    symbol: str, document: Mapping[str, Any], series_name: str, day: dt.date
+) -> pd.DataFrame:
+    """The series' bars stamped on `day` (local time), with bar starts in UTC."""
+    series = _series(document, series_name)
+    zone = _time_zone(document)
+    rows, malformed = [], 0
+    for stamp, fields in series.items():
+        try:
+            local = pd.Timestamp(stamp).tz_localize(zone)
+            values = [float(fields[name]) for name in _INTRADAY_FIELDS]
+        except (ValueError, TypeError, KeyError):
+            malformed += 1
+            continue
+        if local.date() == day:
+            rows.append((symbol, local.tz_convert("UTC"), *values))
+    if malformed:
+        log.warning("alpha_vantage: skipped %d malformed intraday bars of %s", malformed, symbol)
+    bars = pd.DataFrame(rows, columns=list(INTRADAY_BAR_COLUMNS))
+    bars["volume"] = bars["volume"].astype("int64")
+    return bars.sort_values("bar_start", ignore_index=True)
 
 
 def _intraday_quote(

@@ -16,13 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
+import pandas as pd
+
 from stock_assets.market import calendar
 from stock_assets.market.symbols import normalize_symbols
 
 # Fields every parser returns for a daily bar; values may still be text or None
 # (cleaning types and validates them, so every source gets the same rules).
 BAR_FIELDS = ("symbol", "trade_date", "open", "high", "low", "close", "adj_close", "volume")
-# Fields of an intraday quote (the landing-zone contract of DESIGN.md).
+# Fields of an intraday quote (the landing-zone contract, docs/ARCHITECTURE.md).
 TICK_FIELDS = ("symbol", "ts", "price", "volume", "change", "change_pct", "name", "source")
 
 
@@ -110,6 +112,23 @@ class Extraction:
     symbol_errors: dict[str, str] = field(default_factory=dict)
 
 
+INTRADAY_BAR_COLUMNS = ("symbol", "bar_start", "open", "high", "low", "close", "volume")
+
+
+@dataclass
+class IntradayPull:
+    """A vendor's minute bars for one session: bar_start is the bar's first instant
+    (tz-aware), and each symbol the pull failed on has its reason."""
+
+    source: str
+    bars: pd.DataFrame
+    symbol_errors: dict[str, str] = field(default_factory=dict)
+
+
+def empty_intraday_bars() -> pd.DataFrame:
+    return pd.DataFrame({name: [] for name in INTRADAY_BAR_COLUMNS})
+
+
 class MarketDataSource(ABC):
     """Base class for sources; subclasses implement ``extract_data`` and ``parse_record``."""
 
@@ -143,6 +162,12 @@ class MarketDataSource(ABC):
     def latest_quotes(self, symbols: Sequence[str], as_of: dt.datetime) -> list[dict[str, object]]:
         """Latest intraday quote per symbol as TICK_FIELDS dicts (for the landing producer)."""
         raise SourceError(f"source {self.name!r} does not provide intraday quotes")
+
+    def intraday_bars(
+        self, symbols: Sequence[str], day: dt.date, interval_minutes: int = 1
+    ) -> IntradayPull:
+        """The vendor's regular-and-extended-hours bars of one session (1 or 5 minutes)."""
+        raise SourceError(f"source {self.name!r} does not provide intraday bars")
 
 
 def load_json_object(payload: str) -> Mapping[str, object]:

@@ -27,13 +27,16 @@ import pyarrow.compute as pc
 
 from stock_assets.market import calendar
 from stock_assets.market.sources.base import (
+    INTRADAY_BAR_COLUMNS,
     Extraction,
+    IntradayPull,
     MarketDataSource,
     PayloadLayout,
     PriceQuery,
     RawRecord,
     RecordError,
     dumps_record,
+    empty_intraday_bars,
     load_json_object,
 )
 from stock_assets.market.watchlist import Listing, default_listings
@@ -279,18 +282,65 @@ class SimulatedSource(MarketDataSource):
         bar's open and close and its extremes are exactly the bar's high and low; the
         daily volume is split over a U-shaped intraday profile summing to the bar's volume.
         """
-        bars = self.daily_bars(symbol, day, day)
-        if bars.empty:
+        days, bars = self._bars(symbol, day, day)
+        if not days:
             return pd.DataFrame(columns=["symbol", "ts", "price", "volume"])
-        bar = bars.iloc[0]
         opens, closes = calendar.market_open_utc(day), calendar.market_close_utc(day)
         ts = pd.date_range(opens, closes, freq=f"{minutes}min", inclusive="left")
-        rng = np.random.Generator(np.random.PCG64(_seed(self.seed, symbol, day, "ticks")))
-        path = _bent_path(rng, len(ts), bar.open, bar.high, bar.low, bar.close)
-        shape = 1.0 + 1.5 * np.linspace(-1, 1, len(ts)) ** 2
-        weights = shape * rng.uniform(0.5, 1.5, len(ts))
-        volume = _split_integer(int(bar.volume), weights)
+        path, volume = self._tick_path(symbol, day, bars, len(ts))
         return pd.DataFrame({"symbol": symbol, "ts": ts, "price": path, "volume": volume})
+
+    def _tick_path(
+        self, symbol: str, day: dt.date, bar: Mapping[str, np.ndarray], n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The n tick prices and volumes of a one-day bar (its columns as 1-element arrays)."""
+        rng = np.random.Generator(np.random.PCG64(_seed(self.seed, symbol, day, "ticks")))
+        first = {name: values[0] for name, values in bar.items()}
+        path = _bent_path(rng, n, first["open"], first["high"], first["low"], first["close"])
+        shape = 1.0 + 1.5 * np.linspace(-1, 1, n) ** 2
+        weights = shape * rng.uniform(0.5, 1.5, n)
+        return path, _split_integer(int(first["volume"]), weights)
+
+    def intraday_bars(
+        self, symbols: Sequence[str], day: dt.date, interval_minutes: int = 1
+    ) -> IntradayPull:
+        """Minute bars of the session's ticks: a bar opens at the previous tick and closes at
+        its own, so each close is the quote of that minute and the bars aggregate to the
+        daily bar (open, high, low, close, volume) exactly."""
+        from stock_assets.market.intraday import resample_bars, vendor_bars
+
+        names, paths, volumes = [], [], []
+        if calendar.non_session_reason(day) is None:
+            opens, closes = calendar.market_open_utc(day), calendar.market_close_utc(day)
+            starts = pd.date_range(opens, closes, freq="1min", inclusive="left")
+            for symbol in self.transform_query(symbols, day, day).symbols:
+                days, bar = self._bars(symbol, day, day)
+                if days:
+                    path, volume = self._tick_path(symbol, day, bar, len(starts))
+                    names.append(symbol)
+                    paths.append(path)
+                    volumes.append(volume)
+        if not names:
+            return IntradayPull(self.name, empty_intraday_bars())
+        close = np.concatenate(paths)
+        open_ = np.concatenate([close[:1], close[:-1]])
+        open_[:: len(starts)] = close[:: len(starts)]  # a session opens at its first tick
+        utc_starts = np.tile(starts.tz_localize(None).to_numpy(), len(names))
+        bars = pd.DataFrame(
+            {
+                "symbol": np.repeat(np.array(names, dtype=object), len(starts)),
+                "bar_start": pd.DatetimeIndex(utc_starts).tz_localize("UTC"),
+                "open": open_,
+                "high": np.maximum(open_, close),
+                "low": np.minimum(open_, close),
+                "close": close,
+                "volume": np.concatenate(volumes),
+            }
+        )
+        if interval_minutes != 1:
+            bars = resample_bars(vendor_bars(bars, self.name), interval_minutes)
+            bars = bars.assign(bar_start=bars["bar_start"].dt.tz_localize("UTC"))
+        return IntradayPull(self.name, bars[list(INTRADAY_BAR_COLUMNS)])
 
     def latest_quotes(self, symbols: Sequence[str], as_of: dt.datetime) -> list[dict[str, object]]:
         """The last tick at or before `as_of` per symbol, with change versus the prior close."""

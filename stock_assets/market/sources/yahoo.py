@@ -30,12 +30,14 @@ import pandas as pd
 from stock_assets.market import calendar
 from stock_assets.market.sources.base import (
     Extraction,
+    IntradayPull,
     MarketDataSource,
     PriceQuery,
     RawRecord,
     RecordError,
     SourceError,
     dumps_record,
+    empty_intraday_bars,
     load_json_object,
 )
 from stock_assets.market.sources.retry import Backoff, Throttled, call_with_backoff
@@ -47,6 +49,8 @@ NY = calendar.MARKET_TIMEZONE
 # Column names as yfinance delivers them, in its usual order; extra columns are kept too.
 YF_FIELDS = ("Open", "High", "Low", "Close", "Adj Close", "Volume")
 _RATE_LIMIT = re.compile(r"YFRateLimitError|Too Many Requests|rate.?limit", re.IGNORECASE)
+# How far back Yahoo serves intraday bars, by interval in minutes (its documented limits).
+INTRADAY_REACH_DAYS = {1: 30, 5: 60}
 _URL = re.compile(r"https?://[^\s'\"]+")
 _REPR = re.compile(r"^(?P<name>\w+)\((?P<q>['\"])(?P<text>.*)(?P=q)\)$", re.DOTALL)
 
@@ -163,6 +167,68 @@ class YahooSource(MarketDataSource):
                 continue
             quotes.append({**quote, "source": self.name})
         return quotes
+
+    # -- intraday bars --------------------------------------------------------------------
+
+    def intraday_bars(
+        self, symbols: Sequence[str], day: dt.date, interval_minutes: int = 1
+    ) -> IntradayPull:
+        """Regular-session bars of one session from ``download(interval="1m" | "5m")``.
+
+        Yahoo keeps 1-minute bars for the last 30 days and 5-minute bars for 60; an older
+        session fails with that reason instead of returning nothing. yfinance indexes
+        intraday bars by their start, tz-aware in America/New_York; they come back in UTC.
+        """
+        reach = INTRADAY_REACH_DAYS.get(interval_minutes)
+        if reach is None:
+            raise ValueError(f"Yahoo intraday intervals are {sorted(INTRADAY_REACH_DAYS)} minutes")
+        today = _utc(pd.Timestamp(self._now())).tz_convert(NY).date()
+        if (today - day).days >= reach:
+            raise SourceError(
+                f"yahoo: {interval_minutes}-minute bars reach back {reach} days only; "
+                f"{day} is {(today - day).days} days ago"
+            )
+        wanted = list(normalize_symbols(symbols))
+        frame, failures = self._call(
+            wanted,
+            start=day.isoformat(),
+            end=(day + dt.timedelta(days=1)).isoformat(),
+            interval=f"{interval_minutes}m",
+            prepost=False,
+        )
+        pull = IntradayPull(self.name, empty_intraday_bars())
+        per_ticker = _split_by_ticker(frame, wanted)
+        frames = []
+        for symbol in wanted:
+            bars = per_ticker.get(symbol)
+            bars = (
+                bars.dropna(subset=["Open", "High", "Low", "Close"]) if bars is not None else None
+            )
+            if bars is None or bars.empty:
+                detail = failures.get(symbol)
+                pull.symbol_errors[symbol] = (
+                    f"Yahoo returned no {interval_minutes}-minute bars for {symbol} on {day}"
+                    + (f": {_readable(detail, symbol)}" if detail else "")
+                )
+                continue
+            starts = pd.DatetimeIndex(bars.index)
+            starts = starts.tz_localize(NY) if starts.tz is None else starts
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "symbol": symbol,
+                        "bar_start": starts.tz_convert("UTC"),
+                        **{
+                            c.lower(): bars[c].to_numpy(float)
+                            for c in ("Open", "High", "Low", "Close")
+                        },
+                        "volume": bars["Volume"].fillna(0).to_numpy().astype("int64"),
+                    }
+                )
+            )
+        if frames:
+            pull.bars = pd.concat(frames, ignore_index=True)
+        return pull
 
     # -- the download call ----------------------------------------------------------------
 

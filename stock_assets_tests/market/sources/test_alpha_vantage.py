@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pandas as pd
 import pytest
 import requests
 
@@ -364,3 +365,56 @@ def test_latest_quotes_ignore_bars_after_as_of():
     assert quote["ts"] == "2024-01-05T14:40:00+00:00"
     assert quote["price"] == 162.01
     assert quote["volume"] == 88451 + 120033 + 310442
+
+
+# -- intraday bars ---------------------------------------------------------------------------
+
+
+def recorded_series(name: str, interval: str = "1min") -> dict:
+    return json.loads((FIXTURES / name).read_text())[f"Time Series ({interval})"]
+
+
+def test_intraday_bars_of_a_recent_session_in_utc_with_their_values():
+    server = RecordedAlphaVantage({"NOPE": ["error_invalid_call.json"]})
+    source, _ = make_source(server)
+    pull = source.intraday_bars(["IBM", "NOPE"], JAN5)
+
+    assert pull.source == "alpha_vantage"
+    assert list(pull.symbol_errors) == ["NOPE"]
+    assert "Invalid API call" in pull.symbol_errors["NOPE"]
+    bars = pull.bars
+    assert len(bars) == 10  # the 2024-01-04 bars of the same answer are another session
+    assert bars["bar_start"].iloc[0] == pd.Timestamp("2024-01-05 14:30", tz="UTC")  # 09:30 ET
+    recorded = recorded_series("intraday_1min_IBM.json")["2024-01-05 09:35:00"]
+    row = bars[bars.bar_start == pd.Timestamp("2024-01-05 14:35", tz="UTC")].iloc[0]
+    assert (row.open, row.high, row.low, row.close, row.volume) == (
+        float(recorded["1. open"]), float(recorded["2. high"]), float(recorded["3. low"]),
+        float(recorded["4. close"]), int(recorded["5. volume"]),
+    )  # fmt: skip
+    request = server.requests[0]
+    assert (request["function"], request["interval"], request["outputsize"]) == (
+        "TIME_SERIES_INTRADAY", "1min", "full",
+    )  # fmt: skip
+    assert request["extended_hours"] == "false" and "month" not in request
+
+
+def test_intraday_bars_of_an_older_session_ask_for_its_month():
+    server = RecordedAlphaVantage({"IBM": ["intraday_1min_IBM_2023-11.json"]})
+    source, _ = make_source(server)
+    pull = source.intraday_bars(["IBM"], dt.date(2023, 11, 10))
+    assert server.requests[0]["month"] == "2023-11"
+    assert pull.bars["bar_start"].dt.strftime("%H:%M").tolist() == ["14:30", "14:31", "14:32"]
+    assert pull.symbol_errors == {}
+
+
+def test_intraday_bars_retry_the_throttle_and_fail_on_quota_or_bad_key():
+    server = RecordedAlphaVantage({"IBM": ["note_call_frequency.json", "intraday_1min_IBM.json"]})
+    source, sleeps = make_source(server)
+    assert len(source.intraday_bars(["IBM"], JAN5).bars) == 10 and len(sleeps) == 1
+    for answer, message in (
+        ("information_rate_limit_daily.json", "daily request quota"),
+        ("error_invalid_apikey.json", "API key was rejected"),
+    ):
+        source, _ = make_source(RecordedAlphaVantage({"IBM": [answer]}))
+        with pytest.raises(SourceError, match=message):
+            source.intraday_bars(["IBM"], JAN5)

@@ -422,3 +422,45 @@ def test_no_request_left_the_recorded_transport(yahoo):
     source.fetch(["AAPL"], JAN2, JAN5)
     assert yahoo.data_urls("1d")
     assert all(urlsplit(u).hostname.endswith("yahoo.com") for u in yahoo.urls)
+
+
+# -- intraday bars ---------------------------------------------------------------------------
+
+
+def recorded_quote(name: str) -> tuple[list[int], dict]:
+    result = json.loads((FIXTURES / name).read_text())["chart"]["result"][0]
+    return result["timestamp"], result["indicators"]["quote"][0]
+
+
+@pytest.mark.parametrize("minutes", [1, 5])
+def test_intraday_bars_are_the_recorded_bars_in_utc(yahoo, minutes):
+    calls: list[dict] = []
+    source, _ = make_source(yahoo, calls=calls)
+    pull = source.intraday_bars(["AAPL", "NOPE"], JAN5, interval_minutes=minutes)
+
+    stamps, quote = recorded_quote(f"chart_AAPL_{minutes}m.json")
+    bars = pull.bars
+    assert bars["symbol"].tolist() == ["AAPL"] * len(stamps)
+    assert bars["bar_start"].tolist() == [pd.Timestamp(s, unit="s", tz="UTC") for s in stamps]
+    for column in ("open", "high", "low", "close"):
+        assert bars[column].tolist() == pytest.approx(quote[column])
+    assert bars["volume"].tolist() == quote["volume"]
+    assert list(pull.symbol_errors) == ["NOPE"]
+    assert calls[0]["interval"] == f"{minutes}m" and calls[0]["prepost"] is False
+    assert (calls[0]["start"], calls[0]["end"]) == ("2024-01-05", "2024-01-06")
+
+
+def test_intraday_bars_beyond_yahoos_reach_fail_with_the_limit(yahoo):
+    source, _ = make_source(yahoo, now=dt.datetime(2024, 2, 20, 15, tzinfo=dt.UTC))
+    with pytest.raises(SourceError, match="1-minute bars reach back 30 days only"):
+        source.intraday_bars(["AAPL"], JAN5)
+    assert not yahoo.data_urls("1m")  # refused before asking
+    assert source.intraday_bars(["AAPL"], JAN5, interval_minutes=5).bars.shape[0] == 2
+
+
+def test_intraday_bars_retry_a_429(yahoo):
+    yahoo.throttled.add("AAPL")
+    source, sleeps = make_source(yahoo)
+    with pytest.raises(SourceError, match="429"):
+        source.intraday_bars(["AAPL"], JAN5)
+    assert len(sleeps) == source.backoff.max_attempts - 1

@@ -1,0 +1,79 @@
+"""Everything that leans on Dagster beyond its public API, in one place.
+
+Dagster is pinned exactly (pyproject.toml). Code elsewhere in the package uses the public
+API only; what cannot, lives here with the reason and, where one exists, a public-API
+fallback used when the private symbol is gone. ``stock_assets_tests/test_compat.py`` fails
+on a Dagster upgrade until each entry below has been re-checked against the new version.
+
+What Dagster lacks, and how this project works around it
+---------------------------------------------------------
+* **Atomic partition replacement in DuckDB.** dagster-duckdb's IO manager runs the
+  delete of a partition and the insert of its new rows as separate statements outside a
+  transaction (its client only gained the delete at all late, see
+  https://github.com/dagster-io/dagster/issues/21278), so a failed write could leave a
+  partition empty. ``io_managers/duckdb.py`` is therefore a plain public
+  ``ConfigurableIOManager`` that does delete + insert in one DuckDB transaction; no
+  dagster-duckdb internals are subclassed.
+* **Per-partition metadata in a multi-partition run.** ``add_output_metadata`` copies one
+  dict onto every partition's materialization of a single-run backfill
+  (https://github.com/dagster-io/dagster/issues/18123, open). The IO managers therefore
+  record row counts only for one-partition outputs (io_managers/table_metadata.py); each
+  day's own counts go through the public per-partition API,
+  ``AssetExecutionContext.add_asset_metadata(metadata, partition_key=...)``
+  (https://github.com/dagster-io/dagster/pull/26562).
+* **Linking a check result to the materialization it judged.** ``AssetCheckResult``
+  looks the target up in the run's partition, even for an unpartitioned table, so a
+  stream run's result on gold.latest_snapshot would be linked to nothing. The public
+  constructor of ``AssetCheckEvaluation`` accepts the target but its type
+  (``AssetCheckEvaluationTargetMaterializationData``) is not exported: see
+  :func:`check_target`.
+* **Record constructors keep their caller's locals.** Dagster's ``@record`` classes
+  compile their ``__new__`` on first use and keep the calling frame's locals for good
+  (``dagster_shared.check.builder.EvalContext.update_from_frame``); :func:`new_check_evaluation`
+  builds check results from a frame that holds nothing else, so the first result of a
+  process does not pin the table its check op loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+# The Dagster release this module was last reviewed against (pyproject.toml pins it).
+DAGSTER_VERSION = "1.13.27"
+
+try:  # private: the type of AssetCheckEvaluation.target_materialization_data
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData as _TargetData,
+    )
+except ImportError:  # pragma: no cover - exercised only on an unreviewed Dagster
+    _TargetData = None
+
+# Private symbols this module uses or works around, for the upgrade test: (module, name).
+PRIVATE_SYMBOLS = (
+    (
+        "dagster._core.definitions.asset_checks.asset_check_evaluation",
+        "AssetCheckEvaluationTargetMaterializationData",
+    ),
+    ("dagster_shared.check.builder", "EvalContext"),  # its frame capture: new_check_evaluation
+)
+
+
+def check_target(record: dg.EventLogRecord | None) -> Any | None:
+    """The target of a check result: the materialization `record` it judged.
+
+    Without the private type (a Dagster that moved it) the result is left unlinked, which
+    the UI shows as a result on an older materialization; the check still runs."""
+    if record is None or _TargetData is None:
+        return None
+    return _TargetData(
+        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+    )
+
+
+def new_check_evaluation(**fields: Any) -> dg.AssetCheckEvaluation:
+    """An ``AssetCheckEvaluation`` built from a frame that holds nothing but its fields
+    (see the module docstring: the first record built in a process keeps its caller's
+    locals)."""
+    return dg.AssetCheckEvaluation(**fields)

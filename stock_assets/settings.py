@@ -1,0 +1,124 @@
+"""The one place the environment is read: every STOCK_ASSETS_* variable, validated.
+
+`Settings.from_env()` reads them when it is called (never at import), so a test sets a
+variable and builds definitions or resources again instead of reloading modules. Secrets
+(ALPHA_VANTAGE_API_KEY) are not read here: resources bind them with ``dagster.EnvVar``, so
+their values never enter a config or a log. The variables are listed in the README.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+MODES = ("local", "aws")
+DEFAULT_START = "2015-01-02"
+DEFAULT_S3_PREFIX = "stock-assets"
+DEFAULT_WORKGROUP = "primary"
+DEFAULT_PRODUCER_CRON = "* 9-16 * * 1-5"  # every minute of the New York trading hours
+DEFAULT_SENSOR_INTERVAL_SECONDS = 10
+DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8501"
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "local"  # STOCK_ASSETS_ENV: which resources (IO managers, lake, alerts, SQL)
+    data_dir: Path = Path("data")  # STOCK_ASSETS_DATA_DIR: the local home
+    source: str = "simulated"  # STOCK_ASSETS_SOURCE
+    symbols: str = ""  # STOCK_ASSETS_SYMBOLS: comma list overriding the watchlist
+    fault_rate: float = 0.0  # STOCK_ASSETS_FAULT_RATE: simulator's share of bad records
+    csv_path: str = ""  # STOCK_ASSETS_CSV_PATH: the csv source's file or folder
+    start_date: str = DEFAULT_START  # STOCK_ASSETS_START_DATE: the first partition
+    s3_bucket: str = ""  # STOCK_ASSETS_S3_BUCKET
+    s3_prefix: str = DEFAULT_S3_PREFIX  # STOCK_ASSETS_S3_PREFIX
+    glue_database: str = ""  # STOCK_ASSETS_GLUE_DATABASE: prefix of the layer databases
+    athena_workgroup: str = DEFAULT_WORKGROUP  # STOCK_ASSETS_ATHENA_WORKGROUP
+    sns_topic_arn: str = ""  # STOCK_ASSETS_SNS_TOPIC_ARN: alerts; empty: logged
+    aws_region: str | None = None  # AWS_REGION
+    producer_cron: str = DEFAULT_PRODUCER_CRON  # STOCK_ASSETS_PRODUCER_CRON
+    sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS  # ..._SENSOR_INTERVAL_SECONDS
+    dashboard_url: str = DEFAULT_DASHBOARD_URL  # STOCK_ASSETS_DASHBOARD_URL: asset pages link it
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings of this process's environment (or of `environ`); a bad value is
+        refused with the variable's name."""
+        env = os.environ if environ is None else environ
+
+        def text(name: str, default: str = "") -> str:
+            return (env.get(name) or "").strip() or default
+
+        mode = text("STOCK_ASSETS_ENV", "local")
+        if mode not in MODES:
+            raise ValueError(
+                f"STOCK_ASSETS_ENV={mode!r} is not a known mode (expected: {', '.join(MODES)})"
+            )
+        data_dir = Path(text("STOCK_ASSETS_DATA_DIR", "data")).resolve()
+        return cls(
+            env=mode,
+            data_dir=data_dir,
+            source=text("STOCK_ASSETS_SOURCE", "simulated"),
+            symbols=text("STOCK_ASSETS_SYMBOLS"),
+            fault_rate=_number(text("STOCK_ASSETS_FAULT_RATE", "0"), "STOCK_ASSETS_FAULT_RATE"),
+            csv_path=text("STOCK_ASSETS_CSV_PATH", str(data_dir / "imports")),
+            start_date=_date(text("STOCK_ASSETS_START_DATE", DEFAULT_START)),
+            s3_bucket=text("STOCK_ASSETS_S3_BUCKET"),
+            s3_prefix=(env.get("STOCK_ASSETS_S3_PREFIX") or DEFAULT_S3_PREFIX).strip("/"),
+            glue_database=text("STOCK_ASSETS_GLUE_DATABASE"),
+            athena_workgroup=text("STOCK_ASSETS_ATHENA_WORKGROUP", DEFAULT_WORKGROUP),
+            sns_topic_arn=text("STOCK_ASSETS_SNS_TOPIC_ARN"),
+            aws_region=text("AWS_REGION") or None,
+            producer_cron=text("STOCK_ASSETS_PRODUCER_CRON", DEFAULT_PRODUCER_CRON),
+            sensor_interval_seconds=_whole_seconds(
+                text("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", str(DEFAULT_SENSOR_INTERVAL_SECONDS))
+            ),
+            dashboard_url=text("STOCK_ASSETS_DASHBOARD_URL", DEFAULT_DASHBOARD_URL).rstrip("/"),
+        )
+
+
+def cache_dir() -> Path | None:
+    """STOCK_ASSETS_CACHE_DIR, else $XDG_CACHE_HOME/stock_assets or ~/.cache/stock_assets
+    (None without a home: then nothing is cached)."""
+    if configured := (os.environ.get("STOCK_ASSETS_CACHE_DIR") or "").strip():
+        return Path(configured)
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry (some containers)
+        return None
+    return base / "stock_assets"
+
+
+def aws_region() -> str | None:
+    """AWS_REGION, for boto3 clients built without a configured region."""
+    return (os.environ.get("AWS_REGION") or "").strip() or None
+
+
+def aws_endpoint_url() -> str | None:
+    """AWS_ENDPOINT_URL: tests point it at a local S3-compatible server."""
+    return (os.environ.get("AWS_ENDPOINT_URL") or "").strip() or None
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a number") from None
+
+
+def _date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueError(f"STOCK_ASSETS_START_DATE={text!r} is not a YYYY-MM-DD date") from None
+
+
+def _whole_seconds(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(
+            f"STOCK_ASSETS_SENSOR_INTERVAL_SECONDS={text!r} is not a whole number of seconds"
+        ) from None
