@@ -18,7 +18,7 @@ import pytest
 
 from stock_assets import checks
 from stock_assets.alerting import RUN_FAILURE, run_failure_alert, run_failure_alert_sensor
-from stock_assets.assets import gold, prices, stream, views
+from stock_assets.assets import gold, intraday, prices, stream, views
 from stock_assets.assets.stream import LandingBatchConfig
 from stock_assets.market import calendar
 from stock_assets.market.cleaning import CleanResult, clean_prices
@@ -52,6 +52,7 @@ BATCH_KEYS = {
     checks.SUMMARY_KEY,
 }
 STREAM_KEYS = {checks.HISTORY_KEY, checks.SNAPSHOT_KEY}
+INTRADAY_KEYS = {intraday.INTRADAY_BARS_KEY, intraday.DAILY_KPIS_KEY}
 VIEW_CHECK_KEYS = {
     key
     for definition in checks.ASSET_CHECKS
@@ -76,7 +77,7 @@ def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
 def definitions(home: Path) -> dg.Definitions:
     """The code location's assets, checks and jobs on a test data home."""
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([prices, gold, stream, views]),
+        assets=dg.load_assets_from_modules([prices, gold, stream, intraday, views]),
         asset_checks=checks.ASSET_CHECKS,
         jobs=[daily_market_job, quality_job],
         sensors=[run_failure_alert_sensor],
@@ -358,7 +359,9 @@ def test_quality_job_checks_exactly_a_partition_range_without_materializing(chec
     assert result.success  # the duplicate on 2024-07-12 lies outside the range
     assert result.get_asset_materialization_events() == []
     evaluations = results(result)
-    assert set(evaluations) == check_keys(BATCH_KEYS | STREAM_KEYS) | VIEW_CHECK_KEYS
+    assert (
+        set(evaluations) == check_keys(BATCH_KEYS | STREAM_KEYS | INTRADAY_KEYS) | VIEW_CHECK_KEYS
+    )
     assert all(e.passed for e in evaluations.values())  # history: no rows, ok
     assert len(planned(checked.instance, result.run_id)) == len(evaluations)
     keys = evaluations[PRICES_KEYS].metadata
