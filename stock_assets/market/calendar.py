@@ -191,6 +191,11 @@ def trading_day_of(instant: dt.datetime) -> dt.date:
     return ts.tz_convert(MARKET_TIMEZONE).date()
 
 
+def previous_session(day: dt.date) -> dt.date:
+    """The session before a session."""
+    return session_at(session_ordinal(day) - 1)
+
+
 def utc_now() -> dt.datetime:
     """The current instant (one seam, so tests can stand at a chosen moment)."""
     return dt.datetime.now(dt.UTC)

@@ -93,9 +93,7 @@ def previous_closes(quotes: pd.DataFrame, daily_closes: pd.DataFrame) -> pd.Data
     days = quotes[["symbol", "trade_date"]].drop_duplicates()
     if days.empty:
         return days.assign(prev_close=pd.Series(dtype="float64"))
-    days = days.assign(
-        prev_day=[calendar.session_at(calendar.session_ordinal(d) - 1) for d in days.trade_date]
-    )
+    days = days.assign(prev_day=[calendar.previous_session(d) for d in days.trade_date])
     known = daily_closes.rename(columns={"trade_date": "prev_day", "close": "prev_close"})
     days = days.merge(known[["symbol", "prev_day", "prev_close"]], how="left")
     with_change = quotes.dropna(subset=["change"]).sort_values(["symbol", "trade_date", "ts"])
@@ -322,7 +320,8 @@ def detect_live_signals(
     daily_closes: symbol, trade_date, close (silver.prices of the previous sessions);
     baseline: ``minute_volume_baseline`` of the bars of earlier sessions.
     """
-    quotes, bars, daily_closes = with_dates(quotes), with_dates(bars), with_dates(daily_closes)
+    quotes, daily_closes = with_dates(quotes), with_dates(daily_closes)
+    bars = with_dates(bars)[["symbol", "trade_date", "bar_start", "close", "volume"]]
     quotes = quotes.sort_values(["symbol", "trade_date", "ts"], kind="stable")
     quotes = quotes.drop_duplicates(["symbol", "ts"]).reset_index(drop=True)
     prev = previous_closes(quotes, daily_closes)
@@ -338,3 +337,33 @@ def detect_live_signals(
     frame = pd.concat(found, ignore_index=True)
     frame = frame.sort_values(["trade_date", "symbol", "ts", "signal", "rule"], kind="stable")
     return frame[list(COLUMNS)].reset_index(drop=True)
+
+
+SIGNAL_KEY: Final = ("symbol", "ts", "signal", "rule")
+
+
+def with_detection_times(
+    stored: pd.DataFrame, found: pd.DataFrame, now: dt.datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The day's signals to store, and those among them not stored before (to alert).
+
+    A signal already stored keeps its detected_at; a new one is detected `now` (UTC). A
+    stored signal that the complete quotes no longer produce (a late quote moved a
+    crossing) is dropped with the day's other rows."""
+    moment = pd.Timestamp(now).tz_convert("UTC").tz_localize(None)
+
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(
+            ts=pd.to_datetime(frame["ts"]), rule=frame["rule"].where(frame["rule"].notna(), "")
+        )
+
+    found = keyed(found.drop(columns="detected_at"))
+    known = keyed(stored)[[*SIGNAL_KEY, "detected_at"]] if not stored.empty else None
+    if known is None:
+        merged = found.assign(detected_at=moment, _merge="left_only")
+    else:
+        merged = found.merge(known, how="left", on=list(SIGNAL_KEY), indicator=True)
+        merged["detected_at"] = pd.to_datetime(merged["detected_at"]).fillna(moment)
+    merged["rule"] = merged["rule"].replace("", None)
+    new = merged[merged["_merge"] == "left_only"]
+    return merged[list(COLUMNS)], new[list(COLUMNS)].reset_index(drop=True)
