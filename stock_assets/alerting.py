@@ -1,8 +1,10 @@
-"""Run-failure alerting: a failed run reaches the same alert sink as trading signals.
+"""Run-failure alerts, and the retry of alerts a sink did not accept.
 
 A blocking check that fails, a source outage or a crashed step all end as a failed run; the
 sensor turns each into one alert (signal RUN_FAILURE) on the `alerts` resource, so the
-people who get signals (log locally, SNS in AWS) also learn that the data is not there.
+people who get signals (log locally, SNS in AWS) also learn that the data is not there. It
+goes through the same ledger as the signals' alerts (resources.alerts): one alert per run,
+and a publish that fails stays pending until `alert_retry_sensor` gets it through.
 """
 
 import datetime as dt
@@ -10,7 +12,8 @@ import datetime as dt
 import dagster as dg
 
 from stock_assets.market import calendar
-from stock_assets.resources.alerts import AlertSink
+from stock_assets.resources.alerts import Alert, AlertSink, pending_alerts
+from stock_assets.resources.lake import LakeResource
 
 RUN_FAILURE = "RUN_FAILURE"
 _PARTITION_TAG = "dagster/partition"
@@ -54,7 +57,9 @@ def run_failure_alert(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Sends one RUN_FAILURE alert to the alert sink for every failed run.",
 )
-def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: AlertSink) -> None:
+def run_failure_alert_sensor(
+    context: dg.RunFailureSensorContext, alerts: AlertSink, lake: LakeResource
+) -> None:
     """Publish the failed run, its failing steps and their errors."""
     run = context.dagster_run
     step_errors = {
@@ -70,4 +75,60 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: AlertS
         step_errors=step_errors,
         failed_at=dt.datetime.now(dt.UTC),
     )
-    alerts.publish(alert, context.log)
+    delivery = alerts.deliver_alerts([Alert(f"runs/{run.run_id}", alert)], lake, context.log)
+    for failure in delivery.failed:
+        context.log.error(f"run-failure alert pending, alert_retry_sensor retries it: {failure}")
+
+
+@dg.op(description="Publish the alerts a sink refused earlier (the pending outbox).")
+def redeliver_pending_alerts(
+    context: dg.OpExecutionContext, alerts: AlertSink, lake: LakeResource
+) -> dg.Output:
+    delivery = alerts.redeliver_pending(lake, context.log)
+    for failure in delivery.failed:
+        context.log.error(f"still pending: {failure}")
+    # Not a failed run when the sink is still down: that would raise a RUN_FAILURE alert
+    # per retry, into the same sink. The pending count is the signal.
+    return dg.Output(
+        None,
+        metadata={
+            "delivered": delivery.sent,
+            "already_delivered": delivery.already_sent,
+            "still_pending": len(delivery.failed),
+        },
+    )
+
+
+@dg.job(
+    description="Retry alerts left pending by a sink failure or a crash (at-least-once).",
+    executor_def=dg.in_process_executor,
+)
+def alert_retry_job() -> None:
+    redeliver_pending_alerts()
+
+
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+@dg.sensor(
+    job=alert_retry_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts alert_retry_job when alerts are pending past the retry delay.",
+)
+def alert_retry_sensor(context: dg.SensorEvaluationContext, alerts: AlertSink, lake: LakeResource):
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=alerts.retry_after_seconds)
+    due = [obj for obj in pending_alerts(lake) if obj.last_modified <= cutoff]
+    if not due:
+        return dg.SkipReason("no pending alerts")
+    running = context.instance.get_runs(
+        dg.RunsFilter(job_name=alert_retry_job.name, statuses=_ACTIVE), limit=1
+    )
+    if running:
+        return dg.SkipReason(f"{len(due)} alerts pending; a retry run is in progress")
+    return dg.RunRequest(tags={"stock_assets/pending_alerts": str(len(due))})

@@ -19,18 +19,10 @@ import duckdb
 import pandas as pd
 
 from stock_assets.market import calendar
+from stock_assets.market.calendar import last_closed_session
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
-def last_closed_session(now: dt.datetime) -> dt.date:
-    """The newest session whose close has passed (today after 16:00 New York)."""
-    today = calendar.trading_day_of(pd.Timestamp(now))
-    sessions = calendar.sessions_between(today - dt.timedelta(days=10), today)
-    if sessions[-1] == today and pd.Timestamp(now) < calendar.market_close_utc(today):
-        return sessions[-2]
-    return sessions[-1]
 
 
 def default_range(months: int, now: dt.datetime) -> tuple[dt.date, dt.date]:

@@ -13,11 +13,12 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from stock_assets.alerting import run_failure_alert_sensor
-from stock_assets.assets import gold, intraday, prices, stream, views
+from stock_assets.alerting import alert_retry_job, alert_retry_sensor, run_failure_alert_sensor
+from stock_assets.assets import gold, intraday, live, prices, stream, views
 from stock_assets.checks import ASSET_CHECKS
 from stock_assets.dashboard.links import with_dashboard_links
 from stock_assets.io_managers import WarehouseIOManager
+from stock_assets.resources.alert_rules import AlertRulesResource
 from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.aws import aws_resources
 from stock_assets.resources.lake import LocalLake
@@ -83,19 +84,29 @@ def resources_for(settings: Settings) -> dict[str, object]:
         raise ValueError(
             f"STOCK_ASSETS_ENV={settings.env!r} is not a known mode (expected: {valid})"
         ) from None
-    return {"market_data": market_data_resource(settings), **env_resources(settings)}
+    return {
+        "market_data": market_data_resource(settings),
+        "alert_rules": AlertRulesResource(path=settings.alert_rules),
+        **env_resources(settings),
+    }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """The code location for `settings` (default: this process's environment)."""
     settings = settings or Settings.from_env()
-    assets = dg.load_assets_from_modules([prices, gold, stream, intraday, views])
+    assets = dg.load_assets_from_modules([prices, gold, stream, intraday, live, views])
     return dg.Definitions(
         assets=with_dashboard_links(with_freshness_policies(assets), settings.dashboard_url),
         asset_checks=ASSET_CHECKS,
-        jobs=[daily_market_job, stream_ingest_job, produce_quotes_job, quality_job],
+        jobs=[
+            daily_market_job,
+            stream_ingest_job,
+            produce_quotes_job,
+            quality_job,
+            alert_retry_job,
+        ],
         schedules=[after_close_schedule, market_hours_producer_schedule],
-        sensors=[landing_arrivals_sensor, run_failure_alert_sensor],
+        sensors=[landing_arrivals_sensor, run_failure_alert_sensor, alert_retry_sensor],
         resources=resources_for(settings),
     )
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 import dagster as dg
 
 from stock_assets.assets.intraday import INTRADAY_BARS_KEY
+from stock_assets.assets.live import LIVE_SIGNALS_KEY
 from stock_assets.assets.stream import HISTORY_KEY, SNAPSHOT_KEY, LandingBatchConfig
 from stock_assets.market import calendar
 from stock_assets.market.arrivals import ArrivalCursor, ObjectInfo, new_arrivals, run_key
@@ -39,7 +40,9 @@ def sensor_cadence_seconds() -> int:
 
 stream_ingest_job = dg.define_asset_job(
     name="stream_ingest_job",
-    selection=dg.AssetSelection.assets(HISTORY_KEY, SNAPSHOT_KEY, INTRADAY_BARS_KEY),
+    selection=dg.AssetSelection.assets(
+        HISTORY_KEY, SNAPSHOT_KEY, INTRADAY_BARS_KEY, LIVE_SIGNALS_KEY
+    ),
     description=(
         "Append landing objects to silver.stream_history, move the latest snapshot and "
         "rewrite the one-minute bars their quotes touch."

@@ -41,6 +41,7 @@ class Settings:
     producer_cron: str = DEFAULT_PRODUCER_CRON  # STOCK_ASSETS_PRODUCER_CRON
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS  # ..._SENSOR_INTERVAL_SECONDS
     dashboard_url: str = DEFAULT_DASHBOARD_URL  # STOCK_ASSETS_DASHBOARD_URL: asset pages link it
+    alert_rules: str = ""  # STOCK_ASSETS_ALERT_RULES: the user's alert rules file; empty: none
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +77,7 @@ class Settings:
                 text("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", str(DEFAULT_SENSOR_INTERVAL_SECONDS))
             ),
             dashboard_url=text("STOCK_ASSETS_DASHBOARD_URL", DEFAULT_DASHBOARD_URL).rstrip("/"),
+            alert_rules=text("STOCK_ASSETS_ALERT_RULES"),
         )
 
 

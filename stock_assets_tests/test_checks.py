@@ -281,11 +281,11 @@ def test_a_failing_blocking_check_on_silver_stops_gold(blocked):
 class RecordingSink(AlertSink):
     sent: ClassVar[list[dict]] = []
 
-    def publish(self, alert: dict, log) -> None:
+    def publish(self, alert: dict, log, alert_id: str) -> None:
         self.sent.append(alert)
 
 
-def test_a_failed_run_is_alerted_through_the_sink(blocked):
+def test_a_failed_run_is_alerted_through_the_sink(blocked, tmp_path):
     result, instance = blocked
     failure = instance.get_records_for_run(
         result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
@@ -295,7 +295,7 @@ def test_a_failed_run_is_alerted_through_the_sink(blocked):
         dagster_event=failure.event_log_entry.dagster_event,
         dagster_instance=instance,
         dagster_run=result.dagster_run,
-        resources={"alerts": RecordingSink()},
+        resources={"alerts": RecordingSink(), "lake": LocalLake(root=str(tmp_path / "lake"))},
     ).for_run_failure()
     RecordingSink.sent.clear()
     run_failure_alert_sensor(context)
@@ -303,6 +303,8 @@ def test_a_failed_run_is_alerted_through_the_sink(blocked):
     assert alert["signal"] == RUN_FAILURE and alert["symbol"] == "-"
     assert alert["trade_date"] == "2024-07-08..2024-07-09"
     assert result.run_id in alert["reason"] and "blocking asset check" in alert["reason"]
+    run_failure_alert_sensor(context)  # the sensor evaluated again: the ledger keeps it quiet
+    assert len(RecordingSink.sent) == 1
 
 
 def test_run_failure_alert_names_what_the_run_was_for():

@@ -14,7 +14,7 @@ from stock_assets.assets.metadata import (
     kinds,
 )
 from stock_assets.assets.prices import WAREHOUSE_POOL
-from stock_assets.market import lookback
+from stock_assets.market import calendar, lookback
 from stock_assets.market.charts import indicator_chart
 from stock_assets.market.indicators import compute_indicators, indicators_for_days
 from stock_assets.market.schemas import INDICATORS, MARKET_SUMMARY, SIGNALS, conform
@@ -138,11 +138,14 @@ def signals(
     alerts: AlertSink,
     lake: LakeResource,
 ) -> pd.DataFrame:
-    """Detect signals on the run's days and deliver the new, recent ones once."""
+    """Detect signals on the run's days; alert the new, recent ones of closed sessions."""
     days = set(partition_days(context))
     found = detect_signals(indicators, config.thresholds())
     frame = conform(found[found.trade_date.isin(days)], SIGNALS)
-    delivery = alerts.deliver(frame, lake, context.log, today=dt.datetime.now(dt.UTC).date())
+    now = calendar.utc_now()
+    has_closed = frame.trade_date.map(lambda day: calendar.session_has_closed(day, now))
+    closed = frame[has_closed.astype(bool)]
+    delivery = alerts.deliver(closed, lake, context.log, today=now.date())
     add_materialization_metadata(
         context,
         frame,
@@ -152,6 +155,7 @@ def signals(
             "alerts_sent": delivery.sent,
             "alerts_already_sent": delivery.already_sent,
             "alerts_skipped_as_old": delivery.too_old,
+            "alerts_pending_retry": len(delivery.failed),
         },
     )
     return frame

@@ -11,7 +11,7 @@ from stock_assets.assets.metadata import (
     definition_metadata,
     kinds,
 )
-from stock_assets.market import bronze
+from stock_assets.market import bronze, calendar
 from stock_assets.market.cleaning import clean_prices
 from stock_assets.market.schemas import PRICE_REJECTS, PRICES, RAW_QUOTES, TableSchema
 from stock_assets.partitions import TRADING_DAYS, partition_days
@@ -40,8 +40,14 @@ _PARTITIONED = dict(
 def raw_quotes(
     context: dg.AssetExecutionContext, market_data: MarketDataResource, lake: LakeResource
 ) -> pd.DataFrame:
-    """Pull the watchlist for the run's trading days and keep every record verbatim."""
+    """Pull the watchlist for the run's trading days and keep every record verbatim.
+
+    A session that has not closed has no daily bar yet: the run is refused with the reason.
+    """
     days = partition_days(context)
+    waiting = calendar.unclosed_sessions_reason(days, calendar.utc_now())
+    if waiting:
+        raise dg.Failure(description=waiting, allow_retries=False)
     fetched_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     watchlist = market_data.watchlist()
     extraction = market_data.client().fetch(watchlist, days[0], days[-1])

@@ -189,3 +189,42 @@ def trading_day_of(instant: dt.datetime) -> dt.date:
     if ts.tzinfo is None:
         ts = ts.tz_localize("UTC")
     return ts.tz_convert(MARKET_TIMEZONE).date()
+
+
+def previous_session(day: dt.date) -> dt.date:
+    """The session before a session."""
+    return session_at(session_ordinal(day) - 1)
+
+
+def utc_now() -> dt.datetime:
+    """The current instant (one seam, so tests can stand at a chosen moment)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def session_has_closed(day: dt.date, now: dt.datetime) -> bool:
+    return pd.Timestamp(now) >= market_close_utc(day)
+
+
+def last_closed_session(now: dt.datetime) -> dt.date:
+    """The newest session whose close has passed (today after 16:00 New York)."""
+    today = trading_day_of(pd.Timestamp(now))
+    sessions = sessions_between(today - dt.timedelta(days=10), today)
+    if sessions[-1] == today and not session_has_closed(today, now):
+        return sessions[-2]
+    return sessions[-1]
+
+
+def unclosed_sessions_reason(days: list[dt.date], now: dt.datetime) -> str | None:
+    """Why a daily pull of `days` must wait, or None when every session has closed."""
+    waiting = [d for d in days if not session_has_closed(d, now)]
+    if not waiting:
+        return None
+    closes = ", ".join(
+        f"{d} closes {market_close_utc(d).tz_convert(MARKET_TIMEZONE):%H:%M} New York"
+        for d in waiting[:3]
+    )
+    return (
+        f"{len(waiting)} session(s) have not closed yet ({closes}): a daily bar exists only "
+        "after the close, so the daily batch pulls closed sessions only (its schedule runs "
+        "at 18:30 New York). Pick earlier partitions or run it after the close."
+    )

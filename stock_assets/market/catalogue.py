@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stock_assets.market import quality
-from stock_assets.market.catalogue_intraday import INTRADAY_TABLE_CHECKS
+from stock_assets.market.catalogue_intraday import INTRADAY_TABLE_CHECKS, LIVE_TABLE_CHECKS
 from stock_assets.market.rules import (
     NO_HOLIDAY_ROWS,
     ROWS_EVERY_DAY,
@@ -172,6 +172,7 @@ TABLE_CHECKS: dict[str, tuple[Check, ...]] = {
         ),
     ),
     **INTRADAY_TABLE_CHECKS,
+    **LIVE_TABLE_CHECKS,
 }
 
 

@@ -1,4 +1,4 @@
-"""Which checks the intraday tables get (no Dagster); part of market/catalogue.py.
+"""Which checks the intraday and live tables get (no Dagster); part of market/catalogue.py.
 
 Severity as for the daily tables: schema, keys and values (OHLC consistency, bars inside
 the session) are ERROR and blocking; completeness (missing minutes listed) and agreement
@@ -8,6 +8,7 @@ with the same source's daily bar are WARN.
 from __future__ import annotations
 
 from stock_assets.market import intraday_quality, quality
+from stock_assets.market.live_signals import LIVE_SIGNAL_TYPES, RULE
 from stock_assets.market.rules import (
     NO_HOLIDAY_ROWS,
     Check,
@@ -20,7 +21,13 @@ from stock_assets.market.rules import (
     schema_check,
     values_check,
 )
-from stock_assets.market.schemas import DAILY_KPIS, INTRADAY_BARS, PRICES
+from stock_assets.market.schemas import (
+    DAILY_KPIS,
+    INTRADAY_BARS,
+    LIVE_SIGNALS,
+    MINUTE_VOLUME_PROFILE,
+    PRICES,
+)
 
 OHLC_CONSISTENT = Rule(
     "high >= max(open, close) and low <= min(open, close)",
@@ -79,6 +86,52 @@ INTRADAY_TABLE_CHECKS: dict[str, tuple[Check, ...]] = {
                 ),
                 error=True,
             ),
+        ),
+        completeness_check(NO_HOLIDAY_ROWS),
+    ),
+}
+
+
+def _known_signals(rows) -> quality.Outcome:
+    """Every signal of a documented kind; a RULE names its rule, nothing else has one."""
+    kinds = rows["signal"].isin(LIVE_SIGNAL_TYPES)
+    named = rows["rule"].notna() & (rows["rule"] != "")
+    bad = rows[~kinds | (named != (rows["signal"] == RULE))]
+    return quality.Outcome(
+        bad,
+        "rows have an unknown signal, or a rule name that does not match RULE",
+        "signals of the documented kinds; rule named exactly on RULE",
+    )
+
+
+def _inside_session(rows) -> quality.Outcome:
+    bad = rows[~rows["minute"].between(0, 389)]
+    return quality.Outcome(
+        bad, "rows have a minute outside the session (0-389)", "minutes within the session"
+    )
+
+
+LIVE_TABLE_CHECKS: dict[str, tuple[Check, ...]] = {
+    LIVE_SIGNALS.qualified_name: (
+        schema_check(LIVE_SIGNALS),
+        keys_check(
+            ("symbol", "trade_date", "ts", "signal", "detected_at"),
+            ("symbol", "ts", "signal", "rule"),
+        ),
+        values_check(
+            "Signals are what alerts and dashboards say they are.",
+            Rule("signal kinds as documented", _known_signals, error=True),
+            not_in_future("ts", "detected_at"),
+        ),
+        completeness_check(NO_HOLIDAY_ROWS),
+    ),
+    MINUTE_VOLUME_PROFILE.qualified_name: (
+        schema_check(MINUTE_VOLUME_PROFILE),
+        keys_check(("symbol", "trade_date", "minute"), ("symbol", "trade_date", "minute")),
+        values_check(
+            "A usual volume is a volume of a session minute.",
+            non_negative("avg_volume", error=True),
+            Rule("minute within the regular session", _inside_session, error=True),
         ),
         completeness_check(NO_HOLIDAY_ROWS),
     ),

@@ -87,6 +87,11 @@ COLUMN_DESCRIPTIONS = {
     "change_pct": "% change since the previous close",
     "name": "Company or index name, as the source gives it",
     "updated_at": "When the snapshot row was last written (UTC)",
+    "rule": "The user alert rule that fired (RULE signals), else NULL",
+    "detected_at": "When the platform first recorded the signal (UTC)",
+    "minute": "Minutes from the session's open to the bar's start",
+    "avg_volume": "Mean volume of that minute of the session",
+    "sessions": "Sessions the mean is taken over",
 }
 
 
@@ -299,6 +304,45 @@ DAILY_KPIS = TableSchema(
 )
 
 # The tables of the daily batch path (daily_market_job), bronze to gold.
+LIVE_SIGNALS = TableSchema(
+    layer="gold",
+    name="live_signals",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("ts", "TIMESTAMP"),
+        ("signal", "VARCHAR"),
+        ("rule", "VARCHAR"),
+        ("value", "DOUBLE"),
+        ("reason", "VARCHAR"),
+        ("detected_at", "TIMESTAMP"),
+    ),
+    description=(
+        "Signals on the stream, one row per symbol, trigger quote (ts, UTC) and signal: MOVE "
+        "(more than 5% from the previous close), CROSS_UP / CROSS_DOWN (SMA-5 over SMA-20 of "
+        "one-minute closes), VOLUME_SURGE (a minute's volume over 3x its usual), RULE (a user "
+        "rule, named in rule). Each condition crossing fires once; the day's rows are the same "
+        "whatever order the quotes arrived in. detected_at: when the platform recorded it."
+    ),
+)
+
+MINUTE_VOLUME_PROFILE = TableSchema(
+    layer="gold",
+    name="minute_volume_profile",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("trade_date", "DATE"),
+        ("minute", "INTEGER"),
+        ("avg_volume", "DOUBLE"),
+        ("sessions", "INTEGER"),
+    ),
+    description=(
+        "Each symbol's usual volume per minute of the session: the mean one-minute bar volume "
+        "over the 20 sessions up to trade_date. The next session's VOLUME_SURGE signals compare "
+        "each minute with it."
+    ),
+)
+
 BATCH_TABLES = (RAW_QUOTES, PRICES, PRICE_REJECTS, INDICATORS, SIGNALS, MARKET_SUMMARY)
 
 TABLES: dict[str, TableSchema] = {
@@ -309,6 +353,8 @@ TABLES: dict[str, TableSchema] = {
         LATEST_SNAPSHOT,
         INTRADAY_BARS,
         DAILY_KPIS,
+        LIVE_SIGNALS,
+        MINUTE_VOLUME_PROFILE,
     )
 }
 

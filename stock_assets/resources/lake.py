@@ -56,6 +56,13 @@ class LakeResource(dg.ConfigurableResource):
         """Move an object (quarantine); the source is gone once the copy is complete."""
         raise NotImplementedError
 
+    def exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        """Remove an object; removing one that is not there is not an error."""
+        raise NotImplementedError
+
 
 class LocalLake(LakeResource):
     """The lake as a local folder ($STOCK_ASSETS_DATA_DIR/lake)."""
@@ -118,6 +125,12 @@ class LocalLake(LakeResource):
         target = Path(self.uri(new_key))
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.uri(key), target)
+
+    def exists(self, key: str) -> bool:
+        return Path(self.uri(key)).is_file()
+
+    def delete(self, key: str) -> None:
+        Path(self.uri(key)).unlink(missing_ok=True)
 
 
 class S3Lake(LakeResource):
@@ -185,3 +198,17 @@ class S3Lake(LakeResource):
         source = {"Bucket": self.bucket, "Key": self.s3_key(key)}
         client.copy_object(Bucket=self.bucket, Key=self.s3_key(new_key), CopySource=source)
         client.delete_object(**source)
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client().head_object(Bucket=self.bucket, Key=self.s3_key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def delete(self, key: str) -> None:
+        self.client().delete_object(Bucket=self.bucket, Key=self.s3_key(key))

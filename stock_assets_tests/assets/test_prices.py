@@ -152,3 +152,24 @@ def test_a_source_that_cannot_run_fails_the_run_and_keeps_old_data(data_home, mo
     )
     assert not result.success
     assert query(data_home, "SELECT count(*) AS n FROM silver.prices").n[0] == before
+
+
+def test_a_session_that_has_not_closed_is_refused_with_its_reason(data_home, monkeypatch):
+    """Launched at 15:59 New York for that day (the UI's "Latest" partition): no bar exists."""
+    day = dt.date(2024, 11, 29)  # the day after Thanksgiving closes at 13:00
+    morning = dt.datetime(2024, 11, 29, 17, 59, tzinfo=dt.UTC)  # 12:59 New York
+    monkeypatch.setattr(calendar, "utc_now", lambda: morning)
+    result = dg.materialize(
+        [raw_quotes, prices],
+        resources=local_resources(data_home, symbols=SYMBOLS),
+        partition_key=day.isoformat(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "have not closed yet" in message and "2024-11-29 closes 13:00 New York" in message
+    assert not (data_home / "lake" / "bronze").exists()
+
+    monkeypatch.setattr(calendar, "utc_now", lambda: morning + dt.timedelta(minutes=2))
+    assert backfill(data_home, day, day).success

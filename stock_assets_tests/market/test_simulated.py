@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stock_assets.market import calendar
-from stock_assets.market.sources.base import RawRecord, dumps_record
+from stock_assets.market.sources.base import RawRecord, SourceError, dumps_record
 from stock_assets.market.sources.simulated import (
     FAULT_KINDS,
     SimulatedSource,
@@ -188,3 +188,13 @@ def test_intraday_bars_aggregate_to_the_daily_bar_and_match_the_quotes(source):
     five = source.intraday_bars(["TSLA"], day, interval_minutes=5).bars
     assert len(five) == 42 and five.volume.sum() == bar.volume
     assert source.intraday_bars(["TSLA"], dt.date(2024, 11, 28)).bars.empty  # Thanksgiving
+
+
+def test_no_daily_bar_is_made_up_for_a_session_still_trading(source, monkeypatch):
+    day = dt.date(2024, 7, 3)  # closes early, at 13:00 New York (17:00 UTC)
+    monkeypatch.setattr(calendar, "utc_now", lambda: dt.datetime(2024, 7, 3, 16, 0, tzinfo=dt.UTC))
+    with pytest.raises(SourceError, match="2024-07-03 closes 13:00 New York"):
+        source.fetch(["AAPL"], dt.date(2024, 7, 1), day)
+    assert source.fetch(["AAPL"], dt.date(2024, 7, 1), dt.date(2024, 7, 2)).records
+    monkeypatch.setattr(calendar, "utc_now", lambda: dt.datetime(2024, 7, 3, 17, 0, tzinfo=dt.UTC))
+    assert len(source.fetch(["AAPL"], day, day).records) == 1

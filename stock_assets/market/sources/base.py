@@ -18,6 +18,7 @@ from typing import ClassVar, NamedTuple
 
 import pandas as pd
 
+from stock_assets.market import calendar
 from stock_assets.market.symbols import normalize_symbols
 
 # Fields every parser returns for a daily bar; values may still be text or None
@@ -139,6 +140,11 @@ class MarketDataSource(ABC):
     def transform_query(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> PriceQuery:
         if end < start:
             raise ValueError(f"query end {end} is before start {start}")
+        reason = calendar.unclosed_sessions_reason(
+            calendar.sessions_between(start, end), calendar.utc_now()
+        )
+        if reason:  # no source makes up a daily bar for a session still trading
+            raise SourceError(reason)
         return PriceQuery(symbols=normalize_symbols(symbols), start=start, end=end)
 
     @abstractmethod
