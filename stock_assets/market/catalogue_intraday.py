@@ -13,6 +13,7 @@ from stock_assets.market.rules import (
     NO_HOLIDAY_ROWS,
     Check,
     Rule,
+    Scope,
     completeness_check,
     keys_check,
     non_negative,
@@ -92,8 +93,9 @@ INTRADAY_TABLE_CHECKS: dict[str, tuple[Check, ...]] = {
 }
 
 
-def _known_signals(rows) -> quality.Outcome:
+def _known_signals(scope: Scope) -> quality.Outcome:
     """Every signal of a documented kind; a RULE names its rule, nothing else has one."""
+    rows = scope.rows
     kinds = rows["signal"].isin(LIVE_SIGNAL_TYPES)
     named = rows["rule"].notna() & (rows["rule"] != "")
     bad = rows[~kinds | (named != (rows["signal"] == RULE))]
@@ -104,7 +106,8 @@ def _known_signals(rows) -> quality.Outcome:
     )
 
 
-def _inside_session(rows) -> quality.Outcome:
+def _inside_session(scope: Scope) -> quality.Outcome:
+    rows = scope.rows
     bad = rows[~rows["minute"].between(0, 389)]
     return quality.Outcome(
         bad, "rows have a minute outside the session (0-389)", "minutes within the session"
