@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from stock_assets.compat import add_partition_metadata
 from stock_assets.market.schemas import COLUMN_DESCRIPTIONS
 from stock_assets.market.schemas import TableSchema as Contract
 
@@ -125,19 +126,6 @@ def add_materialization_metadata(
         **per_day[days[-1]],
     }
     add_partition_metadata(context, key, per_day)
-
-
-def add_partition_metadata(
-    context: dg.AssetExecutionContext, key: dg.AssetKey, per_day: Mapping[str, Mapping[str, Any]]
-) -> None:
-    """Each day's metadata on that day's materialization of `key`.
-
-    One public call per day, and each call re-checks the day against the run's whole range
-    and rebuilds the step's metadata map: the cost grows with the square of the days, which
-    a ten-year single-run backfill feels and a daily run does not.
-    """
-    for day, metadata in per_day.items():
-        context.add_asset_metadata(metadata, asset_key=key, partition_key=day)
 
 
 def day_counts(frame: pd.DataFrame, days: list[str]) -> dict[str, dict[str, int]]:
