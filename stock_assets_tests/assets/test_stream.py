@@ -249,6 +249,21 @@ def test_snapshot_metadata_describes_the_table_after_the_merge(data_home, lake):
     assert stored["AAPL"] == one[0]["price"]
 
 
+def test_snapshot_is_merged_into_the_stored_table_whatever_the_instance_recorded(data_home, lake):
+    """The stored snapshot comes from the warehouse (the IO manager's read), not from the
+    Dagster instance's history: a run on a fresh instance still describes the whole table."""
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/first.jsonl", quotes_at(15, 0))  # three symbols
+    harness.tick()
+    harness.instance = dg.DagsterInstance.ephemeral()  # e.g. a new deployment's instance
+    one = SimulatedSource().latest_quotes(["AAPL"], dt.datetime(2024, 7, 5, 16, tzinfo=dt.UTC))
+    put(lake, "landing/quotes/second.jsonl", one)
+    harness.tick()
+    meta = snapshot_metadata(harness.results[-1])
+    assert meta["dagster/row_count"] == len(SYMBOLS)
+    assert meta["symbols"] == ", ".join(SYMBOLS)
+
+
 def test_materialize_without_config_rescans_the_landing_zone(data_home, lake):
     batches = {f"landing/quotes/manual/b{i}.jsonl": quotes_at(14, 30 + i) for i in range(2)}
     for key, quotes in batches.items():
