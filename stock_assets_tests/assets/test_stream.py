@@ -219,13 +219,25 @@ def test_an_object_gone_before_its_run_is_reported_not_fatal(data_home, lake):
     assert len(harness.table("silver.stream_history")) == len(SYMBOLS)
 
 
-def snapshot_metadata(result: dg.ExecuteInProcessResult) -> dict:
+def snapshot_metadata(result: dg.ExecuteInProcessResult, table: str = "latest_snapshot") -> dict:
     (materialization,) = [
         m
         for m in result.asset_materializations_for_node("stream_assets")
-        if m.asset_key == dg.AssetKey(["gold", "latest_snapshot"])
+        if m.asset_key.path[-1] == table
     ]
     return {name: value.value for name, value in materialization.metadata.items()}
+
+
+def test_history_metadata_counts_the_partition_after_the_merge(data_home, lake):
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/first.jsonl", quotes_at(15, 0))
+    harness.tick()
+    put(lake, "landing/quotes/second.jsonl", quotes_at(15, 1))
+    harness.tick()
+    meta = snapshot_metadata(harness.results[-1], "stream_history")
+    assert meta["batch_rows"] == len(SYMBOLS)  # what this run brought
+    assert meta["dagster/partition_row_count"] == 2 * len(SYMBOLS)  # what the day now holds
+    assert len(harness.table("silver.stream_history")) == 2 * len(SYMBOLS)
 
 
 def test_snapshot_metadata_describes_the_table_after_the_merge(data_home, lake):
