@@ -91,7 +91,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     assets = dg.load_assets_from_modules([prices, gold, stream, intraday, views])
     return dg.Definitions(
-        assets=with_dashboard_links(with_freshness_policies(assets), settings.dashboard_url),
+        assets=with_dashboard_links(
+            with_freshness_policies(assets, settings.stream_freshness_minutes),
+            settings.dashboard_url,
+        ),
         asset_checks=ASSET_CHECKS,
         jobs=[daily_market_job, stream_ingest_job, produce_quotes_job, quality_job],
         schedules=[after_close_schedule, market_hours_producer_schedule],

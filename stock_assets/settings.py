@@ -41,6 +41,9 @@ class Settings:
     producer_cron: str = DEFAULT_PRODUCER_CRON  # STOCK_ASSETS_PRODUCER_CRON
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS  # ..._SENSOR_INTERVAL_SECONDS
     dashboard_url: str = DEFAULT_DASHBOARD_URL  # STOCK_ASSETS_DASHBOARD_URL: asset pages link it
+    # STOCK_ASSETS_STREAM_FRESHNESS_MINUTES: a new quote expected this often in the session;
+    # None (unset): the stream tables have no freshness policy, the producer being off
+    stream_freshness_minutes: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +79,9 @@ class Settings:
                 text("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", str(DEFAULT_SENSOR_INTERVAL_SECONDS))
             ),
             dashboard_url=text("STOCK_ASSETS_DASHBOARD_URL", DEFAULT_DASHBOARD_URL).rstrip("/"),
+            stream_freshness_minutes=_minutes_of_an_hour(
+                text("STOCK_ASSETS_STREAM_FRESHNESS_MINUTES")
+            ),
         )
 
 
@@ -122,3 +128,16 @@ def _whole_seconds(text: str) -> int:
         raise ValueError(
             f"STOCK_ASSETS_SENSOR_INTERVAL_SECONDS={text!r} is not a whole number of seconds"
         ) from None
+
+
+def _minutes_of_an_hour(text: str) -> int | None:
+    """None for an empty value, else a whole number of minutes dividing the hour (a cron
+    deadline every N minutes repeats evenly only then)."""
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1 or 60 % int(text):
+        raise ValueError(
+            f"STOCK_ASSETS_STREAM_FRESHNESS_MINUTES={text!r} is not a whole number of minutes "
+            "dividing the hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)"
+        )
+    return int(text)

@@ -48,6 +48,15 @@ def test_settings_come_from_the_environment_when_asked_for(monkeypatch, tmp_path
         Settings.from_env()
 
 
+def test_stream_freshness_minutes_is_unset_by_default_and_must_divide_the_hour():
+    name = "STOCK_ASSETS_STREAM_FRESHNESS_MINUTES"
+    assert Settings.from_env({}).stream_freshness_minutes is None
+    assert Settings.from_env({name: " 15 "}).stream_freshness_minutes == 15
+    for bad in ("7", "0", "90", "often", "-5"):
+        with pytest.raises(ValueError, match=f"{name}='{bad}'"):
+            Settings.from_env({name: bad})
+
+
 def test_resources_are_picked_by_mode_from_the_settings(tmp_path, aws_endpoint):
     local = definitions.build_definitions(Settings(data_dir=tmp_path))
     warehouse = local.resources["io_manager"]
