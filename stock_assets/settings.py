@@ -107,6 +107,12 @@ def aws_endpoint_url() -> str | None:
     return (os.environ.get("AWS_ENDPOINT_URL") or "").strip() or None
 
 
+def dagster_home_is_set() -> bool:
+    """Whether DAGSTER_HOME names a persistent Dagster instance (else runs use an ephemeral
+    one and there is no history to show)."""
+    return bool((os.environ.get("DAGSTER_HOME") or "").strip())
+
+
 def _number(text: str, name: str) -> float:
     try:
         return float(text)

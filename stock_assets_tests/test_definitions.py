@@ -5,7 +5,7 @@ import pytest
 
 import stock_assets.definitions as definitions
 from stock_assets.partitions import TRADING_DAYS, trading_day_partitions
-from stock_assets.settings import Settings
+from stock_assets.settings import Settings, dagster_home_is_set
 
 
 def test_definitions_load_with_every_asset_partitioned_by_trading_day():
@@ -81,3 +81,12 @@ def test_the_code_location_uses_the_system_allocator_for_arrow():
     import pyarrow as pa
 
     assert pa.default_memory_pool().backend_name == "system"
+
+
+def test_whether_a_persistent_dagster_instance_is_configured(monkeypatch, tmp_path):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert not dagster_home_is_set()
+    monkeypatch.setenv("DAGSTER_HOME", " ")
+    assert not dagster_home_is_set()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert dagster_home_is_set()

@@ -9,8 +9,7 @@ for the same key, which is how the table name stays `schema.table` in every mode
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -31,14 +30,22 @@ PREVIEW_ROWS = 5
 PREVIEW_DIGITS = 4  # prices carry cents and fractions of them; floats print 17 digits
 OWNERS = ["team:market-data"]
 
-# Where each mode (STOCK_ASSETS_ENV) keeps the tables and runs the views, shown as kinds.
+# Where each mode (Settings.env) keeps the tables and runs the views, shown as kinds.
 TABLE_STORES = {"local": ("duckdb",), "aws": ("s3", "glue")}
 VIEW_ENGINES = {"local": ("duckdb",), "aws": ("athena",)}
 
 
-def kinds(compute: str, stores: Mapping[str, tuple[str, ...]] = TABLE_STORES) -> set[str]:
-    """An asset's kinds in the UI: how it is computed and where it lives in this mode."""
-    return {compute, *stores.get(os.environ.get("STOCK_ASSETS_ENV", "local"), ())}
+def with_mode_kinds(
+    assets: Sequence[dg.AssetsDefinition], mode: str, views: Collection[dg.AssetKey]
+) -> Sequence[dg.AssetsDefinition]:
+    """The assets with kinds saying where `mode` keeps them (the `views` run on its SQL
+    engine) next to the kind they declare, how they are computed."""
+
+    def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
+        stores = VIEW_ENGINES if spec.key in views else TABLE_STORES
+        return spec.merge_attributes(kinds=set(stores[mode]))
+
+    return dg.map_asset_specs(apply, assets)
 
 
 def column_schema(contract: Contract) -> TableSchema:

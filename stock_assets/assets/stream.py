@@ -11,7 +11,6 @@ from stock_assets.assets.metadata import (
     OWNERS,
     add_materialization_metadata,
     definition_metadata,
-    kinds,
 )
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.io_managers import TableReader
@@ -90,7 +89,7 @@ _HISTORY_SPEC, _SNAPSHOT_SPEC = (
             **definition_metadata(STREAM_HISTORY, partition_expr="trade_date"),
             **HISTORY_MERGE.metadata(),
         },
-        kinds=kinds("pandas"),
+        kinds={"pandas"},
         group_name="stream",
         owners=OWNERS,
     ),
@@ -101,7 +100,7 @@ _HISTORY_SPEC, _SNAPSHOT_SPEC = (
             **definition_metadata(LATEST_SNAPSHOT),
             **SNAPSHOT_MERGE.metadata(),
         },
-        kinds=kinds("pandas"),
+        kinds={"pandas"},
         group_name="stream",
         owners=OWNERS,
     ),
