@@ -123,9 +123,14 @@ def add_partition_metadata(
         )
     merged = dict(step._metadata_accumulator.per_output_metadata)
     for day, metadata in per_day.items():
-        handle = _AssetMetadataHandle(asset_key=key, partition_key=day)
+        handle = _new_record(_AssetMetadataHandle, asset_key=key, partition_key=day)
         merged[handle] = {**merged.get(handle, {}), **metadata}
-    step._metadata_accumulator = _MetadataAccumulator(per_output_metadata=merged)
+    step._metadata_accumulator = _new_record(_MetadataAccumulator, per_output_metadata=merged)
+
+
+def _new_record(record_type: Any, **fields: Any) -> Any:
+    """A Dagster record built from a frame holding only its fields (see new_check_evaluation)."""
+    return record_type(**fields)
 
 
 def _metadata_step(context: dg.AssetExecutionContext) -> Any | None:
