@@ -18,7 +18,7 @@ import pytest
 
 from stock_assets import checks
 from stock_assets.alerting import RUN_FAILURE, run_failure_alert, run_failure_alert_sensor
-from stock_assets.assets import gold, prices, stream, views
+from stock_assets.assets import gold, intraday, prices, stream, views
 from stock_assets.assets.stream import LandingBatchConfig
 from stock_assets.definitions import build_definitions
 from stock_assets.market import calendar
@@ -371,7 +371,10 @@ def test_quality_job_checks_exactly_a_partition_range_without_materializing(chec
     assert result.success  # the duplicate on 2024-07-12 lies outside the range
     assert result.get_asset_materialization_events() == []
     evaluations = results(result)
-    assert set(evaluations) == check_keys(BATCH_KEYS | STREAM_KEYS) | VIEW_CHECK_KEYS
+    intraday_keys = {intraday.INTRADAY_BARS_KEY, intraday.DAILY_KPIS_KEY}
+    assert (
+        set(evaluations) == check_keys(BATCH_KEYS | STREAM_KEYS | intraday_keys) | VIEW_CHECK_KEYS
+    )
     assert all(e.passed for e in evaluations.values())  # history: no rows, ok
     assert len(planned(checked.instance, result.run_id)) == len(evaluations)
     keys = evaluations[PRICES_KEYS].metadata
