@@ -20,6 +20,7 @@ import pandas as pd
 
 from stock_assets.market import calendar
 from stock_assets.market.calendar import last_closed_session
+from stock_assets.settings import dagster_home_is_set
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -72,7 +73,7 @@ BACKFILL_ENV = {
 def _instance():
     from dagster import DagsterInstance
 
-    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    return DagsterInstance.get() if dagster_home_is_set() else DagsterInstance.ephemeral()
 
 
 @contextlib.contextmanager

@@ -18,9 +18,13 @@ What Dagster lacks, and how this project works around it
   dict onto every partition's materialization of a single-run backfill
   (https://github.com/dagster-io/dagster/issues/18123, open). The IO managers therefore
   record row counts only for one-partition outputs (io_managers/table_metadata.py); each
-  day's own counts go through the public per-partition API,
+  day's own counts go through the per-partition API,
   ``AssetExecutionContext.add_asset_metadata(metadata, partition_key=...)``
-  (https://github.com/dagster-io/dagster/pull/26562).
+  (https://github.com/dagster-io/dagster/pull/26562). That call takes one partition: it
+  re-lists the run's partition range to validate the key and rebuilds the step's whole
+  metadata map, so a backfill of N days costs N² (seconds per asset over ten years).
+  :func:`add_partition_metadata` validates the days once and stores the map once through
+  the step's private ``_metadata_accumulator``; the public per-day call is its fallback.
 * **Linking a check result to the materialization it judged.** ``AssetCheckResult``
   looks the target up in the run's partition, even for an unpartitioned table, so a
   stream run's result on gold.latest_snapshot would be linked to nothing. The public
@@ -36,6 +40,7 @@ What Dagster lacks, and how this project works around it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -50,8 +55,20 @@ try:  # private: the type of AssetCheckEvaluation.target_materialization_data
 except ImportError:  # pragma: no cover - exercised only on an unreviewed Dagster
     _TargetData = None
 
+try:  # private: the step's store of metadata added during the op, keyed by handle
+    from dagster._core.execution.context.metadata_logging import (
+        AssetMetadataHandle as _AssetMetadataHandle,
+    )
+    from dagster._core.execution.context.metadata_logging import (
+        OutputMetadataAccumulator as _MetadataAccumulator,
+    )
+except ImportError:  # pragma: no cover - exercised only on an unreviewed Dagster
+    _AssetMetadataHandle = _MetadataAccumulator = None
+
 # Private symbols this module uses or works around, for the upgrade test: (module, name).
 PRIVATE_SYMBOLS = (
+    ("dagster._core.execution.context.metadata_logging", "AssetMetadataHandle"),
+    ("dagster._core.execution.context.metadata_logging", "OutputMetadataAccumulator"),
     (
         "dagster._core.definitions.asset_checks.asset_check_evaluation",
         "AssetCheckEvaluationTargetMaterializationData",
@@ -77,3 +94,53 @@ def new_check_evaluation(**fields: Any) -> dg.AssetCheckEvaluation:
     (see the module docstring: the first record built in a process keeps its caller's
     locals)."""
     return dg.AssetCheckEvaluation(**fields)
+
+
+def add_partition_metadata(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetKey,
+    per_day: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """Each day's metadata on that day's materialization of `key`, for many days at once.
+
+    Same result as ``context.add_asset_metadata(metadata, asset_key=key, partition_key=day)``
+    per day (see the module docstring for why not that), which is what runs when the step
+    no longer has the private accumulator."""
+    step = _metadata_step(context)
+    if step is None:
+        for day, metadata in per_day.items():
+            context.add_asset_metadata(metadata, asset_key=key, partition_key=day)
+        return
+    if key not in context.assets_def.keys:
+        raise dg.DagsterInvariantViolationError(
+            f"Attempted to add metadata for asset key '{key.to_user_string()}' that is not "
+            "being materialized."
+        )
+    outside = sorted(set(per_day) - set(context.partition_keys))
+    if outside:
+        raise dg.DagsterInvariantViolationError(
+            f"Attempted to add metadata for partition keys {outside[:5]} that are not targeted."
+        )
+    merged = dict(step._metadata_accumulator.per_output_metadata)
+    for day, metadata in per_day.items():
+        handle = _new_record(_AssetMetadataHandle, asset_key=key, partition_key=day)
+        merged[handle] = {**merged.get(handle, {}), **metadata}
+    step._metadata_accumulator = _new_record(_MetadataAccumulator, per_output_metadata=merged)
+
+
+def _new_record(record_type: Any, **fields: Any) -> Any:
+    """A Dagster record built from a frame holding only its fields (see new_check_evaluation)."""
+    return record_type(**fields)
+
+
+def _metadata_step(context: dg.AssetExecutionContext) -> Any | None:
+    """The step whose private metadata accumulator this Dagster still has, else None (an
+    unreviewed Dagster, or an asset invoked directly, which has no step)."""
+    if _MetadataAccumulator is None:
+        return None
+    try:
+        step = context.get_step_execution_context()
+    except dg.DagsterError:  # DagsterInvalidPropertyError (not exported) outside a run
+        return None
+    accumulator = getattr(step, "_metadata_accumulator", None)
+    return step if isinstance(accumulator, _MetadataAccumulator) else None

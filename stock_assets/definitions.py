@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from stock_assets.alerting import alert_retry_job, alert_retry_sensor, run_failure_alert_sensor
 from stock_assets.assets import gold, intraday, live, prices, stream, views
+from stock_assets.assets.metadata import with_mode_kinds
 from stock_assets.checks import ASSET_CHECKS
 from stock_assets.dashboard.links import with_dashboard_links
 from stock_assets.io_managers import WarehouseIOManager
@@ -94,9 +95,16 @@ def resources_for(settings: Settings) -> dict[str, object]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """The code location for `settings` (default: this process's environment)."""
     settings = settings or Settings.from_env()
+    resources = resources_for(settings)  # refuses an unknown mode before anything uses it
     assets = dg.load_assets_from_modules([prices, gold, stream, intraday, live, views])
     return dg.Definitions(
-        assets=with_dashboard_links(with_freshness_policies(assets), settings.dashboard_url),
+        assets=with_dashboard_links(
+            with_freshness_policies(
+                with_mode_kinds(assets, settings.env, views.VIEWS),
+                settings.stream_freshness_minutes,
+            ),
+            settings.dashboard_url,
+        ),
         asset_checks=ASSET_CHECKS,
         jobs=[
             daily_market_job,
@@ -107,7 +115,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         ],
         schedules=[after_close_schedule, market_hours_producer_schedule],
         sensors=[landing_arrivals_sensor, run_failure_alert_sensor, alert_retry_sensor],
-        resources=resources_for(settings),
+        resources=resources,
     )
 
 

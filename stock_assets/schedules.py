@@ -23,27 +23,40 @@ DAILY_FRESHNESS = dg.FreshnessPolicy.cron(
     lower_bound_delta=dt.timedelta(hours=4),
     timezone=calendar.MARKET_TIMEZONE,
 )
-# During the session the stream moves at least every 5 minutes (ticks 10:00-15:55 New York);
-# overnight and at weekends the last tick of the session is judged, so a quiet night is fine.
-INTRADAY_FRESHNESS = dg.FreshnessPolicy.cron(
-    deadline_cron="*/5 10-15 * * 1-5",
-    lower_bound_delta=dt.timedelta(minutes=5),
-    timezone=calendar.MARKET_TIMEZONE,
-)
-FRESHNESS_POLICIES: dict[dg.AssetKey, dg.FreshnessPolicy] = {
-    **{dg.AssetKey([t.layer, t.name]): DAILY_FRESHNESS for t in BATCH_TABLES},
-    dg.AssetKey([STREAM_HISTORY.layer, STREAM_HISTORY.name]): INTRADAY_FRESHNESS,
-    dg.AssetKey([LATEST_SNAPSHOT.layer, LATEST_SNAPSHOT.name]): INTRADAY_FRESHNESS,
-}
+BATCH_KEYS = frozenset(dg.AssetKey([t.layer, t.name]) for t in BATCH_TABLES)
+STREAM_KEYS = frozenset(dg.AssetKey([t.layer, t.name]) for t in (STREAM_HISTORY, LATEST_SNAPSHOT))
+
+
+def stream_freshness(minutes: int) -> dg.FreshnessPolicy:
+    """A new quote at least every `minutes` (dividing the hour) from 10:00 to 16:00 New York
+    on weekdays, the first half hour of the session left to start the producer; overnight and
+    at weekends the session's last deadline is judged, so a quiet night is fine."""
+    minute = "0" if minutes == 60 else f"*/{minutes}"
+    return dg.FreshnessPolicy.cron(
+        deadline_cron=f"{minute} 10-15 * * 1-5",
+        lower_bound_delta=dt.timedelta(minutes=minutes),
+        timezone=calendar.MARKET_TIMEZONE,
+    )
+
+
+def freshness_policies(stream_minutes: int | None = None) -> dict[dg.AssetKey, dg.FreshnessPolicy]:
+    """Every batch table by the evening; the stream tables only when a producer is expected
+    (`stream_minutes`, STOCK_ASSETS_STREAM_FRESHNESS_MINUTES): it is off by default, and a
+    policy would fail them every market day."""
+    policies = dict.fromkeys(BATCH_KEYS, DAILY_FRESHNESS)
+    if stream_minutes is not None:
+        policies.update(dict.fromkeys(STREAM_KEYS, stream_freshness(stream_minutes)))
+    return policies
 
 
 def with_freshness_policies(
-    assets: Sequence[dg.AssetsDefinition],
+    assets: Sequence[dg.AssetsDefinition], stream_minutes: int | None = None
 ) -> Sequence[dg.AssetsDefinition]:
     """The assets with their freshness policy set, so asset modules stay free of it."""
+    policies = freshness_policies(stream_minutes)
 
     def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
-        policy = FRESHNESS_POLICIES.get(spec.key)
+        policy = policies.get(spec.key)
         return spec.replace_attributes(freshness_policy=policy) if policy else spec
 
     return dg.map_asset_specs(apply, assets)

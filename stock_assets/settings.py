@@ -42,6 +42,9 @@ class Settings:
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS  # ..._SENSOR_INTERVAL_SECONDS
     dashboard_url: str = DEFAULT_DASHBOARD_URL  # STOCK_ASSETS_DASHBOARD_URL: asset pages link it
     alert_rules: str = ""  # STOCK_ASSETS_ALERT_RULES: the user's alert rules file; empty: none
+    # STOCK_ASSETS_STREAM_FRESHNESS_MINUTES: a new quote expected this often in the session;
+    # None (unset): the stream tables have no freshness policy, the producer being off
+    stream_freshness_minutes: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +81,9 @@ class Settings:
             ),
             dashboard_url=text("STOCK_ASSETS_DASHBOARD_URL", DEFAULT_DASHBOARD_URL).rstrip("/"),
             alert_rules=text("STOCK_ASSETS_ALERT_RULES"),
+            stream_freshness_minutes=_minutes_of_an_hour(
+                text("STOCK_ASSETS_STREAM_FRESHNESS_MINUTES")
+            ),
         )
 
 
@@ -103,6 +109,12 @@ def aws_endpoint_url() -> str | None:
     return (os.environ.get("AWS_ENDPOINT_URL") or "").strip() or None
 
 
+def dagster_home_is_set() -> bool:
+    """Whether DAGSTER_HOME names a persistent Dagster instance (else runs use an ephemeral
+    one and there is no history to show)."""
+    return bool((os.environ.get("DAGSTER_HOME") or "").strip())
+
+
 def _number(text: str, name: str) -> float:
     try:
         return float(text)
@@ -124,3 +136,16 @@ def _whole_seconds(text: str) -> int:
         raise ValueError(
             f"STOCK_ASSETS_SENSOR_INTERVAL_SECONDS={text!r} is not a whole number of seconds"
         ) from None
+
+
+def _minutes_of_an_hour(text: str) -> int | None:
+    """None for an empty value, else a whole number of minutes dividing the hour (a cron
+    deadline every N minutes repeats evenly only then)."""
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1 or 60 % int(text):
+        raise ValueError(
+            f"STOCK_ASSETS_STREAM_FRESHNESS_MINUTES={text!r} is not a whole number of minutes "
+            "dividing the hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)"
+        )
+    return int(text)

@@ -18,8 +18,9 @@ import pytest
 
 from stock_assets import checks
 from stock_assets.alerting import RUN_FAILURE, run_failure_alert, run_failure_alert_sensor
-from stock_assets.assets import gold, intraday, prices, stream, views
+from stock_assets.assets import gold, intraday, live, prices, stream, views
 from stock_assets.assets.stream import LandingBatchConfig
+from stock_assets.definitions import build_definitions
 from stock_assets.market import calendar
 from stock_assets.market.cleaning import CleanResult, clean_prices
 from stock_assets.market.landing import encode_micro_batch
@@ -32,12 +33,13 @@ from stock_assets.resources.lake import LocalLake
 from stock_assets.resources.market_data import MarketDataResource
 from stock_assets.resources.sql_engine import AthenaSqlEngine
 from stock_assets.schedules import (
-    FRESHNESS_POLICIES,
-    INTRADAY_FRESHNESS,
+    DAILY_FRESHNESS,
     daily_market_job,
     quality_job,
+    stream_freshness,
     with_freshness_policies,
 )
+from stock_assets.settings import Settings
 from stock_assets_tests.conftest import JULY_2024, local_resources
 
 SYMBOLS = "AAPL,MSFT,ARM"
@@ -52,7 +54,12 @@ BATCH_KEYS = {
     checks.SUMMARY_KEY,
 }
 STREAM_KEYS = {checks.HISTORY_KEY, checks.SNAPSHOT_KEY}
-INTRADAY_KEYS = {intraday.INTRADAY_BARS_KEY, intraday.DAILY_KPIS_KEY}
+INTRADAY_KEYS = {
+    intraday.INTRADAY_BARS_KEY,
+    intraday.DAILY_KPIS_KEY,
+    live.LIVE_SIGNALS_KEY,
+    live.PROFILE_KEY,
+}
 VIEW_CHECK_KEYS = {
     key
     for definition in checks.ASSET_CHECKS
@@ -77,7 +84,7 @@ def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
 def definitions(home: Path) -> dg.Definitions:
     """The code location's assets, checks and jobs on a test data home."""
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([prices, gold, stream, intraday, views]),
+        assets=dg.load_assets_from_modules([prices, gold, stream, intraday, live, views]),
         asset_checks=checks.ASSET_CHECKS,
         jobs=[daily_market_job, quality_job],
         sensors=[run_failure_alert_sensor],
@@ -320,17 +327,30 @@ def test_run_failure_alert_names_what_the_run_was_for():
 def test_freshness_policies_are_on_the_asset_definitions(tmp_path):
     assets = with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream]))
     specs = {spec.key: spec for assets_def in assets for spec in assets_def.specs}
-    assert set(FRESHNESS_POLICIES) == BATCH_KEYS | STREAM_KEYS
-    for key, policy in FRESHNESS_POLICIES.items():
-        assert specs[key].freshness_policy == policy, key
+    for key in BATCH_KEYS:
+        assert specs[key].freshness_policy == DAILY_FRESHNESS, key
     daily = specs[checks.PRICES_KEY].freshness_policy
     assert isinstance(daily, dg.FreshnessPolicy)
     assert (daily.deadline_cron, daily.timezone) == ("0 20 * * 1-5", calendar.MARKET_TIMEZONE)
-    defs = dg.Definitions(
-        assets=assets, asset_checks=checks.ASSET_CHECKS, resources=local_resources(tmp_path)
+    # The producer is off by default: a stream policy would fail every market day.
+    assert all(specs[key].freshness_policy is None for key in STREAM_KEYS)
+
+
+def test_stream_freshness_is_set_only_when_a_producer_is_expected(tmp_path):
+    every_5 = stream_freshness(5)
+    assert (every_5.deadline_cron, every_5.lower_bound_delta, every_5.timezone) == (
+        "*/5 10-15 * * 1-5",
+        dt.timedelta(minutes=5),
+        "America/New_York",
     )
-    graph = defs.resolve_asset_graph()
-    assert graph.get(checks.SNAPSHOT_KEY).freshness_policy == INTRADAY_FRESHNESS
+    assert stream_freshness(60).deadline_cron == "0 10-15 * * 1-5"
+    configured = build_definitions(Settings(data_dir=tmp_path, stream_freshness_minutes=5))
+    graph = configured.resolve_asset_graph()
+    for key in STREAM_KEYS:
+        assert graph.get(key).freshness_policy == every_5, key
+    assert graph.get(checks.PRICES_KEY).freshness_policy == DAILY_FRESHNESS
+    default = build_definitions(Settings(data_dir=tmp_path)).resolve_asset_graph()
+    assert all(default.get(key).freshness_policy is None for key in STREAM_KEYS)
 
 
 @pytest.fixture(scope="module")

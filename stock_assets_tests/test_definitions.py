@@ -5,7 +5,7 @@ import pytest
 
 import stock_assets.definitions as definitions
 from stock_assets.partitions import TRADING_DAYS, trading_day_partitions
-from stock_assets.settings import Settings
+from stock_assets.settings import Settings, dagster_home_is_set
 
 
 def test_definitions_load_with_every_asset_partitioned_by_trading_day():
@@ -48,6 +48,15 @@ def test_settings_come_from_the_environment_when_asked_for(monkeypatch, tmp_path
         Settings.from_env()
 
 
+def test_stream_freshness_minutes_is_unset_by_default_and_must_divide_the_hour():
+    name = "STOCK_ASSETS_STREAM_FRESHNESS_MINUTES"
+    assert Settings.from_env({}).stream_freshness_minutes is None
+    assert Settings.from_env({name: " 15 "}).stream_freshness_minutes == 15
+    for bad in ("7", "0", "90", "often", "-5"):
+        with pytest.raises(ValueError, match=f"{name}='{bad}'"):
+            Settings.from_env({name: bad})
+
+
 def test_resources_are_picked_by_mode_from_the_settings(tmp_path, aws_endpoint):
     local = definitions.build_definitions(Settings(data_dir=tmp_path))
     warehouse = local.resources["io_manager"]
@@ -72,3 +81,12 @@ def test_the_code_location_uses_the_system_allocator_for_arrow():
     import pyarrow as pa
 
     assert pa.default_memory_pool().backend_name == "system"
+
+
+def test_whether_a_persistent_dagster_instance_is_configured(monkeypatch, tmp_path):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert not dagster_home_is_set()
+    monkeypatch.setenv("DAGSTER_HOME", " ")
+    assert not dagster_home_is_set()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert dagster_home_is_set()

@@ -11,7 +11,6 @@ from stock_assets.assets.metadata import (
     OWNERS,
     add_materialization_metadata,
     definition_metadata,
-    kinds,
 )
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.market import calendar, lookback
@@ -33,7 +32,7 @@ _GOLD = dict(
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
     group_name="gold",
-    kinds=kinds("pandas"),
+    kinds={"pandas"},
     owners=OWNERS,
 )
 

@@ -20,7 +20,6 @@ from stock_assets.assets.metadata import (
     OWNERS,
     add_materialization_metadata,
     definition_metadata,
-    kinds,
 )
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.assets.stream import HISTORY_KEY, stream_assets
@@ -45,7 +44,7 @@ _INTRADAY = dict(
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
-    kinds=kinds("pandas"),
+    kinds={"pandas"},
     owners=OWNERS,
 )
 

@@ -12,12 +12,7 @@ import pandas as pd
 from pydantic import Field
 
 from stock_assets.assets.intraday import INTRADAY_BARS_KEY
-from stock_assets.assets.metadata import (
-    OWNERS,
-    add_materialization_metadata,
-    definition_metadata,
-    kinds,
-)
+from stock_assets.assets.metadata import OWNERS, add_materialization_metadata, definition_metadata
 from stock_assets.assets.prices import PRICES_KEY, WAREHOUSE_POOL
 from stock_assets.assets.stream import HISTORY_KEY
 from stock_assets.market import calendar, live_signals
@@ -33,7 +28,7 @@ _PREVIOUS_SESSION = dg.TimeWindowPartitionMapping(
 _COMMON = dict(
     partitions_def=TRADING_DAYS,
     pool=WAREHOUSE_POOL,
-    kinds=kinds("pandas"),
+    kinds={"pandas"},
     owners=OWNERS,
 )
 

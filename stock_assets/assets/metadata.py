@@ -9,14 +9,15 @@ for the same key, which is how the table name stays `schema.table` in every mode
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from stock_assets.compat import add_partition_metadata
+from stock_assets.io_managers.merge import merge_spec
 from stock_assets.market.schemas import COLUMN_DESCRIPTIONS
 from stock_assets.market.schemas import TableSchema as Contract
 
@@ -24,18 +25,27 @@ ROW_COUNT = "dagster/row_count"
 PARTITION_ROW_COUNT = "dagster/partition_row_count"
 COLUMN_SCHEMA = "dagster/column_schema"
 TABLE_NAME = "dagster/table_name"
+BATCH_ROWS = "batch_rows"  # a merge write's own rows; the table's count is the IO manager's
 PREVIEW_ROWS = 5
 PREVIEW_DIGITS = 4  # prices carry cents and fractions of them; floats print 17 digits
 OWNERS = ["team:market-data"]
 
-# Where each mode (STOCK_ASSETS_ENV) keeps the tables and runs the views, shown as kinds.
+# Where each mode (Settings.env) keeps the tables and runs the views, shown as kinds.
 TABLE_STORES = {"local": ("duckdb",), "aws": ("s3", "glue")}
 VIEW_ENGINES = {"local": ("duckdb",), "aws": ("athena",)}
 
 
-def kinds(compute: str, stores: Mapping[str, tuple[str, ...]] = TABLE_STORES) -> set[str]:
-    """An asset's kinds in the UI: how it is computed and where it lives in this mode."""
-    return {compute, *stores.get(os.environ.get("STOCK_ASSETS_ENV", "local"), ())}
+def with_mode_kinds(
+    assets: Sequence[dg.AssetsDefinition], mode: str, views: Collection[dg.AssetKey]
+) -> Sequence[dg.AssetsDefinition]:
+    """The assets with kinds saying where `mode` keeps them (the `views` run on its SQL
+    engine) next to the kind they declare, how they are computed."""
+
+    def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
+        stores = VIEW_ENGINES if spec.key in views else TABLE_STORES
+        return spec.merge_attributes(kinds=set(stores[mode]))
+
+    return dg.map_asset_specs(apply, assets)
 
 
 def column_schema(contract: Contract) -> TableSchema:
@@ -97,10 +107,14 @@ def add_materialization_metadata(
     the run's totals (`run_rows`, `run_symbol_count`, `run_partitions`) and `run_metadata`.
     """
     key = asset_key or context.asset_key
-    partitioned = context.assets_def.specs_by_key[key].partitions_def is not None
+    spec = context.assets_def.specs_by_key[key]
+    partitioned = spec.partitions_def is not None
+    # A merge write keeps stored rows the frame does not hold: its IO manager counts the
+    # table after the merge, and the frame's size is only what this run brought.
+    merged = merge_spec(spec.metadata) is not None
+    count = BATCH_ROWS if merged else PARTITION_ROW_COUNT if partitioned else ROW_COUNT
     days = list(context.partition_keys) if partitioned else []
     if len(days) <= 1:
-        count = PARTITION_ROW_COUNT if partitioned else ROW_COUNT
         context.add_asset_metadata(
             {
                 count: len(frame),
@@ -112,7 +126,8 @@ def add_materialization_metadata(
         )
         return
     per_day = {
-        day: {**counts, **(every_day or {})} for day, counts in day_counts(frame, days).items()
+        day: {**counts, **(every_day or {})}
+        for day, counts in day_counts(frame, days, count).items()
     }
     last = frame[frame["trade_date"] == dt.date.fromisoformat(days[-1])]
     run_totals = {"run_rows": len(frame), "run_partitions": len(days)}
@@ -127,27 +142,16 @@ def add_materialization_metadata(
     add_partition_metadata(context, key, per_day)
 
 
-def add_partition_metadata(
-    context: dg.AssetExecutionContext, key: dg.AssetKey, per_day: Mapping[str, Mapping[str, Any]]
-) -> None:
-    """Each day's metadata on that day's materialization of `key`.
-
-    One public call per day, and each call re-checks the day against the run's whole range
-    and rebuilds the step's metadata map: the cost grows with the square of the days, which
-    a ten-year single-run backfill feels and a daily run does not.
-    """
-    for day, metadata in per_day.items():
-        context.add_asset_metadata(metadata, asset_key=key, partition_key=day)
-
-
-def day_counts(frame: pd.DataFrame, days: list[str]) -> dict[str, dict[str, int]]:
-    """Rows per trading day (ISO keys, 0 for a day without any) and, where the table has
-    symbols, distinct symbols."""
+def day_counts(
+    frame: pd.DataFrame, days: list[str], count: str = PARTITION_ROW_COUNT
+) -> dict[str, dict[str, int]]:
+    """Rows per trading day under `count` (ISO keys, 0 for a day without any) and, where
+    the table has symbols, distinct symbols."""
     grouped = frame.groupby("trade_date", sort=False)
     counts = (
-        grouped["symbol"].agg(**{PARTITION_ROW_COUNT: "size", "symbol_count": "nunique"})
+        grouped["symbol"].agg(**{count: "size", "symbol_count": "nunique"})
         if "symbol" in frame
-        else grouped.size().to_frame(PARTITION_ROW_COUNT)
+        else grouped.size().to_frame(count)
     )
     counts.index = [day.isoformat() for day in counts.index]
     return counts.reindex(days, fill_value=0).to_dict("index")

@@ -9,7 +9,6 @@ from stock_assets.assets.metadata import (
     OWNERS,
     add_materialization_metadata,
     definition_metadata,
-    kinds,
 )
 from stock_assets.market import bronze, calendar
 from stock_assets.market.cleaning import clean_prices
@@ -32,7 +31,7 @@ _PARTITIONED = dict(
     key=["bronze", "raw_quotes"],
     description=RAW_QUOTES.description,
     metadata=definition_metadata(RAW_QUOTES, partition_expr="trade_date"),
-    kinds=kinds("python"),
+    kinds={"python"},
     group_name="bronze",
     owners=OWNERS,
     **_PARTITIONED,
@@ -99,7 +98,7 @@ def _silver_out(key: dg.AssetKey, contract: TableSchema) -> dg.AssetOut:
         key=key,
         description=contract.description,
         metadata=definition_metadata(contract, partition_expr="trade_date"),
-        kinds=kinds("pandas"),
+        kinds={"pandas"},
         owners=OWNERS,
     )
 

@@ -11,9 +11,9 @@ from stock_assets.assets.metadata import (
     OWNERS,
     add_materialization_metadata,
     definition_metadata,
-    kinds,
 )
 from stock_assets.assets.prices import WAREHOUSE_POOL
+from stock_assets.io_managers import TableReader
 from stock_assets.io_managers.merge import MergeSpec, merge_frames
 from stock_assets.market import landing, stream
 from stock_assets.market.schemas import LATEST_SNAPSHOT, STREAM_HISTORY
@@ -89,7 +89,7 @@ _HISTORY_SPEC, _SNAPSHOT_SPEC = (
             **definition_metadata(STREAM_HISTORY, partition_expr="trade_date"),
             **HISTORY_MERGE.metadata(),
         },
-        kinds=kinds("pandas"),
+        kinds={"pandas"},
         group_name="stream",
         owners=OWNERS,
     ),
@@ -100,7 +100,7 @@ _HISTORY_SPEC, _SNAPSHOT_SPEC = (
             **definition_metadata(LATEST_SNAPSHOT),
             **SNAPSHOT_MERGE.metadata(),
         },
-        kinds=kinds("pandas"),
+        kinds={"pandas"},
         group_name="stream",
         owners=OWNERS,
     ),
@@ -116,7 +116,10 @@ _HISTORY_SPEC, _SNAPSHOT_SPEC = (
     pool=WAREHOUSE_POOL,
 )
 def stream_assets(
-    context: dg.AssetExecutionContext, config: LandingBatchConfig, lake: LakeResource
+    context: dg.AssetExecutionContext,
+    config: LandingBatchConfig,
+    lake: LakeResource,
+    io_manager: dg.ResourceParam[TableReader],
 ):
     """Append each landing object's good quotes once, and move the snapshot forward.
 
@@ -155,21 +158,20 @@ def stream_assets(
         asset_key=HISTORY_KEY,
     )
     yield dg.Output(history, output_name="history")
-    snapshot = _snapshot_table(context, stream.newest_per_symbol(history, updated_at=now))
+    snapshot = _snapshot_table(io_manager, stream.newest_per_symbol(history, updated_at=now))
     add_materialization_metadata(context, snapshot, LATEST_SNAPSHOT, asset_key=SNAPSHOT_KEY)
     yield dg.Output(snapshot, output_name="snapshot")
 
 
-def _snapshot_table(context: dg.AssetExecutionContext, newest: pd.DataFrame) -> pd.DataFrame:
+def _snapshot_table(warehouse: TableReader, newest: pd.DataFrame) -> pd.DataFrame:
     """The whole snapshot table once `newest` is merged in, by symbol.
 
     Written whole, the IO manager's merge leaves it as it is, and the materialization's
-    count and preview describe the table people query, not the batch that moved it.
+    count and preview describe the table people query, not the batch that moved it. The
+    stored table is read through the IO manager's own `read` (an empty contract frame
+    before the first write).
     """
-    if context.instance.get_latest_materialization_event(SNAPSHOT_KEY) is None:
-        stored = LATEST_SNAPSHOT.empty_frame()
-    else:
-        stored = context.load_asset_value(SNAPSHOT_KEY, python_type=pd.DataFrame)
+    stored = warehouse.read(LATEST_SNAPSHOT.qualified_name)
     table = merge_frames(stored, newest, SNAPSHOT_MERGE)
     return table.sort_values("symbol", ignore_index=True)
 

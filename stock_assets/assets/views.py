@@ -7,7 +7,7 @@ the SQL, so the UI flags a view whose file changed since it was last created.
 
 import dagster as dg
 
-from stock_assets.assets.metadata import OWNERS, TABLE_NAME, VIEW_ENGINES, kinds
+from stock_assets.assets.metadata import OWNERS, TABLE_NAME
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.market.sql import View, load_views
 from stock_assets.resources.sql_engine import SqlEngine
@@ -22,7 +22,7 @@ def _spec(key: dg.AssetKey, view: View) -> dg.AssetSpec:
         deps=[dg.AssetKey(table.split(".")) for table in view.tables],
         code_version=view.version,
         metadata={TABLE_NAME: view.qualified_name, "sql": _sql_block(view.text)},
-        kinds=kinds("sql", VIEW_ENGINES),
+        kinds={"sql"},
         group_name="views",
         owners=OWNERS,
     )

@@ -9,11 +9,12 @@ hold the latest result of every check run in the last CHECK_EVENTS / 26 daily ru
 from __future__ import annotations
 
 import datetime as dt
-import os
 import warnings
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from stock_assets.settings import dagster_home_is_set
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -36,7 +37,7 @@ SHOWN_METADATA = ("failing_count", "rows_checked", "partition_range")
 
 
 def instance_configured() -> bool:
-    return bool(os.environ.get("DAGSTER_HOME"))
+    return dagster_home_is_set()
 
 
 def latest_check_results(instance: dg.DagsterInstance) -> pd.DataFrame:

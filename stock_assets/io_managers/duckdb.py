@@ -71,7 +71,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 else:
                     conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {_FRAME}")
                 conn.unregister(_FRAME)
-        context.add_output_metadata(output_metadata(context, obj, len(obj), table))
+            rows = len(obj) if spec is None else _count(conn, table, where, params)
+        context.add_output_metadata(output_metadata(context, obj, rows, table))
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         upstream = context.upstream_output
@@ -161,6 +162,12 @@ def _select(conn: duckdb.DuckDBPyConnection, table: str, where: str, params: lis
             if sql_type == "DATE" and name in frame:
                 frame[name] = frame[name].dt.date
     return frame
+
+
+def _count(conn: duckdb.DuckDBPyConnection, table: str, where: str, params: list) -> int:
+    """Rows the table (or the written partitions) holds: after a merge, not the batch's."""
+    found = conn.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()
+    return int(found[0]) if found else 0
 
 
 def _exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pandas as pd
 
 from stock_assets.assets.metadata import markdown_table
-from stock_assets.definitions import defs
+from stock_assets.definitions import build_definitions, defs
+from stock_assets.settings import Settings
 
 LAYERS = {"bronze", "silver", "gold", "stream", "views"}
 
@@ -27,35 +23,25 @@ def test_every_asset_has_a_layer_group_an_owner_and_a_description():
         assert node.group_name == expected, node.key
 
 
-KINDS_OF = """
-import json
-from stock_assets.assets import gold, intraday, live, prices, stream, views
-specs = [s for m in (prices, gold, stream, intraday, live, views) for a in vars(m).values()
-         if hasattr(a, "specs") for s in a.specs]
-print(json.dumps({s.key.to_user_string(): sorted(s.kinds) for s in specs}))
-"""
+def kinds_in(settings: Settings) -> dict[str, list[str]]:
+    """Each asset's kinds in the code location built for `settings`."""
+    graph = build_definitions(settings).resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    return {key.to_user_string(): sorted(graph.get(key).kinds) for key in keys}
 
 
-def kinds_in(env: str) -> dict[str, list[str]]:
-    """Each asset's kinds when the code location starts in mode `env` (a fresh process)."""
-    out = subprocess.run(
-        [sys.executable, "-c", KINDS_OF],
-        env={**os.environ, "STOCK_ASSETS_ENV": env},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(out.splitlines()[-1])
-
-
-def test_kinds_name_the_storage_of_the_mode():
-    local, aws = kinds_in("local"), kinds_in("aws")
+def test_kinds_name_the_storage_of_the_mode(tmp_path, aws_endpoint):
+    local = kinds_in(Settings(data_dir=tmp_path))
+    aws = kinds_in(Settings(env="aws", s3_bucket="lake", data_dir=tmp_path))
     assert local["silver/prices"] == ["duckdb", "pandas"]
+    assert local["bronze/raw_quotes"] == ["duckdb", "python"]
     assert local["gold/latest_prices"] == ["duckdb", "sql"]
     assert aws["silver/prices"] == ["glue", "pandas", "s3"]
+    assert aws["gold/latest_snapshot"] == ["glue", "pandas", "s3"]
     assert aws["gold/latest_prices"] == ["athena", "sql"]
     every_asset = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert local.keys() == aws.keys() == every_asset
+    assert all("duckdb" in kinds for kinds in local.values())
     assert not any("duckdb" in kinds for kinds in aws.values())
 
 

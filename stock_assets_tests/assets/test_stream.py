@@ -219,13 +219,25 @@ def test_an_object_gone_before_its_run_is_reported_not_fatal(data_home, lake):
     assert len(harness.table("silver.stream_history")) == len(SYMBOLS)
 
 
-def snapshot_metadata(result: dg.ExecuteInProcessResult) -> dict:
+def snapshot_metadata(result: dg.ExecuteInProcessResult, table: str = "latest_snapshot") -> dict:
     (materialization,) = [
         m
         for m in result.asset_materializations_for_node("stream_assets")
-        if m.asset_key == dg.AssetKey(["gold", "latest_snapshot"])
+        if m.asset_key.path[-1] == table
     ]
     return {name: value.value for name, value in materialization.metadata.items()}
+
+
+def test_history_metadata_counts_the_partition_after_the_merge(data_home, lake):
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/first.jsonl", quotes_at(15, 0))
+    harness.tick()
+    put(lake, "landing/quotes/second.jsonl", quotes_at(15, 1))
+    harness.tick()
+    meta = snapshot_metadata(harness.results[-1], "stream_history")
+    assert meta["batch_rows"] == len(SYMBOLS)  # what this run brought
+    assert meta["dagster/partition_row_count"] == 2 * len(SYMBOLS)  # what the day now holds
+    assert len(harness.table("silver.stream_history")) == 2 * len(SYMBOLS)
 
 
 def test_snapshot_metadata_describes_the_table_after_the_merge(data_home, lake):
@@ -247,6 +259,21 @@ def test_snapshot_metadata_describes_the_table_after_the_merge(data_home, lake):
     assert shown.keys() == stored.keys()
     assert all(abs(shown[s] - stored[s]) <= 5e-5 for s in stored)
     assert stored["AAPL"] == one[0]["price"]
+
+
+def test_snapshot_is_merged_into_the_stored_table_whatever_the_instance_recorded(data_home, lake):
+    """The stored snapshot comes from the warehouse (the IO manager's read), not from the
+    Dagster instance's history: a run on a fresh instance still describes the whole table."""
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/first.jsonl", quotes_at(15, 0))  # three symbols
+    harness.tick()
+    harness.instance = dg.DagsterInstance.ephemeral()  # e.g. a new deployment's instance
+    one = SimulatedSource().latest_quotes(["AAPL"], dt.datetime(2024, 7, 5, 16, tzinfo=dt.UTC))
+    put(lake, "landing/quotes/second.jsonl", one)
+    harness.tick()
+    meta = snapshot_metadata(harness.results[-1])
+    assert meta["dagster/row_count"] == len(SYMBOLS)
+    assert meta["symbols"] == ", ".join(SYMBOLS)
 
 
 def test_materialize_without_config_rescans_the_landing_zone(data_home, lake):

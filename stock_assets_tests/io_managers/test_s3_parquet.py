@@ -421,6 +421,36 @@ def test_merged_assets_keep_stored_rows(io_manager):
     assert table_read(io_manager, key).price.tolist() == [11.0, 12.0]
 
 
+def stored_count(result: dg.ExecuteInProcessResult) -> int:
+    """The row count the write's one materialization reports."""
+    (event,) = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    return next(v.value for k, v in metadata.items() if k.endswith("row_count"))
+
+
+@pytest.mark.parametrize("store", ["s3", "duckdb"])
+def test_a_merge_write_reports_what_the_table_holds_after_the_merge(store, request, tmp_path):
+    io_manager = (
+        request.getfixturevalue("io_manager")
+        if store == "s3"
+        else WarehouseIOManager(database=str(tmp_path / "w.duckdb"))
+    )
+    history = MergeSpec(keys=("symbol", "trade_date")).metadata()
+    day = "2024-07-05"
+    batches = [bars([day], 10.0), bars([day], 99.0, symbols=("AAPL", "XOM"))]
+    counts = [stored_count(write(io_manager, b, day, metadata=history)) for b in batches]
+    assert counts == [2, 3]  # AAPL, MSFT; then XOM joins them (the batch had 2 rows)
+
+    newest = MergeSpec(keys=("symbol",), newest_by="ts").metadata()
+    frames = [snapshot(10.0, "2024-07-05 14:00"), snapshot(11.0, "2024-07-05 15:00").iloc[[0]]]
+    asset = table_writer(["gold", "latest_snapshot"], frames, metadata=newest)
+    counts = [
+        stored_count(dg.materialize([asset], resources={"io_manager": io_manager}))
+        for _ in range(2)
+    ]
+    assert counts == [2, 2]  # the one-row batch moved AAPL; MSFT stays in the table
+
+
 # -- AWS mode end to end -------------------------------------------------------------------
 
 
