@@ -2,8 +2,9 @@
 
 DuckDB lets one process write a file at a time; the second one's connection fails with
 "Could not set lock on file" and the IO manager must wait its turn (dagster-duckdb's
-connect backs off on that error) instead of failing the run. On S3 the race is on the Glue
-catalog: the fault proxy makes two runs create the same partition at the same instant.
+connect backs off on that error) instead of failing the run. In AWS mode the race is on
+the Iceberg table's metadata pointer in Glue: the fault proxy makes two runs commit at the
+same instant, and the refused one is redone on the winner's snapshot.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from stock_assets.assets.stream import HISTORY_KEY, stream_assets
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets.resources.aws import aws_resources
-from stock_assets_tests.io_managers.test_s3_parquet import read
+from stock_assets_tests.io_managers.test_iceberg import read
 from stock_assets_tests.reliability.fault_proxy import (
     HOLD,
-    PROXIED_BUCKET,
     Fault,
 )
 from stock_assets_tests.reliability.runs import (
@@ -101,8 +101,8 @@ def test_two_stream_runs_of_the_same_landing_object_at_once_add_each_quote_once(
     )
 
 
-def test_two_stream_runs_racing_to_create_the_same_s3_partition(fault_proxy, reliability_record):
-    """AWS mode: both runs find the partition absent and create it at the same instant."""
+def test_two_stream_runs_committing_the_same_partition_at_once(fault_proxy, reliability_record):
+    """AWS mode, no pool: both runs read the day without the other's rows and commit at once."""
     resources = aws_resources()
     as_of = dt.datetime(2024, 7, 5, 14, 30, tzinfo=dt.UTC)
     quotes = SimulatedSource().latest_quotes(SYMBOLS.split(","), as_of)
@@ -120,28 +120,25 @@ def test_two_stream_runs_racing_to_create_the_same_s3_partition(fault_proxy, rel
             raise_on_error=False,
         ).success
 
-    assert ingest("2024-07-03")  # the tables exist; the race is on a new partition
-    meet = Fault("POST", target="AWSGlue.BatchCreatePartition", body_contains="stream_history/",
+    assert ingest("2024-07-03")  # the tables exist; the race is on the commit
+    meet = Fault("POST", target="AWSGlue.UpdateTable", body_contains='"stream_history"',
                  action=HOLD)  # fmt: skip
     with fault_proxy.inject(meet), ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = sorted(pool.map(ingest, ["2024-07-05"] * 2))
-    assert meet.injected == 2  # both creates were in flight together
+        outcomes = list(pool.map(ingest, ["2024-07-05"] * 2))
+    assert meet.injected == 2  # both commits were in flight together
     history = read(resources, HISTORY_KEY, "2024-07-05")
-    listed = boto3.client("s3").list_objects_v2(
-        Bucket=PROXIED_BUCKET, Prefix="stock-assets/silver/stream_history/trade_date=2024-07-05/"
-    )
-    versions = {o["Key"].split("/")[-2] for o in listed.get("Contents", [])}
+    glue = boto3.client("glue")
+    versions = glue.get_table_versions(DatabaseName="silver", TableName="stream_history")
 
-    # Glue refuses the second create; that run fails and removes its own version, so the
-    # partition holds the winner's rows once. Deployments never get here: both dagster.yaml
-    # files limit the warehouse pool to one step at a time.
-    assert outcomes == [False, True]
+    # Glue refuses the stale commit; that run reads the day again, finds the quotes and
+    # commits nothing more: both succeed and every quote is stored once.
+    assert outcomes == [True, True]
     assert len(history) == len(quotes) and not history.duplicated(["symbol", "ts"]).any()
-    assert len(versions) == 1
+    assert len(versions["TableVersions"]) >= 3  # created, 07-03, 07-05 (once)
     reliability_record(
         "concurrency",
-        "S3 mode, no pool: two stream runs of the same object create the same new Glue "
-        "partition at the same instant",
-        f"one run published it, the other was refused (AlreadyExists) and failed, deleting its "
-        f"own version: {len(history)} rows, 0 duplicates, {len(versions)} version folder",
+        "AWS mode, no pool: two stream runs of the same object commit the same Iceberg "
+        "table at the same instant",
+        f"Glue refused the stale commit, the loser re-read and had nothing left to add: both "
+        f"runs succeeded, {len(history)} rows, 0 duplicates",
     )
