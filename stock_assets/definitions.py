@@ -25,6 +25,8 @@ from stock_assets.resources.sql_engine import DuckDBSqlEngine
 from stock_assets.schedules import (
     after_close_schedule,
     daily_market_job,
+    lake_maintenance_job,
+    lake_maintenance_schedule,
     market_hours_producer_schedule,
     produce_quotes_job,
     quality_job,
@@ -92,8 +94,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=with_freshness_policies(assets),
         asset_checks=ASSET_CHECKS,
-        jobs=[daily_market_job, stream_ingest_job, produce_quotes_job, quality_job],
-        schedules=[after_close_schedule, market_hours_producer_schedule],
+        jobs=[
+            daily_market_job,
+            stream_ingest_job,
+            produce_quotes_job,
+            quality_job,
+            lake_maintenance_job,
+        ],
+        schedules=[after_close_schedule, market_hours_producer_schedule, lake_maintenance_schedule],
         sensors=[landing_arrivals_sensor, run_failure_alert_sensor],
         resources=resources_for(settings or Settings.from_env()),
     )

@@ -20,6 +20,7 @@ DEFAULT_S3_PREFIX = "stock-assets"
 DEFAULT_WORKGROUP = "primary"
 DEFAULT_PRODUCER_CRON = "* 9-16 * * 1-5"  # every minute of the New York trading hours
 DEFAULT_SENSOR_INTERVAL_SECONDS = 10
+DEFAULT_SNAPSHOT_RETENTION_HOURS = 168  # a week: far longer than any Athena query
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Settings:
     aws_region: str | None = None  # AWS_REGION
     producer_cron: str = DEFAULT_PRODUCER_CRON  # STOCK_ASSETS_PRODUCER_CRON
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS  # ..._SENSOR_INTERVAL_SECONDS
+    # STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS: Iceberg snapshots older than this are expired
+    snapshot_retention_hours: int = DEFAULT_SNAPSHOT_RETENTION_HOURS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +75,9 @@ class Settings:
             producer_cron=text("STOCK_ASSETS_PRODUCER_CRON", DEFAULT_PRODUCER_CRON),
             sensor_interval_seconds=_whole_seconds(
                 text("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", str(DEFAULT_SENSOR_INTERVAL_SECONDS))
+            ),
+            snapshot_retention_hours=_retention_hours(
+                text("STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS", str(DEFAULT_SNAPSHOT_RETENTION_HOURS))
             ),
         )
 
@@ -119,3 +125,15 @@ def _whole_seconds(text: str) -> int:
         raise ValueError(
             f"STOCK_ASSETS_SENSOR_INTERVAL_SECONDS={text!r} is not a whole number of seconds"
         ) from None
+
+
+def _retention_hours(text: str) -> int:
+    try:
+        hours = int(text)
+    except ValueError:
+        hours = 0
+    if hours < 1:
+        raise ValueError(
+            f"STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS={text!r} is not a whole number of hours >= 1"
+        )
+    return hours
