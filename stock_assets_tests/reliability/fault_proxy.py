@@ -83,6 +83,7 @@ class FaultProxy:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._glue_updates = threading.Lock()  # one UpdateTable checked and applied at a time
+        self.stale_updates_refused = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -196,6 +197,7 @@ class FaultProxy:
                     return
                 with proxy._glue_updates:
                     if self._stale_glue_update(target, body):
+                        proxy.stale_updates_refused += 1
                         refused = {
                             "__type": "ConcurrentModificationException",
                             "message": "the table was updated since VersionId",
