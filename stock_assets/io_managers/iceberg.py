@@ -58,7 +58,12 @@ ARROW_TYPES = {
 }
 # Refused commits are redone here from a fresh read (pyiceberg's own retry would re-apply
 # the same rows, which a merge must not do).
-TABLE_PROPERTIES = {"commit.retry.num-retries": "0"}
+# Each commit writes a new metadata.json; older ones beyond the last 100 are deleted.
+TABLE_PROPERTIES = {
+    "commit.retry.num-retries": "0",
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "100",
+}
 _NULLABLE_INTS = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
 
 
