@@ -158,6 +158,12 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             partitioned=context.has_asset_partitions,
             merge=merge_spec(context.definition_metadata),
         )
+        expr = (context.definition_metadata or {}).get("partition_expr", PARTITION_COLUMN)
+        if table.partitioned and str(getattr(expr, "value", expr)) != PARTITION_COLUMN:
+            raise ValueError(
+                f"{table.identifier}: Iceberg tables are partitioned by {PARTITION_COLUMN!r}, "
+                f"not by the declared partition_expr {expr!r}"
+            )
         frame = conform(obj, table.contract) if table.contract else obj.reset_index(drop=True)
         days = sorted(context.asset_partition_keys) if table.partitioned else []
         snapshot = self.write(table, frame, days, run_id=context.run_id)

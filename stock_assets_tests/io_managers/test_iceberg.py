@@ -442,6 +442,13 @@ def test_aws_mode_writes_the_same_tables_as_local_mode(aws_endpoint, tmp_path, m
             if name != "silver.price_rejects":
                 assert len(got) > 0, name
     assert stored_days("gold.indicators") == sessions
+    # Table files and raw objects never share a prefix: readers listing either see one kind.
+    objects = keys("stock-assets/")
+    tables = [k for k in objects if k.startswith("stock-assets/tables/")]
+    assert all(k.split("/")[4] in ("data", "metadata") for k in tables)
+    raw = [k for k in objects if k not in tables]
+    assert raw and all(k.endswith((".jsonl", ".json")) for k in raw)
+    assert any(k.startswith("stock-assets/bronze/raw_quotes/") for k in raw)
 
 
 def test_stream_path_writes_the_same_tables_in_both_modes(aws_endpoint, tmp_path, monkeypatch):
