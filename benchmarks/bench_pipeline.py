@@ -36,6 +36,7 @@ from stock_assets.market.schemas import (
     PRICES,
     RAW_QUOTES,
     SIGNALS,
+    STREAM_HISTORY,
     TableSchema,
     conform,
 )
@@ -170,33 +171,27 @@ def daily_increment(
 
 
 def aws_roundtrip(home: Path, symbols: Sequence[str], days: list[dt.date]) -> dict:
-    """Write the full-history tables through the S3 Parquet + Glue IO manager and read them
-    back (every partition), against the S3/Glue server at AWS_ENDPOINT_URL."""
+    """Write the full-history tables through the Iceberg IO manager (each table's whole
+    range in one commit) and read them back (every partition), against the S3/Glue server
+    at AWS_ENDPOINT_URL."""
     import boto3
 
-    from stock_assets.assets.metadata import definition_metadata
-    from stock_assets.io_managers.s3_parquet import S3ParquetIOManager
+    from stock_assets.io_managers.iceberg import IcebergIOManager
 
     tables = bare_tables(symbols, days, home / "lake")
     bucket = "stock-assets-bench"
     boto3.client("s3").create_bucket(Bucket=bucket)
-    manager = S3ParquetIOManager(bucket=bucket, prefix="bench")
-    glue, s3 = manager._client("glue"), manager._client("s3")
+    manager = IcebergIOManager(bucket=bucket, prefix="bench")
     keys = [day.isoformat() for day in days]
-    contracts = {c.qualified_name: c for c in BATCH_TABLES}
-    log = _QuietLog()
     written = read = 0
     write_seconds = read_seconds = 0.0
     for name, frame in tables.items():
-        contract = contracts[name]
-        asset_key = _asset_key(contract)
-        table = manager._table(asset_key, definition_metadata(contract, "trade_date"), True)
-        manager._ensure_database(glue, table)
+        table = manager.table(name, partitioned=True)
         started = time.perf_counter()
-        manager._write_partitions(glue, s3, table, frame, keys, "bench-run", log)
+        manager.write(table, frame, keys)
         write_seconds += time.perf_counter() - started
         started = time.perf_counter()
-        back = manager._read_partitions(glue, s3, table, keys)
+        back = manager.read(name, keys)
         read_seconds += time.perf_counter() - started
         if len(back) != len(frame):
             raise RuntimeError(f"{name}: wrote {len(frame)} rows, read {len(back)}")
@@ -212,19 +207,70 @@ def aws_roundtrip(home: Path, symbols: Sequence[str], days: list[dt.date]) -> di
     }
 
 
-def _asset_key(contract: TableSchema):
-    import dagster as dg
+def aws_stream_day(home: Path, symbols: Sequence[str], batches: int) -> dict:
+    """A stream day into silver.stream_history through the Iceberg IO manager: `batches`
+    micro-batches of one quote per symbol, merged one by one. Bytes written: the size of
+    every object each write added under the table's prefix (listed after each write, so
+    metadata files the table later drops still count)."""
+    import boto3
 
-    return dg.AssetKey([contract.layer, contract.name])
+    from stock_assets.io_managers.iceberg import IcebergIOManager
+    from stock_assets.io_managers.merge import MergeSpec
+
+    bucket = "stock-assets-bench"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    manager = IcebergIOManager(bucket=bucket, prefix="bench")
+    table = manager.table(
+        STREAM_HISTORY.qualified_name, partitioned=True, merge=MergeSpec(keys=("symbol", "ts"))
+    )
+    open_at = pd.Timestamp("2024-07-05 13:30")
+    written: dict[str, int] = {}
+    seconds = 0.0
+    for batch in range(batches):
+        ts = open_at + pd.Timedelta(minutes=batch * 390 // batches)
+        quotes = _quotes(symbols, ts, batch)
+        started = time.perf_counter()
+        manager.write(table, quotes, ["2024-07-05"])
+        seconds += time.perf_counter() - started
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix="bench/tables/silver/stream_history/"
+        )
+        for obj in (o for page in pages for o in page.get("Contents", [])):
+            written.setdefault(obj["Key"], obj["Size"])
+    sizes = list(written.values())
+    rows = len(manager.read(STREAM_HISTORY.qualified_name, ["2024-07-05"]))
+    if rows != batches * len(symbols):
+        raise RuntimeError(f"stream day: wrote {batches * len(symbols)} quotes, read {rows}")
+    return {
+        "symbols": len(symbols),
+        "batches": batches,
+        "rows": rows,
+        "bytes_written": sum(sizes),
+        "objects": len(sizes),
+        "seconds": seconds,
+        "rows_per_second": rows / seconds,
+    }
 
 
-class _QuietLog:
-    """The logger the IO manager expects, without output (the benchmark prints results)."""
-
-    def info(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    debug = warning = info
+def _quotes(symbols: Sequence[str], ts: pd.Timestamp, batch: int) -> pd.DataFrame:
+    count = len(symbols)
+    frame = pd.DataFrame(
+        {
+            "symbol": list(symbols),
+            "ts": [ts] * count,
+            "price": [100.0 + batch * 0.01 + i for i in range(count)],
+            "volume": [1_000 * (batch + 1) + i for i in range(count)],
+            "change": [0.01 * batch] * count,
+            "change_pct": [0.001 * batch] * count,
+            "name": [f"{s} Inc." for s in symbols],
+            "source": ["stream"] * count,
+            "object_key": [f"landing/quotes/2024/07/05/quotes-{batch:06d}.jsonl"] * count,
+            "ingested_at": [ts] * count,
+            "trade_date": [dt.date(2024, 7, 5)] * count,
+        }
+    )
+    return conform(frame, STREAM_HISTORY)
 
 
 SCENARIOS = {
@@ -232,6 +278,7 @@ SCENARIOS = {
     "dagster_full_history": dagster_full_history,
     "daily_increment": daily_increment,
     "aws_roundtrip": aws_roundtrip,
+    "aws_stream_day": aws_stream_day,
 }
 
 

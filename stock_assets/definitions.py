@@ -28,6 +28,8 @@ from stock_assets.resources.sql_engine import DuckDBSqlEngine
 from stock_assets.schedules import (
     after_close_schedule,
     daily_market_job,
+    lake_maintenance_job,
+    lake_maintenance_schedule,
     market_hours_producer_schedule,
     produce_quotes_job,
     quality_job,
@@ -112,8 +114,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             produce_quotes_job,
             quality_job,
             alert_retry_job,
+            lake_maintenance_job,
         ],
-        schedules=[after_close_schedule, market_hours_producer_schedule],
+        schedules=[after_close_schedule, market_hours_producer_schedule, lake_maintenance_schedule],
         sensors=[landing_arrivals_sensor, run_failure_alert_sensor, alert_retry_sensor],
         resources=resources,
     )

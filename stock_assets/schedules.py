@@ -7,9 +7,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
+from stock_assets.io_managers.iceberg import IcebergIOManager
+from stock_assets.io_managers.iceberg_maintenance import DEFAULT_MIN_FILES, maintain
 from stock_assets.market import calendar
 from stock_assets.market.producer import market_is_open, produce_micro_batch
-from stock_assets.market.schemas import BATCH_TABLES, LATEST_SNAPSHOT, STREAM_HISTORY
+from stock_assets.market.schemas import BATCH_TABLES, LATEST_SNAPSHOT, STREAM_HISTORY, TABLES
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
 from stock_assets.resources.market_data import MarketDataResource
@@ -150,3 +152,47 @@ def market_hours_producer_schedule(context: dg.ScheduleEvaluationContext):
         run_key=at.isoformat(),
         run_config=dg.RunConfig(ops={"produce_quotes": ProducerConfig(as_of=at.isoformat())}),
     )
+
+
+class LakeMaintenanceConfig(dg.Config):
+    retention_hours: int = Field(
+        default=0,
+        description="Keep snapshots this long (longer than any query); 0: "
+        "STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS",
+    )
+    min_files: int = Field(
+        default=DEFAULT_MIN_FILES, description="Compact a partition holding this many files"
+    )
+
+
+@dg.op(
+    required_resource_keys={"io_manager"},
+    description="Compact small files and expire old snapshots of every Iceberg table.",
+)
+def maintain_lake(context: dg.OpExecutionContext, config: LakeMaintenanceConfig) -> None:
+    manager = context.resources.io_manager
+    if not isinstance(manager, IcebergIOManager):
+        context.log.info("the warehouse is not an Iceberg lake (local DuckDB): nothing to do")
+        return
+    hours = config.retention_hours or Settings.from_env().snapshot_retention_hours
+    for done in maintain(manager, sorted(TABLES), dt.timedelta(hours=hours), config.min_files):
+        context.log.info(
+            f"{done.table}: {done.partitions_compacted} partitions compacted, "
+            f"{done.snapshots_expired} snapshots expired, {done.files_deleted} files deleted"
+        )
+
+
+@dg.job(description="Upkeep of the AWS-mode Iceberg tables (compaction, snapshot expiry).")
+def lake_maintenance_job():
+    maintain_lake()
+
+
+@dg.schedule(
+    job=lake_maintenance_job,
+    cron_schedule="0 4 * * *",
+    execution_timezone=calendar.MARKET_TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Nightly at 04:00 New York, far from the session and the daily batch.",
+)
+def lake_maintenance_schedule(context: dg.ScheduleEvaluationContext):
+    return dg.RunRequest(run_key=context.scheduled_execution_time.isoformat())

@@ -21,6 +21,7 @@ DEFAULT_WORKGROUP = "primary"
 DEFAULT_PRODUCER_CRON = "* 9-16 * * 1-5"  # every minute of the New York trading hours
 DEFAULT_SENSOR_INTERVAL_SECONDS = 10
 DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8501"
+DEFAULT_SNAPSHOT_RETENTION_HOURS = 168  # a week: far longer than any Athena query
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Settings:
     # STOCK_ASSETS_STREAM_FRESHNESS_MINUTES: a new quote expected this often in the session;
     # None (unset): the stream tables have no freshness policy, the producer being off
     stream_freshness_minutes: int | None = None
+    # STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS: Iceberg snapshots older than this are expired
+    snapshot_retention_hours: int = DEFAULT_SNAPSHOT_RETENTION_HOURS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +86,9 @@ class Settings:
             alert_rules=text("STOCK_ASSETS_ALERT_RULES"),
             stream_freshness_minutes=_minutes_of_an_hour(
                 text("STOCK_ASSETS_STREAM_FRESHNESS_MINUTES")
+            ),
+            snapshot_retention_hours=_retention_hours(
+                text("STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS", str(DEFAULT_SNAPSHOT_RETENTION_HOURS))
             ),
         )
 
@@ -149,3 +155,15 @@ def _minutes_of_an_hour(text: str) -> int | None:
             "dividing the hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)"
         )
     return int(text)
+
+
+def _retention_hours(text: str) -> int:
+    try:
+        hours = int(text)
+    except ValueError:
+        hours = 0
+    if hours < 1:
+        raise ValueError(
+            f"STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS={text!r} is not a whole number of hours >= 1"
+        )
+    return hours

@@ -414,7 +414,7 @@ def test_a_check_launched_without_a_partition_judges_the_latest_one(checked, cor
 
 
 def test_checks_read_exactly_the_run_s_partitions_from_s3(aws_endpoint, monkeypatch):
-    """AWS mode: the check op loads through S3ParquetIOManager (Parquet + Glue) as locally
+    """AWS mode: the check op loads through IcebergIOManager (Iceberg in Glue) as locally
     through DuckDB. Bronze and silver over three days with a duplicate bar on the first day
     and a broken one on the last, then the silver checks over the last two days."""
     boto3.client("s3").create_bucket(Bucket="checks-lake")

@@ -62,7 +62,7 @@ def test_resources_are_picked_by_mode_from_the_settings(tmp_path, aws_endpoint):
     warehouse = local.resources["io_manager"]
     assert warehouse.database == str(tmp_path / "warehouse.duckdb")
     aws = definitions.resources_for(Settings(env="aws", s3_bucket="b", s3_prefix="p"))
-    assert type(aws["io_manager"]).__name__ == "S3ParquetIOManager"
+    assert type(aws["io_manager"]).__name__ == "IcebergIOManager"
     assert aws["io_manager"].bucket == "b" and aws["io_manager"].prefix == "p"
     with pytest.raises(ValueError, match="STOCK_ASSETS_S3_BUCKET"):
         definitions.resources_for(Settings(env="aws"))

@@ -52,30 +52,27 @@ def test_every_sql_file_is_one_athena_statement(path):
         assert sqlglot.parse_one(path.read_text(), read="trino") == statements[0]
 
 
-def test_there_is_one_ddl_per_contract_table_and_it_matches_the_contract():
+def test_there_is_one_ddl_per_contract_table_and_it_is_the_iceberg_table_of_the_contract():
     ddl = {p.stem: p for p in (SQL_DIR / "ddl").glob("*.sql")}
     assert sorted(ddl) == sorted(TABLES)
     for name, contract in TABLES.items():
         create = sqlglot.parse_one(ddl[name].read_text(), read="athena")
         assert create.this.this.sql() == name
         properties = {type(p).__name__: p for p in create.args["properties"].expressions}
-        assert "ExternalProperty" in properties
-        assert properties["FileFormatProperty"].this.name.upper() == "PARQUET"
+        assert "ExternalProperty" not in properties  # Athena creates Iceberg tables as managed
+        table_properties = {
+            p.this.name: p.args["value"].name
+            for p in create.args["properties"].expressions
+            if type(p).__name__ == "Property"
+        }
+        assert table_properties == {"table_type": "ICEBERG"}, name
         location = properties["LocationProperty"].this.name
-        assert location == f"${{lake}}/{contract.layer}/{contract.name}/"
+        assert location == f"${{lake}}/tables/{contract.layer}/{contract.name}/"
         columns = [(c.name, c.args["kind"].sql("hive")) for c in create.this.expressions]
-        partitioned = "trade_date" in contract.column_names
-        expected = [
-            (n, HIVE[t]) for n, t in contract.columns if not (partitioned and n == "trade_date")
-        ]
-        assert columns == expected, name
+        assert columns == [(n, HIVE[t]) for n, t in contract.columns], name
         partition = properties.get("PartitionedByProperty")
-        keys = (
-            [(c.name, c.args["kind"].sql("hive")) for c in partition.this.expressions]
-            if partition
-            else []
-        )
-        assert keys == ([("trade_date", "DATE")] if partitioned else []), name
+        keys = [c.name for c in partition.this.expressions] if partition else []
+        assert keys == (["trade_date"] if "trade_date" in contract.column_names else []), name
 
 
 def test_views_keep_their_meaning_through_the_athena_writer_and_take_the_prefix():

@@ -3,12 +3,13 @@
 -- trade_date is the trading day the record was pulled for; object_key points at the verbatim
 -- response kept in the lake for audit and replay.
 --
--- Written by the S3 Parquet IO manager, which registers this table and every partition
--- in Glue itself. Each partition points at its current version (a sub-prefix such as
--- trade_date=2024-07-05/v=<version>/), so register partitions through the IO manager,
--- never with MSCK REPAIR TABLE or a crawler. ${lake} is s3://<bucket>/<prefix>.
-CREATE EXTERNAL TABLE IF NOT EXISTS bronze.raw_quotes (
+-- An Apache Iceberg table (Athena engine 3). The Iceberg IO manager creates it in Glue on
+-- its first write; this statement creates the same (empty) table from Athena.
+-- Query it like any table: Athena reads the current snapshot and prunes on trade_date.
+-- ${lake} is s3://<bucket>/<prefix>.
+CREATE TABLE IF NOT EXISTS bronze.raw_quotes (
   `symbol`     string,
+  `trade_date` date,
   `record_no`  int,
   `payload`    string,
   `source`     string,
@@ -16,7 +17,6 @@ CREATE EXTERNAL TABLE IF NOT EXISTS bronze.raw_quotes (
   `object_key` string
 )
 COMMENT 'One row per source record exactly as received (payload is the original JSON/CSV text). trade_date is the trading day the record was pulled for; object_key points at the verbatim response kept in the lake for audit and replay.'
-PARTITIONED BY (`trade_date` date)
-STORED AS PARQUET
-LOCATION '${lake}/bronze/raw_quotes/'
-TBLPROPERTIES ('classification' = 'parquet')
+PARTITIONED BY (`trade_date`)
+LOCATION '${lake}/tables/bronze/raw_quotes/'
+TBLPROPERTIES ('table_type' = 'ICEBERG')

@@ -3,12 +3,13 @@
 -- 12/26, MACD (12, 26, 9), Bollinger (20, 2, population sigma), Wilder RSI 14, 20-day
 -- annualized volatility of log returns, daily % change. Warm-up rows are NULL.
 --
--- Written by the S3 Parquet IO manager, which registers this table and every partition
--- in Glue itself. Each partition points at its current version (a sub-prefix such as
--- trade_date=2024-07-05/v=<version>/), so register partitions through the IO manager,
--- never with MSCK REPAIR TABLE or a crawler. ${lake} is s3://<bucket>/<prefix>.
-CREATE EXTERNAL TABLE IF NOT EXISTS gold.indicators (
+-- An Apache Iceberg table (Athena engine 3). The Iceberg IO manager creates it in Glue on
+-- its first write; this statement creates the same (empty) table from Athena.
+-- Query it like any table: Athena reads the current snapshot and prunes on trade_date.
+-- ${lake} is s3://<bucket>/<prefix>.
+CREATE TABLE IF NOT EXISTS gold.indicators (
   `symbol`        string,
+  `trade_date`    date,
   `close`         double,
   `volume`        bigint,
   `sma_5`         double,
@@ -27,7 +28,6 @@ CREATE EXTERNAL TABLE IF NOT EXISTS gold.indicators (
   `pct_change`    double
 )
 COMMENT 'One wide table of TA-Lib-exact indicators per symbol and trading day: SMA 5/20/50, EMA 12/26, MACD (12, 26, 9), Bollinger (20, 2, population sigma), Wilder RSI 14, 20-day annualized volatility of log returns, daily % change. Warm-up rows are NULL.'
-PARTITIONED BY (`trade_date` date)
-STORED AS PARQUET
-LOCATION '${lake}/gold/indicators/'
-TBLPROPERTIES ('classification' = 'parquet')
+PARTITIONED BY (`trade_date`)
+LOCATION '${lake}/tables/gold/indicators/'
+TBLPROPERTIES ('table_type' = 'ICEBERG')

@@ -2,10 +2,11 @@
 -- The newest quote per symbol. A late file carrying older quotes never replaces a newer
 -- price.
 --
--- Written by the S3 Parquet IO manager, which registers this table in Glue itself and
--- moves its LOCATION to each new version (a sub-prefix such as v=<version>/) in one
--- catalog update (LOCATION below is the table root). ${lake} is s3://<bucket>/<prefix>.
-CREATE EXTERNAL TABLE IF NOT EXISTS gold.latest_snapshot (
+-- An Apache Iceberg table (Athena engine 3). The Iceberg IO manager creates it in Glue on
+-- its first write; this statement creates the same (empty) table from Athena.
+-- Query it like any table: Athena reads the current snapshot.
+-- ${lake} is s3://<bucket>/<prefix>.
+CREATE TABLE IF NOT EXISTS gold.latest_snapshot (
   `symbol`     string,
   `ts`         timestamp,
   `price`      double,
@@ -15,6 +16,5 @@ CREATE EXTERNAL TABLE IF NOT EXISTS gold.latest_snapshot (
   `updated_at` timestamp
 )
 COMMENT 'The newest quote per symbol. A late file carrying older quotes never replaces a newer price.'
-STORED AS PARQUET
-LOCATION '${lake}/gold/latest_snapshot/'
-TBLPROPERTIES ('classification' = 'parquet')
+LOCATION '${lake}/tables/gold/latest_snapshot/'
+TBLPROPERTIES ('table_type' = 'ICEBERG')

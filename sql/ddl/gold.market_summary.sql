@@ -1,11 +1,12 @@
 -- gold.market_summary
 -- One row per trading day: breadth, top movers and signal counts.
 --
--- Written by the S3 Parquet IO manager, which registers this table and every partition
--- in Glue itself. Each partition points at its current version (a sub-prefix such as
--- trade_date=2024-07-05/v=<version>/), so register partitions through the IO manager,
--- never with MSCK REPAIR TABLE or a crawler. ${lake} is s3://<bucket>/<prefix>.
-CREATE EXTERNAL TABLE IF NOT EXISTS gold.market_summary (
+-- An Apache Iceberg table (Athena engine 3). The Iceberg IO manager creates it in Glue on
+-- its first write; this statement creates the same (empty) table from Athena.
+-- Query it like any table: Athena reads the current snapshot and prunes on trade_date.
+-- ${lake} is s3://<bucket>/<prefix>.
+CREATE TABLE IF NOT EXISTS gold.market_summary (
+  `trade_date`    date,
   `symbols`       bigint,
   `advancers`     bigint,
   `decliners`     bigint,
@@ -20,7 +21,6 @@ CREATE EXTERNAL TABLE IF NOT EXISTS gold.market_summary (
   `signal_count`  bigint
 )
 COMMENT 'One row per trading day: breadth, top movers and signal counts.'
-PARTITIONED BY (`trade_date` date)
-STORED AS PARQUET
-LOCATION '${lake}/gold/market_summary/'
-TBLPROPERTIES ('classification' = 'parquet')
+PARTITIONED BY (`trade_date`)
+LOCATION '${lake}/tables/gold/market_summary/'
+TBLPROPERTIES ('table_type' = 'ICEBERG')

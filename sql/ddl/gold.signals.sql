@@ -2,18 +2,18 @@
 -- Trading signals per symbol and day: BUY/SELL on SMA-5/SMA-20 crossings, ANOMALY on large
 -- daily moves, VOLUME_SPIKE, BB_BREAKOUT; each with a readable reason.
 --
--- Written by the S3 Parquet IO manager, which registers this table and every partition
--- in Glue itself. Each partition points at its current version (a sub-prefix such as
--- trade_date=2024-07-05/v=<version>/), so register partitions through the IO manager,
--- never with MSCK REPAIR TABLE or a crawler. ${lake} is s3://<bucket>/<prefix>.
-CREATE EXTERNAL TABLE IF NOT EXISTS gold.signals (
-  `symbol` string,
-  `signal` string,
-  `value`  double,
-  `reason` string
+-- An Apache Iceberg table (Athena engine 3). The Iceberg IO manager creates it in Glue on
+-- its first write; this statement creates the same (empty) table from Athena.
+-- Query it like any table: Athena reads the current snapshot and prunes on trade_date.
+-- ${lake} is s3://<bucket>/<prefix>.
+CREATE TABLE IF NOT EXISTS gold.signals (
+  `symbol`     string,
+  `trade_date` date,
+  `signal`     string,
+  `value`      double,
+  `reason`     string
 )
 COMMENT 'Trading signals per symbol and day: BUY/SELL on SMA-5/SMA-20 crossings, ANOMALY on large daily moves, VOLUME_SPIKE, BB_BREAKOUT; each with a readable reason.'
-PARTITIONED BY (`trade_date` date)
-STORED AS PARQUET
-LOCATION '${lake}/gold/signals/'
-TBLPROPERTIES ('classification' = 'parquet')
+PARTITIONED BY (`trade_date`)
+LOCATION '${lake}/tables/gold/signals/'
+TBLPROPERTIES ('table_type' = 'ICEBERG')

@@ -2,12 +2,13 @@
 -- Daily OHLCV bars, one row per symbol and NYSE trading day: typed, validated (positive
 -- prices, consistent high/low, non-negative volume) and deduplicated.
 --
--- Written by the S3 Parquet IO manager, which registers this table and every partition
--- in Glue itself. Each partition points at its current version (a sub-prefix such as
--- trade_date=2024-07-05/v=<version>/), so register partitions through the IO manager,
--- never with MSCK REPAIR TABLE or a crawler. ${lake} is s3://<bucket>/<prefix>.
-CREATE EXTERNAL TABLE IF NOT EXISTS silver.prices (
+-- An Apache Iceberg table (Athena engine 3). The Iceberg IO manager creates it in Glue on
+-- its first write; this statement creates the same (empty) table from Athena.
+-- Query it like any table: Athena reads the current snapshot and prunes on trade_date.
+-- ${lake} is s3://<bucket>/<prefix>.
+CREATE TABLE IF NOT EXISTS silver.prices (
   `symbol`      string,
+  `trade_date`  date,
   `open`        double,
   `high`        double,
   `low`         double,
@@ -18,7 +19,6 @@ CREATE EXTERNAL TABLE IF NOT EXISTS silver.prices (
   `ingested_at` timestamp
 )
 COMMENT 'Daily OHLCV bars, one row per symbol and NYSE trading day: typed, validated (positive prices, consistent high/low, non-negative volume) and deduplicated.'
-PARTITIONED BY (`trade_date` date)
-STORED AS PARQUET
-LOCATION '${lake}/silver/prices/'
-TBLPROPERTIES ('classification' = 'parquet')
+PARTITIONED BY (`trade_date`)
+LOCATION '${lake}/tables/silver/prices/'
+TBLPROPERTIES ('table_type' = 'ICEBERG')

@@ -1,4 +1,4 @@
-"""IO managers: DuckDB locally, S3 Parquet + Glue in AWS; both offer read(table, partitions)."""
+"""IO managers: DuckDB locally, Iceberg in Glue in AWS; both offer read(table, partitions)."""
 
 import datetime as dt
 from collections.abc import Sequence

@@ -1,4 +1,4 @@
-"""AWS mode's resources: S3 Parquet + Glue tables, the S3 lake, SNS alerts, Athena views.
+"""AWS mode's resources: Iceberg tables in Glue, the S3 lake, SNS alerts, Athena views.
 
 Everything comes from the environment (stock_assets.settings), so the same image runs in
 any account. STOCK_ASSETS_GLUE_DATABASE is a prefix, not a single database: the layers stay
@@ -8,7 +8,7 @@ separate databases, named `<prefix>_bronze`, `<prefix>_silver`, `<prefix>_gold` 
 
 from __future__ import annotations
 
-from stock_assets.io_managers.s3_parquet import S3ParquetIOManager
+from stock_assets.io_managers.iceberg import IcebergIOManager
 from stock_assets.market.sql import glue_database
 from stock_assets.resources.alerts import LogAlertSink, SnsAlertSink
 from stock_assets.resources.lake import S3Lake
@@ -29,7 +29,7 @@ def aws_resources(settings: Settings | None = None) -> dict[str, object]:
     glue_database("gold", database_prefix)  # validates the prefix now, not at the first write
     region = settings.aws_region
     return {
-        "io_manager": S3ParquetIOManager(
+        "io_manager": IcebergIOManager(
             bucket=bucket,
             prefix=prefix,
             glue_database_prefix=database_prefix,

@@ -84,9 +84,9 @@ def test_daily_job_runs_on_the_stack_with_passing_checks(local_stack, daily_run)
 
 def test_daily_job_writes_the_s3_lake_and_the_glue_catalog(local_stack, daily_run):
     assert daily_run[1] == "SUCCESS"
-    prefix = "stock-assets"
+    prefix = "stock-assets/tables"
     for table in ("bronze/raw_quotes", "silver/prices", "gold/indicators", "gold/market_summary"):
-        keys = s3_keys(local_stack, f"{prefix}/{table}/trade_date={PARTITION}/")
+        keys = s3_keys(local_stack, f"{prefix}/{table}/data/trade_date={PARTITION}/")
         assert any(k.endswith(".parquet") for k in keys), (table, keys)
 
     glue = local_stack.boto3_client("glue")
@@ -95,10 +95,25 @@ def test_daily_job_writes_the_s3_lake_and_the_glue_catalog(local_stack, daily_ru
         "silver": {"prices", "price_rejects"},
         "gold": {"indicators", "signals", "market_summary"},
     }.items():
-        names = {t["Name"] for t in glue.get_tables(DatabaseName=layer)["TableList"]}
-        assert tables <= names, (layer, names)
-    partitions = glue.get_partitions(DatabaseName="silver", TableName="prices")["Partitions"]
-    assert [p["Values"] for p in partitions] == [[PARTITION]]
+        listed = glue.get_tables(DatabaseName=layer)["TableList"]
+        iceberg = {t["Name"] for t in listed if t["Parameters"].get("table_type") == "ICEBERG"}
+        assert tables <= iceberg, (layer, iceberg)
+    from pyiceberg.catalog import load_catalog
+
+    env = local_stack.env
+    access = {  # moto's credentials, as Stack.boto3_client uses them
+        f"{service}.{name}": value
+        for service in ("glue", "s3")
+        for name, value in (
+            ("endpoint", env["AWS_ENDPOINT_URL"]),
+            ("region", env["AWS_REGION"]),
+            ("access-key-id", "testing"),
+            ("secret-access-key", "testing"),
+        )
+    }
+    prices = load_catalog("stack", type="glue", **access).load_table("silver.prices")
+    days = prices.scan(selected_fields=("trade_date",)).to_arrow().column("trade_date")
+    assert {d.isoformat() for d in days.to_pylist()} == {PARTITION}
 
     # The instance's compute logs went to the lake bucket through S3ComputeLogManager.
     prefix = local_stack.env["DAGSTER_COMPUTE_LOGS_PREFIX"]

@@ -5,11 +5,16 @@ proxy forwards every request to moto and fails the ones a `Fault` matches. Fault
 what a real network does to a write: an error answer (the request never applied), a
 dropped connection (no answer at all), or a lost reply (applied, but the client sees an
 error). Nothing in boto3 is patched.
+
+It also does what moto's Glue leaves out: AWS Glue refuses an UpdateTable whose VersionId
+is no longer the table's current version (ConcurrentModificationException), which is the
+compare-and-swap Iceberg commits rely on; moto applies every update.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,6 +82,8 @@ class FaultProxy:
         self._upstream = (parts.hostname, parts.port)
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+        self._glue_updates = threading.Lock()  # one UpdateTable checked and applied at a time
+        self.stale_updates_refused = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -150,9 +157,32 @@ class FaultProxy:
                 for name, value in headers:
                     if name.lower() not in _NOT_FORWARDED:
                         self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
+                # A HEAD answer has no body but the object's length (pyarrow sizes files so).
+                upstream = {name.lower(): value for name, value in headers}
+                length = upstream.get("content-length", "0") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _stale_glue_update(self, target: str, body: bytes) -> bool:
+                """An UpdateTable naming a VersionId that is no longer current (AWS refuses it)."""
+                request = json.loads(body or b"{}")
+                if target != "AWSGlue.UpdateTable" or "VersionId" not in request:
+                    return False
+                lookup = {"DatabaseName": request["DatabaseName"]}
+                lookup["Name"] = request["TableInput"]["Name"]
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "x-amz-target"}
+                connection = http.client.HTTPConnection(*proxy._upstream, timeout=60)
+                try:
+                    headers |= {"X-Amz-Target": "AWSGlue.GetTable"}
+                    payload = json.dumps(lookup).encode()
+                    headers["Content-Length"] = str(len(payload))
+                    connection.request("POST", self.path, body=payload, headers=headers)
+                    current = json.loads(connection.getresponse().read())
+                finally:
+                    connection.close()
+                return current.get("Table", {}).get("VersionId") != request["VersionId"]
 
             def _handle(self) -> None:
                 body = self._body()
@@ -162,6 +192,22 @@ class FaultProxy:
                 if action == HOLD:
                     fault.hold()
                     action = None
+                if target != "AWSGlue.UpdateTable":
+                    self._apply(action, body)
+                    return
+                with proxy._glue_updates:
+                    if self._stale_glue_update(target, body):
+                        proxy.stale_updates_refused += 1
+                        refused = {
+                            "__type": "ConcurrentModificationException",
+                            "message": "the table was updated since VersionId",
+                        }
+                        content = [("Content-Type", "application/x-amz-json-1.1")]
+                        self._reply(400, content, json.dumps(refused).encode())
+                        return
+                    self._apply(action, body)
+
+            def _apply(self, action: str | None, body: bytes) -> None:
                 if action == DROP:
                     self.close_connection = True
                     self.connection.close()

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import signal
 import subprocess
@@ -17,10 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import boto3
 import dagster as dg
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.scheduler.instigation import InstigatorType
@@ -42,7 +39,6 @@ from stock_assets_tests.reliability.fault_proxy import (
     DROP,
     ERROR,
     LOST_REPLY,
-    PROXIED_BUCKET,
     Fault,
 )
 from stock_assets_tests.reliability.runs import (
@@ -59,26 +55,23 @@ from stock_assets_tests.reliability.runs import (
 DAYS = ("2024-07-01", "2024-07-02")
 PRICE_TABLES = ("bronze.raw_quotes", "silver.prices", "silver.price_rejects")
 STREAM_SYMBOLS = ["AAPL", "MSFT", "ARM"]
-SWITCH = "AWSGlue.BatchUpdatePartition"
-PRICES_LOCATION = "/silver/prices/"  # in the partition locations of silver.prices only
+COMMIT = "AWSGlue.UpdateTable"  # the Iceberg commit: Glue's metadata pointer moves
+PRICES_TABLE = '"prices"'  # in the body of the Glue calls for silver.prices only
+PRICES_FILES = "/tables/silver/prices/"  # in the S3 keys of its data and metadata files
 
 
-# -- S3 and Glue failing in the middle of a partition write ---------------------------------
+# -- S3 and Glue failing in the middle of a commit ------------------------------------------
 
 
 def visible_prices(moto_url: str) -> pd.DataFrame:
-    """silver.prices as Athena reads it: each Glue partition's location, read from S3."""
-    glue = boto3.client("glue", endpoint_url=moto_url)
-    s3 = boto3.client("s3", endpoint_url=moto_url)
-    frames = []
-    pages = glue.get_paginator("get_partitions").paginate(DatabaseName="silver", TableName="prices")
-    for partition in (p for page in pages for p in page["Partitions"]):
-        prefix = partition["StorageDescriptor"]["Location"].removeprefix(f"s3://{PROXIED_BUCKET}/")
-        for obj in s3.list_objects_v2(Bucket=PROXIED_BUCKET, Prefix=prefix).get("Contents", []):
-            body = s3.get_object(Bucket=PROXIED_BUCKET, Key=obj["Key"])["Body"].read()
-            frame = pq.read_table(io.BytesIO(body)).to_pandas()
-            frames.append(frame.assign(trade_date=partition["Values"][0]))
-    return pd.concat(frames).sort_values(["trade_date", "symbol"], ignore_index=True)
+    """silver.prices as Athena reads it: the snapshot Glue's metadata pointer names."""
+    from pyiceberg.catalog import load_catalog
+
+    glue = load_catalog(
+        "independent", type="glue", **{"glue.endpoint": moto_url, "s3.endpoint": moto_url}
+    )
+    frame = glue.load_table("silver.prices").scan().to_arrow().to_pandas()
+    return frame.sort_values(["trade_date", "symbol"], ignore_index=True)
 
 
 def aws_pipeline(symbols: str) -> dict:
@@ -89,22 +82,27 @@ def aws_pipeline(symbols: str) -> dict:
     ("case", "fault", "visible_after_failure"),
     [
         (
-            "S3 PutObject of the 2nd of 2 partition files answers 500",
-            Fault("PUT", "/silver/prices/trade_date", after=1, action=ERROR),
+            "S3 PutObject of the 2nd new data file answers 500",
+            Fault("PUT", f"{PRICES_FILES}data/", after=1, action=ERROR),
             "previous",
         ),
         (
-            "connection dropped on the Glue partition switch (BatchUpdatePartition)",
-            Fault("POST", target=SWITCH, body_contains=PRICES_LOCATION, action=DROP),
+            "S3 PutObject of the new table metadata answers 500",
+            Fault("PUT", f"{PRICES_FILES}metadata/", after=1, action=ERROR),
             "previous",
         ),
         (
-            "Glue partition switch applied but its reply lost (500 to the client)",
-            Fault("POST", target=SWITCH, body_contains=PRICES_LOCATION, action=LOST_REPLY),
+            "connection dropped on the Glue commit (UpdateTable)",
+            Fault("POST", target=COMMIT, body_contains=PRICES_TABLE, action=DROP),
+            "previous",
+        ),
+        (
+            "Glue commit applied but its reply lost (500 to the client)",
+            Fault("POST", target=COMMIT, body_contains=PRICES_TABLE, action=LOST_REPLY),
             "new",
         ),
     ],
-    ids=["s3-put-500", "glue-switch-dropped", "glue-reply-lost"],
+    ids=["s3-data-put-500", "s3-metadata-put-500", "glue-commit-dropped", "glue-reply-lost"],
 )
 def test_s3_or_glue_failing_mid_write_never_exposes_half_a_partition(
     fault_proxy, aws_endpoint, reliability_record, case, fault, visible_after_failure
@@ -123,7 +121,7 @@ def test_s3_or_glue_failing_mid_write_never_exposes_half_a_partition(
     assert not converged.duplicated(["trade_date", "symbol"]).any()
     if visible_after_failure == "previous":
         pd.testing.assert_frame_equal(after_failure, previous)
-    else:  # the switch happened: the new version is visible, whole (all 3 symbols, each day)
+    else:  # the commit happened: the new snapshot is visible, whole (all 3 symbols, each day)
         assert sorted(after_failure.groupby("trade_date").size()) == [3, 3]
     reliability_record(
         "fault",

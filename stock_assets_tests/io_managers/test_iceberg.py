@@ -1,27 +1,25 @@
-"""The S3 Parquet + Glue IO manager against the loopback moto server (no boto3 patching)."""
+"""The Iceberg (Glue catalog) IO manager against the loopback moto server (no boto3 patching).
+
+Independent readers check what it wrote: boto3 for the Glue table Athena reads, and
+pyarrow on the data files the Iceberg metadata lists."""
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import boto3
 import dagster as dg
 import duckdb
 import pandas as pd
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
 from stock_assets.assets.gold import indicators, market_summary, signals
 from stock_assets.assets.prices import prices, raw_quotes
 from stock_assets.io_managers import WarehouseIOManager
-from stock_assets.io_managers.glue_table import (
-    PARQUET_INPUT_FORMAT,
-    PARQUET_OUTPUT_FORMAT,
-    PARQUET_SERDE,
-)
+from stock_assets.io_managers.iceberg import IcebergIOManager
 from stock_assets.io_managers.merge import MergeSpec
-from stock_assets.io_managers.s3_parquet import S3ParquetIOManager
 from stock_assets.market import calendar
 from stock_assets.market.schemas import BATCH_TABLES, LATEST_SNAPSHOT, PRICES, TABLES, conform
 from stock_assets.partitions import TRADING_DAYS
@@ -32,7 +30,7 @@ from stock_assets.resources.market_data import MarketDataResource
 from stock_assets_tests.conftest import JULY_2024, local_resources
 
 BUCKET = "lake-bucket"
-ROOT = "stock-assets/silver/prices/"
+ROOT = "stock-assets/tables/silver/prices/"
 HIVE = {
     "VARCHAR": "string",
     "DOUBLE": "double",
@@ -44,9 +42,9 @@ HIVE = {
 
 
 @pytest.fixture
-def io_manager(aws_endpoint) -> S3ParquetIOManager:
+def io_manager(aws_endpoint) -> IcebergIOManager:
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    return S3ParquetIOManager(bucket=BUCKET, prefix="stock-assets")
+    return IcebergIOManager(bucket=BUCKET, prefix="stock-assets")
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -140,13 +138,25 @@ def read(resources, key: dg.AssetKey, day: str, start_offset: int = 0) -> pd.Dat
     return seen["frame"]
 
 
-def glue_partitions(table: str = "prices", database: str = "silver") -> dict[str, str]:
-    pages = boto3.client("glue").get_paginator("get_partitions")
-    return {
-        p["Values"][0]: p["StorageDescriptor"]["Location"]
-        for page in pages.paginate(DatabaseName=database, TableName=table)
-        for p in page["Partitions"]
-    }
+def iceberg(table: str = "silver.prices"):
+    """The table as pyiceberg's Glue catalog sees it (an independent reader)."""
+    from pyiceberg.catalog import load_catalog
+
+    endpoint = boto3.client("s3").meta.endpoint_url
+    return load_catalog(
+        "independent", type="glue", **{"glue.endpoint": endpoint, "s3.endpoint": endpoint}
+    ).load_table(table)
+
+
+def stored_days(table: str = "silver.prices") -> list[str]:
+    """The trading days with rows in the table's current snapshot."""
+    rows = iceberg(table).scan(selected_fields=("trade_date",)).to_arrow()
+    return sorted({d.isoformat() for d in rows.column("trade_date").to_pylist()})
+
+
+def commits(table: str = "silver.prices") -> int:
+    """How many times the table's metadata pointer moved (one per commit)."""
+    return len(iceberg(table).metadata.metadata_log) + 1
 
 
 def keys(prefix: str) -> list[str]:
@@ -181,31 +191,30 @@ def test_a_partition_round_trips_with_the_dtypes_of_the_duckdb_io_manager(io_man
     pd.testing.assert_frame_equal(sorted_frame(from_s3), sorted_frame(from_duckdb))
 
 
-def test_rematerializing_replaces_the_partition_and_deletes_the_old_version(io_manager):
+def test_rematerializing_replaces_the_partition_and_an_old_snapshot_stays_readable(io_manager):
     day = "2024-07-05"
     assert write(io_manager, bars([day], 10.0), day).success
-    (first_location,) = glue_partitions().values()
-    first_objects = keys(f"{ROOT}trade_date={day}/")
-    assert len(first_objects) == 1 and first_location.endswith("/")
+    old = iceberg().current_snapshot().snapshot_id
 
     assert write(io_manager, bars([day], 12.0, symbols=("AAPL",)), day).success
-    (second_location,) = glue_partitions().values()
-    assert second_location != first_location
-    assert second_location.startswith(f"s3://{BUCKET}/{ROOT}trade_date={day}/v=")
-    second_objects = keys(f"{ROOT}trade_date={day}/")
-    assert len(second_objects) == 1 and not set(first_objects) & set(second_objects)
+    table = iceberg()
+    assert table.current_snapshot().snapshot_id != old
     loaded = read({"io_manager": io_manager}, PRICES_KEY, day)
     assert loaded[["symbol", "close"]].values.tolist() == [["AAPL", 12.0]]
+    # A reader that planned its query on the old snapshot still reads it whole.
+    held = table.scan(snapshot_id=old).to_arrow()
+    assert sorted(held.column("symbol").to_pylist()) == ["AAPL", "MSFT"]
+    assert set(held.column("close").to_pylist()) == {10.0}
 
 
-def test_a_single_run_backfill_writes_each_partition_and_empties_those_without_rows(io_manager):
+def test_a_single_run_backfill_is_one_commit_and_empties_days_without_rows(io_manager):
     days = ["2024-07-01", "2024-07-02", "2024-07-03"]
     result = write(io_manager, bars(days, 10.0), days[0], days[-1])
     assert result.success
-    assert sorted(glue_partitions()) == days
+    assert stored_days() == days
     materializations = result.asset_materializations_for_node("silver__prices")
     assert sorted(m.partition for m in materializations) == days
-    assert materializations[0].metadata["partitions_written"].value == 3
+    assert materializations[0].metadata["partition_count"].value == 3
     # Output metadata is copied onto every day: no whole-run count or dtypes there.
     assert not {"dagster/row_count", "dataframe_columns"} & set(materializations[0].metadata)
     one_day = write(io_manager, bars(days[:1], 11.0), days[0], days[0])
@@ -214,12 +223,14 @@ def test_a_single_run_backfill_writes_each_partition_and_empties_those_without_r
     assert counts == [2]
     assert "dataframe_columns" in single.metadata
 
-    # The same range again, now without rows for the middle day.
+    # The same range again, now without rows for the middle day: one commit for all three.
+    before = commits()
     assert write(io_manager, bars([days[0], days[2]], 20.0), days[0], days[-1]).success
-    assert sorted(glue_partitions()) == [days[0], days[2]]
-    assert keys(f"{ROOT}trade_date={days[1]}/") == []
+    assert commits() == before + 1
+    assert stored_days() == [days[0], days[2]]
     loaded = read({"io_manager": io_manager}, PRICES_KEY, days[2], start_offset=-2)
     assert sorted(loaded.trade_date.astype(str).unique()) == [days[0], days[2]]
+    assert set(loaded.close) == {20.0, 21.0}
     assert read({"io_manager": io_manager}, PRICES_KEY, days[1]).empty
 
 
@@ -243,70 +254,40 @@ def test_a_long_lookback_reads_only_the_partitions_that_exist(io_manager):
     assert read({"io_manager": io_manager}, PRICES_KEY, "2024-07-05", start_offset=-750).empty
 
 
-def test_a_write_that_fails_part_way_leaves_the_previous_version_readable(io_manager, monkeypatch):
-    days = ["2024-07-01", "2024-07-02", "2024-07-03"]
-    assert write(io_manager, bars(days, 10.0), days[0], days[-1]).success
-    before_locations, before_objects = glue_partitions(), keys(ROOT)
-
-    put = S3ParquetIOManager._put_object
-    calls: list[str] = []
-
-    def fail_after_first(self, s3, key, body):
-        calls.append(key)
-        if len(calls) > 1:
-            raise ConnectionError("S3 went away")
-        put(self, s3, key, body)
-
-    monkeypatch.setattr(S3ParquetIOManager, "_put_object", fail_after_first)
-    result = write(io_manager, bars(days, 99.0), days[0], days[-1])
-    assert not result.success and len(calls) >= 2
-    monkeypatch.setattr(S3ParquetIOManager, "_put_object", put)
-
-    assert glue_partitions() == before_locations
-    assert keys(ROOT) == before_objects  # old versions intact, the new one cleaned up
-    loaded = read({"io_manager": io_manager}, PRICES_KEY, days[-1], start_offset=-2)
-    pd.testing.assert_frame_equal(sorted_frame(loaded), sorted_frame(bars(days, 10.0)))
-
-
-def test_the_glue_table_is_what_athena_needs(io_manager):
+def test_the_glue_table_is_an_iceberg_table_athena_reads(io_manager):
     day = "2024-07-05"
     assert write(io_manager, bars([day], 10.0), day).success
     table = boto3.client("glue").get_table(DatabaseName="silver", Name="prices")["Table"]
+    assert table["Parameters"]["table_type"] == "ICEBERG"
+    metadata_location = table["Parameters"]["metadata_location"]
+    assert metadata_location.startswith(f"s3://{BUCKET}/{ROOT}metadata/")
     sd = table["StorageDescriptor"]
-    assert table["TableType"] == "EXTERNAL_TABLE"
-    assert table["Parameters"]["classification"] == "parquet"
-    assert table["PartitionKeys"] == [{"Name": "trade_date", "Type": "date"}]
+    assert sd["Location"] == f"s3://{BUCKET}/{ROOT}".rstrip("/")
     assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [
-        (name, HIVE[sql]) for name, sql in PRICES.columns if name != "trade_date"
+        (name, HIVE[sql]) for name, sql in PRICES.columns
     ]
-    assert sd["Location"] == f"s3://{BUCKET}/{ROOT}"
-    assert sd["InputFormat"] == PARQUET_INPUT_FORMAT
-    assert sd["OutputFormat"] == PARQUET_OUTPUT_FORMAT
-    assert sd["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
-    partition = boto3.client("glue").get_partition(
-        DatabaseName="silver", TableName="prices", PartitionValues=[day]
-    )["Partition"]
-    psd = partition["StorageDescriptor"]
-    assert psd["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
-    assert psd["InputFormat"] == PARQUET_INPUT_FORMAT and psd["Columns"] == sd["Columns"]
-    (key,) = keys(f"{ROOT}trade_date={day}/")
-    assert psd["Location"] == f"s3://{BUCKET}/{key.rsplit('/', 1)[0]}/"
-    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
-    schema = pq.read_schema(io.BytesIO(body))
-    assert "trade_date" not in schema.names  # the partition column lives in the catalog only
+    spec = iceberg().spec()
+    assert [(f.name, str(f.transform)) for f in spec.fields] == [("trade_date", "identity")]
+    # The data files: Parquet with the contract's types, under the table's data/ folder only.
+    (data_file,) = [k for k in keys(ROOT) if k.endswith(".parquet")]
+    assert data_file.startswith(f"{ROOT}data/trade_date={day}/")
+    s3 = pafs.S3FileSystem(
+        endpoint_override=boto3.client("s3").meta.endpoint_url, region="us-east-1"
+    )
+    schema = pq.read_schema(f"{BUCKET}/{data_file}", filesystem=s3)
     assert str(schema.field("volume").type) == "int64"
     assert str(schema.field("ingested_at").type) == "timestamp[us]"
+    assert str(schema.field("trade_date").type) == "date32[day]"
 
 
 def test_glue_database_prefix_names_the_layer_databases(aws_endpoint):
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    manager = S3ParquetIOManager(bucket=BUCKET, prefix="p", glue_database_prefix="dev")
+    manager = IcebergIOManager(bucket=BUCKET, prefix="p", glue_database_prefix="dev")
     assert write(manager, bars(["2024-07-05"], 10.0), "2024-07-05").success
     names = [d["Name"] for d in boto3.client("glue").get_databases()["DatabaseList"]]
     assert names == ["dev_silver"]
-    assert glue_partitions(database="dev_silver")["2024-07-05"].startswith(
-        f"s3://{BUCKET}/p/silver/prices/trade_date=2024-07-05/v="
-    )
+    assert stored_days("dev_silver.prices") == ["2024-07-05"]
+    assert iceberg("dev_silver.prices").location() == f"s3://{BUCKET}/p/tables/silver/prices"
 
 
 # -- unpartitioned and merged tables -------------------------------------------------------
@@ -348,22 +329,17 @@ def table_read(io_manager, key: list[str]) -> pd.DataFrame:
     return seen["frame"]
 
 
-def test_an_unpartitioned_table_is_switched_to_each_new_version(io_manager):
+def test_an_unpartitioned_table_is_replaced_by_each_write(io_manager):
     key = ["gold", "latest_snapshot"]
     frames = [snapshot(10.0, "2024-07-05 14:00"), snapshot(11.0, "2024-07-05 15:00")]
     asset = table_writer(key, frames)
-    glue = boto3.client("glue")
     assert dg.materialize([asset], resources={"io_manager": io_manager}).success
-    first = glue.get_table(DatabaseName="gold", Name="latest_snapshot")["Table"]
-    assert first["PartitionKeys"] == []
+    assert iceberg("gold.latest_snapshot").spec().is_unpartitioned()
     assert dg.materialize([asset], resources={"io_manager": io_manager}).success
-    second = glue.get_table(DatabaseName="gold", Name="latest_snapshot")["Table"]
-    old, new = first["StorageDescriptor"]["Location"], second["StorageDescriptor"]["Location"]
-    assert old != new and new.startswith(f"s3://{BUCKET}/stock-assets/gold/latest_snapshot/v=")
-    (only,) = keys("stock-assets/gold/latest_snapshot/")
-    assert new.endswith(only.rsplit("/", 1)[0] + "/")
     loaded = table_read(io_manager, key)
     pd.testing.assert_frame_equal(loaded, snapshot(11.0, "2024-07-05 15:00"), check_exact=True)
+    independent = iceberg("gold.latest_snapshot").scan().to_arrow()
+    assert sorted(independent.column("price").to_pylist()) == [11.0, 12.0]
 
 
 def test_a_table_without_contract_keeps_the_frames_schema(io_manager):
@@ -421,36 +397,6 @@ def test_merged_assets_keep_stored_rows(io_manager):
     assert table_read(io_manager, key).price.tolist() == [11.0, 12.0]
 
 
-def stored_count(result: dg.ExecuteInProcessResult) -> int:
-    """The row count the write's one materialization reports."""
-    (event,) = result.get_asset_materialization_events()
-    metadata = event.materialization.metadata
-    return next(v.value for k, v in metadata.items() if k.endswith("row_count"))
-
-
-@pytest.mark.parametrize("store", ["s3", "duckdb"])
-def test_a_merge_write_reports_what_the_table_holds_after_the_merge(store, request, tmp_path):
-    io_manager = (
-        request.getfixturevalue("io_manager")
-        if store == "s3"
-        else WarehouseIOManager(database=str(tmp_path / "w.duckdb"))
-    )
-    history = MergeSpec(keys=("symbol", "trade_date")).metadata()
-    day = "2024-07-05"
-    batches = [bars([day], 10.0), bars([day], 99.0, symbols=("AAPL", "XOM"))]
-    counts = [stored_count(write(io_manager, b, day, metadata=history)) for b in batches]
-    assert counts == [2, 3]  # AAPL, MSFT; then XOM joins them (the batch had 2 rows)
-
-    newest = MergeSpec(keys=("symbol",), newest_by="ts").metadata()
-    frames = [snapshot(10.0, "2024-07-05 14:00"), snapshot(11.0, "2024-07-05 15:00").iloc[[0]]]
-    asset = table_writer(["gold", "latest_snapshot"], frames, metadata=newest)
-    counts = [
-        stored_count(dg.materialize([asset], resources={"io_manager": io_manager}))
-        for _ in range(2)
-    ]
-    assert counts == [2, 2]  # the one-row batch moved AAPL; MSFT stays in the table
-
-
 # -- AWS mode end to end -------------------------------------------------------------------
 
 
@@ -495,7 +441,14 @@ def test_aws_mode_writes_the_same_tables_as_local_mode(aws_endpoint, tmp_path, m
             pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=name)
             if name != "silver.price_rejects":
                 assert len(got) > 0, name
-    assert sorted(glue_partitions("indicators", "gold")) == sessions
+    assert stored_days("gold.indicators") == sessions
+    # Table files and raw objects never share a prefix: readers listing either see one kind.
+    objects = keys("stock-assets/")
+    tables = [k for k in objects if k.startswith("stock-assets/tables/")]
+    assert all(k.split("/")[4] in ("data", "metadata") for k in tables)
+    raw = [k for k in objects if k not in tables]
+    assert raw and all(k.endswith((".jsonl", ".json")) for k in raw)
+    assert any(k.startswith("stock-assets/bronze/raw_quotes/") for k in raw)
 
 
 def test_stream_path_writes_the_same_tables_in_both_modes(aws_endpoint, tmp_path, monkeypatch):
