@@ -555,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--intraday-symbols", type=int, nargs="+", default=[500, 10_000], help="bar sessions"
     )
+    parser.add_argument(
         "--stream-day-batches", type=int, default=390, help="aws stream day micro-batches"
     )
     parser.add_argument("--stream-day-symbols", type=int, default=500, help="quotes per batch")
