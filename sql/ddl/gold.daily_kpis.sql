@@ -1,14 +1,15 @@
 -- gold.daily_kpis
 -- Daily figures per symbol and trading day built from the one-minute bars: session VWAP,
--- average price, volume, range, open-to-close and previous-close-to-close change, realized
--- volatility of the minute returns, and bars present / expected.
+-- average price, volume, range, open-to-close and previous-close-to-close change,
+-- realized volatility of the minute returns, and bars present / expected.
 --
--- Written by the S3 Parquet IO manager, which registers this table and every partition
--- in Glue itself. Each partition points at its current version (a sub-prefix such as
--- trade_date=2024-07-05/v=<version>/), so register partitions through the IO manager,
--- never with MSCK REPAIR TABLE or a crawler. ${lake} is s3://<bucket>/<prefix>.
-CREATE EXTERNAL TABLE IF NOT EXISTS gold.daily_kpis (
+-- An Apache Iceberg table (Athena engine 3). The Iceberg IO manager creates it in Glue on
+-- its first write; this statement creates the same (empty) table from Athena.
+-- Query it like any table: Athena reads the current snapshot and prunes on trade_date.
+-- ${lake} is s3://<bucket>/<prefix>.
+CREATE TABLE IF NOT EXISTS gold.daily_kpis (
   `symbol`         string,
+  `trade_date`     date,
   `open`           double,
   `close`          double,
   `prev_close`     double,
@@ -24,7 +25,6 @@ CREATE EXTERNAL TABLE IF NOT EXISTS gold.daily_kpis (
   `completeness`   double
 )
 COMMENT 'Daily figures per symbol and trading day built from the one-minute bars: session VWAP, average price, volume, range, open-to-close and previous-close-to-close change, realized volatility of the minute returns, and bars present / expected.'
-PARTITIONED BY (`trade_date` date)
-STORED AS PARQUET
-LOCATION '${lake}/gold/daily_kpis/'
-TBLPROPERTIES ('classification' = 'parquet')
+PARTITIONED BY (`trade_date`)
+LOCATION '${lake}/tables/gold/daily_kpis/'
+TBLPROPERTIES ('table_type' = 'ICEBERG')

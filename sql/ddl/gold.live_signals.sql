@@ -1,12 +1,17 @@
 -- gold.live_signals
--- Signals on the stream, one row per symbol, trigger quote time and signal (MOVE, CROSS_UP, CROSS_DOWN, VOLUME_SURGE, RULE); each condition crossing fires once.
+-- Signals on the stream, one row per symbol, trigger quote (ts, UTC) and signal: MOVE
+-- (more than 5% from the previous close), CROSS_UP / CROSS_DOWN (SMA-5 over SMA-20 of
+-- one-minute closes), VOLUME_SURGE (a minute's volume over 3x its usual), RULE (a user
+-- rule, named in rule). Each condition crossing fires once; the day's rows are the same
+-- whatever order the quotes arrived in. detected_at: when the platform recorded it.
 --
--- Written by the S3 Parquet IO manager, which registers this table and every partition
--- in Glue itself. Each partition points at its current version (a sub-prefix such as
--- trade_date=2024-07-05/v=<version>/), so register partitions through the IO manager,
--- never with MSCK REPAIR TABLE or a crawler. ${lake} is s3://<bucket>/<prefix>.
-CREATE EXTERNAL TABLE IF NOT EXISTS gold.live_signals (
+-- An Apache Iceberg table (Athena engine 3). The Iceberg IO manager creates it in Glue on
+-- its first write; this statement creates the same (empty) table from Athena.
+-- Query it like any table: Athena reads the current snapshot and prunes on trade_date.
+-- ${lake} is s3://<bucket>/<prefix>.
+CREATE TABLE IF NOT EXISTS gold.live_signals (
   `symbol`       string,
+  `trade_date`   date,
   `ts`           timestamp,
   `signal`       string,
   `rule`         string,
@@ -14,8 +19,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS gold.live_signals (
   `reason`       string,
   `detected_at`  timestamp
 )
-COMMENT 'Signals on the stream, one row per symbol, trigger quote time and signal (MOVE, CROSS_UP, CROSS_DOWN, VOLUME_SURGE, RULE); each condition crossing fires once.'
-PARTITIONED BY (`trade_date` date)
-STORED AS PARQUET
-LOCATION '${lake}/gold/live_signals/'
-TBLPROPERTIES ('classification' = 'parquet')
+COMMENT 'Signals on the stream, one row per symbol, trigger quote (ts, UTC) and signal: MOVE (more than 5% from the previous close), CROSS_UP / CROSS_DOWN (SMA-5 over SMA-20 of one-minute closes), VOLUME_SURGE (a minute''s volume over 3x its usual), RULE (a user rule, named in rule). Each condition crossing fires once; the day''s rows are the same whatever order the quotes arrived in. detected_at: when the platform recorded it.'
+PARTITIONED BY (`trade_date`)
+LOCATION '${lake}/tables/gold/live_signals/'
+TBLPROPERTIES ('table_type' = 'ICEBERG')

@@ -1,18 +1,20 @@
 -- gold.minute_volume_profile
--- Each symbol's mean one-minute volume per minute of the session over the 20 sessions up to trade_date (the baseline of VOLUME_SURGE).
+-- Each symbol's usual volume per minute of the session: the mean one-minute bar volume
+-- over the 20 sessions up to trade_date. The next session's VOLUME_SURGE signals compare
+-- each minute with it.
 --
--- Written by the S3 Parquet IO manager, which registers this table and every partition
--- in Glue itself. Each partition points at its current version (a sub-prefix such as
--- trade_date=2024-07-05/v=<version>/), so register partitions through the IO manager,
--- never with MSCK REPAIR TABLE or a crawler. ${lake} is s3://<bucket>/<prefix>.
-CREATE EXTERNAL TABLE IF NOT EXISTS gold.minute_volume_profile (
+-- An Apache Iceberg table (Athena engine 3). The Iceberg IO manager creates it in Glue on
+-- its first write; this statement creates the same (empty) table from Athena.
+-- Query it like any table: Athena reads the current snapshot and prunes on trade_date.
+-- ${lake} is s3://<bucket>/<prefix>.
+CREATE TABLE IF NOT EXISTS gold.minute_volume_profile (
   `symbol`      string,
+  `trade_date`  date,
   `minute`      int,
   `avg_volume`  double,
   `sessions`    int
 )
-COMMENT 'Each symbol's mean one-minute volume per minute of the session over the 20 sessions up to trade_date (the baseline of VOLUME_SURGE).'
-PARTITIONED BY (`trade_date` date)
-STORED AS PARQUET
-LOCATION '${lake}/gold/minute_volume_profile/'
-TBLPROPERTIES ('classification' = 'parquet')
+COMMENT 'Each symbol''s usual volume per minute of the session: the mean one-minute bar volume over the 20 sessions up to trade_date. The next session''s VOLUME_SURGE signals compare each minute with it.'
+PARTITIONED BY (`trade_date`)
+LOCATION '${lake}/tables/gold/minute_volume_profile/'
+TBLPROPERTIES ('table_type' = 'ICEBERG')

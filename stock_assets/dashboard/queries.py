@@ -17,18 +17,17 @@ import pandas as pd
 from stock_assets.resources.sql_engine import DuckDBSqlEngine, SqlEngine
 from stock_assets.settings import Settings
 
-# Sessions in the 7- and 30-day averages of the symbol page, and calendar days read before
-# the range so that both are defined from its first day (30 sessions fit in 50 days).
-AVERAGES = (7, 30)
+# Calendar days read before the range so that the symbol page's 7- and 30-session averages
+# are defined from its first day (30 sessions fit in 50 days).
 AVERAGE_WARMUP_DAYS = 50
 # Where a symbol's daily bars come from, by the basis the page offers. Split-adjusted bars
 # (gold.adjusted_prices) join here once corporate actions are in the warehouse.
 PRICE_TABLES = {"raw": "silver.prices"}
-REJECTS_SHOWN = 500
 INDICATOR_COLUMNS = (
     "sma_5, sma_20, sma_50, bb_upper, bb_middle, bb_lower, macd, macd_signal, macd_hist, "
     "rsi_14, volatility_20, pct_change"
 )
+INDICATOR_SELECT = ", ".join(f"i.{column.strip()}" for column in INDICATOR_COLUMNS.split(","))
 
 
 def engine_from_env() -> SqlEngine:
@@ -134,25 +133,24 @@ class Warehouse:
     ) -> pd.DataFrame:
         """Daily bars with their indicators and 7/30-session averages of the close."""
         table = PRICE_TABLES[basis]  # a constant of this module, never user text
-        short, long = AVERAGES
         statement = f"""
             WITH bars AS (
                 SELECT p.trade_date, p.open, p.high, p.low, p.close, p.volume,
                     avg(p.close) OVER (ORDER BY p.trade_date
-                        ROWS BETWEEN {short - 1} PRECEDING AND CURRENT ROW) AS avg_{short}d,
+                        ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS avg_7d,
                     count(p.close) OVER (ORDER BY p.trade_date
-                        ROWS BETWEEN {short - 1} PRECEDING AND CURRENT ROW) AS n_{short}d,
+                        ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS n_7d,
                     avg(p.close) OVER (ORDER BY p.trade_date
-                        ROWS BETWEEN {long - 1} PRECEDING AND CURRENT ROW) AS avg_{long}d,
+                        ROWS BETWEEN 29 PRECEDING AND CURRENT ROW) AS avg_30d,
                     count(p.close) OVER (ORDER BY p.trade_date
-                        ROWS BETWEEN {long - 1} PRECEDING AND CURRENT ROW) AS n_{long}d
+                        ROWS BETWEEN 29 PRECEDING AND CURRENT ROW) AS n_30d
                 FROM {table} p
                 WHERE p.symbol = ? AND p.trade_date BETWEEN ? AND ?
             )
             SELECT b.trade_date, b.open, b.high, b.low, b.close, b.volume,
-                CASE WHEN b.n_{short}d = {short} THEN b.avg_{short}d END AS avg_{short}d,
-                CASE WHEN b.n_{long}d = {long} THEN b.avg_{long}d END AS avg_{long}d,
-                {", ".join(f"i.{c.strip()}" for c in INDICATOR_COLUMNS.split(","))}
+                CASE WHEN b.n_7d = 7 THEN b.avg_7d END AS avg_7d,
+                CASE WHEN b.n_30d = 30 THEN b.avg_30d END AS avg_30d,
+                {INDICATOR_SELECT}
             FROM bars b
             LEFT JOIN gold.indicators i
                 ON i.symbol = ? AND i.trade_date = b.trade_date
@@ -195,7 +193,7 @@ class Warehouse:
         return self._query(
             "SELECT trade_date, symbol, reason, source, object_key, record_no, payload "
             "FROM silver.price_rejects WHERE trade_date BETWEEN ? AND ? "
-            f"ORDER BY trade_date DESC, symbol, record_no LIMIT {REJECTS_SHOWN}",
+            "ORDER BY trade_date DESC, symbol, record_no LIMIT 500",  # the newest 500 shown
             start,
             end,
         )
