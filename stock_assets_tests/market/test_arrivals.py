@@ -61,3 +61,32 @@ def test_run_key_depends_on_keys_and_versions_not_order():
     a, b = obj("a", 1), obj("b", 2)
     assert run_key([a, b]) == run_key([b, a])
     assert run_key([a]) != run_key([obj("a", 1, version="v2")])
+
+
+def test_the_seen_set_remembers_each_version_taken_inside_the_window():
+    _, cursor = new_arrivals([obj("a", 100), obj("b", 200)], ArrivalCursor())
+    assert cursor.seen == {
+        ("a", "v1", T0 + dt.timedelta(seconds=100)),
+        ("b", "v1", T0 + dt.timedelta(seconds=200)),
+    }
+    assert cursor.has_seen(obj("a", 100)) and not cursor.has_seen(obj("a", 100, version="v2"))
+
+
+def test_the_seen_set_keeps_earlier_entries_still_inside_the_window():
+    # "a" was taken in an earlier tick; it is still within settle of the new watermark, so
+    # listing it again (a late-visible object lists beside it) must not take it twice.
+    _, cursor = new_arrivals([obj("a", 100)], ArrivalCursor())
+    fresh, cursor = new_arrivals([obj("a", 100), obj("b", 160)], cursor)
+    assert [o.key for o in fresh] == ["b"]
+    assert ("a", "v1", T0 + dt.timedelta(seconds=100)) in cursor.seen
+    again, _ = new_arrivals([obj("a", 100), obj("b", 160)], cursor)
+    assert again == []
+
+
+def test_the_seen_set_forgets_entries_older_than_the_window():
+    settle = dt.timedelta(seconds=60)
+    _, cursor = new_arrivals([obj("a", 0)], ArrivalCursor(), settle=settle)
+    _, cursor = new_arrivals([obj("b", 61)], cursor, settle=settle)
+    assert {key for key, _, _ in cursor.seen} == {"b"}  # "a" can no longer be listed as new
+    _, cursor = new_arrivals([obj("c", 120)], cursor, settle=settle)
+    assert {key for key, _, _ in cursor.seen} == {"b", "c"}  # 61 is within 60 s of 120
