@@ -90,3 +90,22 @@ def test_the_seen_set_forgets_entries_older_than_the_window():
     assert {key for key, _, _ in cursor.seen} == {"b"}  # "a" can no longer be listed as new
     _, cursor = new_arrivals([obj("c", 120)], cursor, settle=settle)
     assert {key for key, _, _ in cursor.seen} == {"b", "c"}  # 61 is within 60 s of 120
+
+
+def test_an_object_exactly_settle_before_the_watermark_is_still_new():
+    settle = dt.timedelta(seconds=60)
+    _, cursor = new_arrivals([obj("a", 100)], ArrivalCursor(), settle=settle)
+    fresh, cursor = new_arrivals([obj("late", 40), obj("older", 39)], cursor, settle=settle)
+    assert [o.key for o in fresh] == ["late"]
+    assert ("a", "v1", T0 + dt.timedelta(seconds=100)) in cursor.seen  # 40 s back: kept
+
+
+def test_at_most_limit_objects_are_taken_by_default():
+    listing = [obj(f"k{n:04d}", n) for n in range(1001)]
+    fresh, cursor = new_arrivals(listing, ArrivalCursor())
+    assert len(fresh) == 1000 and cursor.watermark == T0 + dt.timedelta(seconds=999)
+
+
+def test_the_run_key_is_32_hex_digits():
+    key = run_key([obj("a", 1)])
+    assert key.startswith("landing-") and len(key) == len("landing-") + 32

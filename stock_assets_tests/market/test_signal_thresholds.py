@@ -138,3 +138,30 @@ def test_a_close_on_the_bollinger_band_is_not_a_breakout(
     (value,) = out["value"]
     assert np.sign(value) == direction
     assert value == pytest.approx(100 * OUTSIDE * direction, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"anomaly_pct": -0.1}, "anomaly_pct must be >= 0, got -0.1"),
+        ({"volume_spike_ratio": 0.0}, "volume_spike_ratio must be > 0, got 0.0"),
+        ({"volume_window": 0}, "volume_window must be a positive integer, got 0"),
+        ({"volume_window": 2.5}, "volume_window must be a positive integer, got 2.5"),
+    ],
+)
+def test_thresholds_outside_their_range_are_refused(fields: dict, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        SignalThresholds(**fields)
+    assert str(raised.value) == message
+
+
+def test_the_smallest_thresholds_are_accepted() -> None:
+    smallest = SignalThresholds(anomaly_pct=0.0, volume_spike_ratio=1e-9, volume_window=1)
+    assert smallest.history_bars == 1
+    # Any move at all is an anomaly; the previous row alone is the volume baseline, and
+    # an equal volume is above a ratio that small.
+    assert fired(rows(3, pct_change=[0.0, 0.0, 0.01]), smallest) == {
+        (1, VOLUME_SPIKE),
+        (2, VOLUME_SPIKE),
+        (2, ANOMALY),
+    }
