@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "MUTATION.md"
 BASELINE = ROOT / "docs" / "mutation-baseline.json"
+# Surviving mutants judged equivalent (no test can tell them apart): name -> why.
+EQUIVALENT = ROOT / "docs" / "mutation-equivalent.json"
 MUTMUT = Path(sys.executable).with_name("mutmut")
 # mutmut's exit codes of a mutant's test run (mutmut/stats.py).
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
@@ -86,6 +88,7 @@ def report(found: dict[str, dict[str, str]]) -> str:
         )
     lines += ["", f"Overall: {score(everything):.1f}% of {len(everything)} mutants.", ""]
     lines += ["## Surviving mutants", "", "`mutmut show NAME` prints a mutant's diff.", ""]
+    equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     by_module: dict[str, list[str]] = defaultdict(list)
     for path, statuses in found.items():
         by_module[path] += sorted(
@@ -94,7 +97,11 @@ def report(found: dict[str, dict[str, str]]) -> str:
     for path, names in by_module.items():
         if names:
             lines += [f"### {path}", ""]
-            lines += [f"- `{name}` ({found[path][name]})" for name in names]
+            lines += [
+                f"- `{name}` ({found[path][name]}): "
+                + (f"equivalent: {equivalent[name]}" if name in equivalent else "not explained yet")
+                for name in names
+            ]
             lines.append("")
     return "\n".join(lines)
 
@@ -104,7 +111,11 @@ def main() -> int:
     parser.add_argument("--changed-since", metavar="REF", help="only modules touched since REF")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--update-baseline", action="store_true")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report only")
     args = parser.parse_args()
+    if args.report_only:
+        REPORT.write_text(report(results(modules())) + "\n")
+        return 0
     paths = modules()
     if args.changed_since:
         paths = touched(args.changed_since, paths)

@@ -109,3 +109,8 @@ def test_at_most_limit_objects_are_taken_by_default():
 def test_the_run_key_is_32_hex_digits():
     key = run_key([obj("a", 1)])
     assert key.startswith("landing-") and len(key) == len("landing-") + 32
+
+
+def test_an_empty_cursor_round_trips_through_json():
+    assert ArrivalCursor.from_json(ArrivalCursor().to_json()) == ArrivalCursor()
+    assert ArrivalCursor.from_json(None) == ArrivalCursor()
