@@ -61,10 +61,15 @@ def results(paths: list[str]) -> dict[str, dict[str, str]]:
     return found
 
 
-def score(statuses: dict[str, str]) -> float:
+def score(statuses: dict[str, str]) -> float | None:
+    """Percent of the judged mutants killed; None when none was judged yet."""
     counts = Counter(statuses.values())
     judged = sum(counts[s] for s in COUNTED)
-    return 100.0 * (counts["killed"] + counts["timeout"]) / judged if judged else 100.0
+    return 100.0 * (counts["killed"] + counts["timeout"]) / judged if judged else None
+
+
+def percent(value: float | None) -> str:
+    return "not run" if value is None else f"{value:.1f}%"
 
 
 def report(found: dict[str, dict[str, str]]) -> str:
@@ -84,9 +89,10 @@ def report(found: dict[str, dict[str, str]]) -> str:
         everything.update(statuses)
         lines.append(
             f"| {path} | {len(statuses)} | {counts['killed'] + counts['timeout']} | "
-            f"{counts['survived']} | {counts['no tests']} | {score(statuses):.1f}% |"
+            f"{counts['survived']} | {counts['no tests']} | {percent(score(statuses))} |"
         )
-    lines += ["", f"Overall: {score(everything):.1f}% of {len(everything)} mutants.", ""]
+    judged = {name: status for name, status in everything.items() if status != "not checked"}
+    lines += ["", f"Overall: {percent(score(judged))} of {len(judged)} mutants run.", ""]
     lines += ["## Surviving mutants", "", "`mutmut show NAME` prints a mutant's diff.", ""]
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     by_module: dict[str, list[str]] = defaultdict(list)
@@ -130,7 +136,7 @@ def main() -> int:
     )
     found = results(paths)
     REPORT.write_text(report(results(modules())) + "\n")
-    scores = {path: round(score(found[path]), 1) for path in paths}
+    scores = {path: round(s, 1) for path in paths if (s := score(found[path])) is not None}
     if args.update_baseline:
         recorded = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
         BASELINE.write_text(json.dumps({**recorded, **scores}, indent=2, sort_keys=True) + "\n")

@@ -114,3 +114,12 @@ def test_the_run_key_is_32_hex_digits():
 def test_an_empty_cursor_round_trips_through_json():
     assert ArrivalCursor.from_json(ArrivalCursor().to_json()) == ArrivalCursor()
     assert ArrivalCursor.from_json(None) == ArrivalCursor()
+
+
+def test_an_entry_exactly_settle_older_than_the_watermark_is_remembered():
+    settle = dt.timedelta(seconds=60)
+    _, cursor = new_arrivals([obj("a", 0)], ArrivalCursor(), settle=settle)
+    _, cursor = new_arrivals([obj("a", 0), obj("b", 60)], cursor, settle=settle)
+    assert {key for key, _, _ in cursor.seen} == {"a", "b"}
+    again, _ = new_arrivals([obj("a", 0), obj("b", 60)], cursor, settle=settle)
+    assert again == []  # "a" is still listable (at the window's floor) and not taken twice
