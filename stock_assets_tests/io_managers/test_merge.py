@@ -203,3 +203,25 @@ def test_a_batch_repeating_a_stored_key_changes_it_once():
     stored = snap([("AAPL", "2024-07-05 14:00", 9.0)])
     new = snap([("AAPL", "2024-07-05 15:00", 10.0), ("AAPL", "2024-07-05 15:00", 11.0)])
     assert merge_frames(stored, new, SNAPSHOT).price.tolist() == [10.0]
+
+
+def test_a_merge_returns_the_table_s_columns_on_a_fresh_index():
+    stored = snap([("AAPL", "2024-07-05 15:00", 10.0)]).set_axis([7])
+    new = snap([("MSFT", "2024-07-05 15:00", 20.0)]).set_axis([9])
+    for merged in (
+        merge_frames(stored.iloc[:0], new, HISTORY),
+        merge_frames(stored, new.iloc[:0], HISTORY),
+    ):
+        assert list(merged.columns) == list(new.columns) and list(merged.index) == [0]
+
+
+def test_a_spec_reads_metadata_values_dagster_wraps():
+    wrapped = {name: dg.MetadataValue.json(value) for name, value in BARS.metadata().items()}
+    assert merge_spec(wrapped) == BARS
+
+
+def test_a_fallback_without_a_scope_is_refused():
+    with pytest.raises(
+        ValueError, match=r"^a merge fallback needs a scope, and a scope a fallback$"
+    ):
+        MergeSpec(keys=("symbol",), fallback=("source", "stream"))
