@@ -80,8 +80,8 @@ def report(found: dict[str, dict[str, str]]) -> str:
         "pyproject.toml). Score = killed / (killed + survived + no tests + suspicious); a",
         "timeout counts as killed; mutants not checked yet are left out.",
         "",
-        "| module | mutants | killed | survived | no tests | score |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| module | mutants | killed | survived | no tests | not run | score |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     everything: dict[str, str] = {}
     for path, statuses in found.items():
@@ -89,7 +89,8 @@ def report(found: dict[str, dict[str, str]]) -> str:
         everything.update(statuses)
         lines.append(
             f"| {path} | {len(statuses)} | {counts['killed'] + counts['timeout']} | "
-            f"{counts['survived']} | {counts['no tests']} | {percent(score(statuses))} |"
+            f"{counts['survived']} | {counts['no tests']} | {counts['not checked']} | "
+            f"{percent(score(statuses))} |"
         )
     judged = {name: status for name, status in everything.items() if status != "not checked"}
     lines += ["", f"Overall: {percent(score(judged))} of {len(judged)} mutants run.", ""]
