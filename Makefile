@@ -14,7 +14,7 @@ export DAGSTER_HOME ?= $(STOCK_ASSETS_DATA_DIR)/dagster_home
 
 .PHONY: run test check audit dev dashboard home bench clean snapshots stack-up stack-down \
 	stack-status \
-	install install-test lock lock-check upgrade-check
+	install install-test lock lock-check upgrade-check mutation
 
 # The virtual environment with uv bootstrapped by pip: a fresh machine needs only Python.
 $(UV):
@@ -46,6 +46,12 @@ test: install-test
 ## snapshots: rewrite stock_assets_tests/snapshots/ from the current definitions (then commit)
 snapshots: install-test
 	$(BIN)/pytest -q stock_assets_tests/test_definitions_snapshot.py --update-snapshots
+
+## mutation: mutation score of the guarantee-carrying modules (pyproject's [tool.mutmut]);
+## writes docs/MUTATION.md and fails below docs/mutation-baseline.json. ARGS=--changed-since main
+## limits it to the modules a change touched.
+mutation: install-test
+	$(BIN)/python scripts/mutation.py $(ARGS)
 
 ## check: lint, validate the Dagster definitions, and fail if docs/RELIABILITY.md is stale
 check: install-test home

@@ -285,6 +285,39 @@ def test_a_failing_blocking_check_on_silver_stops_gold(blocked):
     assert "high >= max(open, close)" in values.metadata["failing_sample"].value
 
 
+def break_one_bar(raw_quotes: pd.DataFrame, ingested_at: dt.datetime) -> CleanResult:
+    """Clean, then give one bar high < low: only the blocking values check can notice (the
+    indicators read closes only, so nothing else would stop gold)."""
+    result = clean_prices(raw_quotes, ingested_at)
+    bad = result.prices.copy()
+    bad.loc[bad.index[-1], "high"] = bad.loc[bad.index[-1], "low"] - 1.0
+    return CleanResult(bad, result.rejects, 0)
+
+
+@pytest.mark.slow
+def test_a_blocking_only_failure_keeps_gold_from_starting(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    day = BLOCKED_DAYS[0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(prices, "clean_prices", break_one_bar)
+        result = run_batch(tmp_path, instance, (day, day), with_checks=True)
+    assert not result.success
+    silver = {k.name: e for k, e in results(result).items() if k.asset_key == checks.PRICES_KEY}
+    failed = {name for name, e in silver.items() if not e.passed}
+    assert failed == {"values"}  # the bad bar, nothing else
+    values = silver["values"]
+    assert values.blocking and values.severity == dg.AssetCheckSeverity.ERROR
+    started = {
+        e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START
+    }
+    failed_steps = {
+        e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE
+    }
+    assert "prices" in started
+    assert failed_steps <= {"silver__prices_checks"}  # no asset step failed on its own
+    assert not {s for s in started if s.startswith("gold__")}  # gold never started
+
+
 class RecordingSink(AlertSink):
     sent: ClassVar[list[dict]] = []
 

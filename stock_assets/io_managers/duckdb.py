@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import Field
 
-from stock_assets.io_managers.merge import MergeSpec, merge_spec
+from stock_assets.io_managers.merge import MergeSpec, merge_spec, one_row_per_key
 from stock_assets.io_managers.table_metadata import (
     PARTITION_COLUMN,
     output_metadata,
@@ -61,11 +61,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             _create(conn, table, obj)
             if spec is None:  # merged assets keep their stored rows
                 conn.execute(f"DELETE FROM {table}{where}", params)
-            if not obj.empty:
+            rows = one_row_per_key(obj, spec) if spec else obj
+            if not rows.empty:
                 # DuckDB scans Arrow in parallel, while it converts pandas' Python strings
                 # one by one. One converting thread: the columns are quick, and hand-offs
                 # cost more on busy CPUs.
-                conn.register(_FRAME, pa.Table.from_pandas(obj, preserve_index=False, nthreads=1))
+                conn.register(_FRAME, pa.Table.from_pandas(rows, preserve_index=False, nthreads=1))
                 if spec:
                     _merge(conn, table, spec)
                 else:

@@ -9,6 +9,8 @@ history: each quote is written once, so re-delivered files change nothing). With
 better rows: in a scope (symbol and day) where any row has another value, stored or new,
 the fallback rows are removed and new ones are not written (vendor bars replace the
 stream-derived bars of a closed session, and a late stream file never brings them back).
+A batch that repeats a key writes one row for it, as if its rows came one at a time: the
+first, or with `merge_newest_by` the first of the largest.
 Every IO manager implements these semantics, so asset code is the same in every mode.
 """
 
@@ -82,11 +84,21 @@ def drop_fallback_rows(
     return keep(stored), keep(new)
 
 
+def one_row_per_key(new: pd.DataFrame, spec: MergeSpec) -> pd.DataFrame:
+    """The batch with one row per key: the first, or the first of the newest (every writer
+    merges this, so a batch that repeats a key lands the same in every store)."""
+    keys = list(spec.keys)
+    if not spec.newest_by:
+        return new.drop_duplicates(keys)
+    newest_first = new.sort_values(spec.newest_by, ascending=False, kind="stable")
+    return newest_first.drop_duplicates(keys).sort_index()
+
+
 def merge_frames(stored: pd.DataFrame, new: pd.DataFrame, spec: MergeSpec) -> pd.DataFrame:
     """The merged table for stores that rewrite whole files (S3 Parquet)."""
-    stored, new = drop_fallback_rows(stored, new, spec)
+    stored, new = drop_fallback_rows(stored, one_row_per_key(new, spec), spec)
     if stored.empty:
-        return new.drop_duplicates(list(spec.keys)).reset_index(drop=True)
+        return new.reset_index(drop=True)
     if new.empty:
         return stored.reset_index(drop=True)
     both = pd.concat([stored.assign(_stored=1), new.assign(_stored=0)], ignore_index=True)

@@ -13,7 +13,7 @@ not TA-Lib functions; conventions chosen here:
 * ``volatility_20``: sample standard deviation (ddof=1) of the last 20 daily log returns
   ln(close_t / close_t-1), annualised by sqrt(252); the first value is on bar 20
   (``talib.STDDEV`` of the returns, scaled from the population to the sample deviation).
-* ``pct_change``: 100 x (close / previous close - 1); NULL on a symbol's first row.
+* ``pct_change``: (close - previous close) x 100 / previous close; NULL on a symbol's first row.
 
 History: SMA, Bollinger, volatility and pct_change only look ``LOOKBACK_BARS`` rows back,
 but EMA, MACD and RSI are recursive: their value on a day depends on the seed bar at the
@@ -238,7 +238,9 @@ def _symbol_indicators(close: np.ndarray, out: np.ndarray) -> None:
     for name in ("pct_change", "volatility_20"):
         col[name][: LOOKBACK_BARS[name]] = np.nan
     ratio = close[1:] / close[:-1]
-    col["pct_change"][1:] = 100.0 * (ratio - 1.0)
+    # The difference first: exact for round moves (100 -> 105 is 5.0, where the ratio's
+    # 1.05 - 1 is not), so a move exactly at a signal threshold is judged as such.
+    col["pct_change"][1:] = (close[1:] - close[:-1]) * 100.0 / close[:-1]
     window = LOOKBACK_BARS["volatility_20"]
     if len(ratio) >= window:
         # TA-Lib's STDDEV is the population one: sqrt(n / (n - 1)) makes it the sample's.

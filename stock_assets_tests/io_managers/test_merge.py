@@ -3,6 +3,7 @@
 import dagster as dg
 import duckdb
 import pandas as pd
+import pytest
 
 from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.io_managers.merge import MergeSpec, merge_frames, merge_spec
@@ -142,3 +143,85 @@ def test_duckdb_fallback_merge_matches_the_reference(tmp_path):
     assert expected.sort_values(["symbol", "minute"])[columns].values.tolist() == (
         stored[columns].values.tolist()
     )
+
+
+# One batch repeating keys, written to an empty table: AAPL three times (15:01 twice, the
+# first of them is the newest row), MSFT twice at the same ts (the first wins).
+REPEATS = [
+    ("AAPL", "2024-07-05 15:00", 10.0),
+    ("AAPL", "2024-07-05 15:01", 11.0),
+    ("AAPL", "2024-07-05 15:01", 12.0),
+    ("MSFT", "2024-07-05 15:00", 20.0),
+    ("MSFT", "2024-07-05 15:00", 21.0),
+]
+FIRST_WRITE = {
+    "newest": [("AAPL", "2024-07-05 15:01", 11.0), ("MSFT", "2024-07-05 15:00", 20.0)],
+    "first": [
+        ("AAPL", "2024-07-05 15:00", 10.0),
+        ("AAPL", "2024-07-05 15:01", 11.0),
+        ("MSFT", "2024-07-05 15:00", 20.0),
+    ],
+}
+
+
+def written_by_duckdb(tmp_path, spec: MergeSpec, batch: pd.DataFrame) -> list[tuple]:
+    database = str(tmp_path / "w.duckdb")
+
+    @dg.asset(key=["gold", "latest_snapshot"], metadata=spec.metadata())
+    def repeated() -> pd.DataFrame:
+        return batch
+
+    assert dg.materialize(
+        [repeated], resources={"io_manager": WarehouseIOManager(database=database)}
+    ).success
+    with duckdb.connect(database, read_only=True) as conn:
+        return conn.execute(
+            "SELECT symbol, strftime(ts, '%Y-%m-%d %H:%M'), price FROM gold.latest_snapshot "
+            "ORDER BY symbol, ts"
+        ).fetchall()
+
+
+def written_by_pandas(spec: MergeSpec, batch: pd.DataFrame) -> list[tuple]:
+    merged = merge_frames(batch.iloc[:0], batch, spec).sort_values(["symbol", "ts"])
+    return [(s, f"{t:%Y-%m-%d %H:%M}", p) for s, t, p in merged[["symbol", "ts", "price"]].values]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [(SNAPSHOT, FIRST_WRITE["newest"]), (HISTORY, FIRST_WRITE["first"])],
+    ids=["newest-by-ts", "first-row"],
+)
+def test_a_first_write_repeating_keys_lands_one_row_per_key_in_both_writers(
+    tmp_path, spec: MergeSpec, expected: list[tuple]
+):
+    batch = conform(snap(REPEATS), LATEST_SNAPSHOT)
+    assert written_by_pandas(spec, batch) == expected
+    assert written_by_duckdb(tmp_path, spec, batch) == expected
+
+
+def test_a_batch_repeating_a_stored_key_changes_it_once():
+    stored = snap([("AAPL", "2024-07-05 14:00", 9.0)])
+    new = snap([("AAPL", "2024-07-05 15:00", 10.0), ("AAPL", "2024-07-05 15:00", 11.0)])
+    assert merge_frames(stored, new, SNAPSHOT).price.tolist() == [10.0]
+
+
+def test_a_merge_returns_the_table_s_columns_on_a_fresh_index():
+    stored = snap([("AAPL", "2024-07-05 15:00", 10.0)]).set_axis([7])
+    new = snap([("MSFT", "2024-07-05 15:00", 20.0)]).set_axis([9])
+    for merged in (
+        merge_frames(stored.iloc[:0], new, HISTORY),
+        merge_frames(stored, new.iloc[:0], HISTORY),
+    ):
+        assert list(merged.columns) == list(new.columns) and list(merged.index) == [0]
+
+
+def test_a_spec_reads_metadata_values_dagster_wraps():
+    wrapped = {name: dg.MetadataValue.json(value) for name, value in BARS.metadata().items()}
+    assert merge_spec(wrapped) == BARS
+
+
+def test_a_fallback_without_a_scope_is_refused():
+    with pytest.raises(
+        ValueError, match=r"^a merge fallback needs a scope, and a scope a fallback$"
+    ):
+        MergeSpec(keys=("symbol",), fallback=("source", "stream"))

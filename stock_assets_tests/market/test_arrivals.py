@@ -61,3 +61,65 @@ def test_run_key_depends_on_keys_and_versions_not_order():
     a, b = obj("a", 1), obj("b", 2)
     assert run_key([a, b]) == run_key([b, a])
     assert run_key([a]) != run_key([obj("a", 1, version="v2")])
+
+
+def test_the_seen_set_remembers_each_version_taken_inside_the_window():
+    _, cursor = new_arrivals([obj("a", 100), obj("b", 200)], ArrivalCursor())
+    assert cursor.seen == {
+        ("a", "v1", T0 + dt.timedelta(seconds=100)),
+        ("b", "v1", T0 + dt.timedelta(seconds=200)),
+    }
+    assert cursor.has_seen(obj("a", 100)) and not cursor.has_seen(obj("a", 100, version="v2"))
+
+
+def test_the_seen_set_keeps_earlier_entries_still_inside_the_window():
+    # "a" was taken in an earlier tick; it is still within settle of the new watermark, so
+    # listing it again (a late-visible object lists beside it) must not take it twice.
+    _, cursor = new_arrivals([obj("a", 100)], ArrivalCursor())
+    fresh, cursor = new_arrivals([obj("a", 100), obj("b", 160)], cursor)
+    assert [o.key for o in fresh] == ["b"]
+    assert ("a", "v1", T0 + dt.timedelta(seconds=100)) in cursor.seen
+    again, _ = new_arrivals([obj("a", 100), obj("b", 160)], cursor)
+    assert again == []
+
+
+def test_the_seen_set_forgets_entries_older_than_the_window():
+    settle = dt.timedelta(seconds=60)
+    _, cursor = new_arrivals([obj("a", 0)], ArrivalCursor(), settle=settle)
+    _, cursor = new_arrivals([obj("b", 61)], cursor, settle=settle)
+    assert {key for key, _, _ in cursor.seen} == {"b"}  # "a" can no longer be listed as new
+    _, cursor = new_arrivals([obj("c", 120)], cursor, settle=settle)
+    assert {key for key, _, _ in cursor.seen} == {"b", "c"}  # 61 is within 60 s of 120
+
+
+def test_an_object_exactly_settle_before_the_watermark_is_still_new():
+    settle = dt.timedelta(seconds=60)
+    _, cursor = new_arrivals([obj("a", 100)], ArrivalCursor(), settle=settle)
+    fresh, cursor = new_arrivals([obj("late", 40), obj("older", 39)], cursor, settle=settle)
+    assert [o.key for o in fresh] == ["late"]
+    assert ("a", "v1", T0 + dt.timedelta(seconds=100)) in cursor.seen  # 40 s back: kept
+
+
+def test_at_most_limit_objects_are_taken_by_default():
+    listing = [obj(f"k{n:04d}", n) for n in range(1001)]
+    fresh, cursor = new_arrivals(listing, ArrivalCursor())
+    assert len(fresh) == 1000 and cursor.watermark == T0 + dt.timedelta(seconds=999)
+
+
+def test_the_run_key_is_32_hex_digits():
+    key = run_key([obj("a", 1)])
+    assert key.startswith("landing-") and len(key) == len("landing-") + 32
+
+
+def test_an_empty_cursor_round_trips_through_json():
+    assert ArrivalCursor.from_json(ArrivalCursor().to_json()) == ArrivalCursor()
+    assert ArrivalCursor.from_json(None) == ArrivalCursor()
+
+
+def test_an_entry_exactly_settle_older_than_the_watermark_is_remembered():
+    settle = dt.timedelta(seconds=60)
+    _, cursor = new_arrivals([obj("a", 0)], ArrivalCursor(), settle=settle)
+    _, cursor = new_arrivals([obj("a", 0), obj("b", 60)], cursor, settle=settle)
+    assert {key for key, _, _ in cursor.seen} == {"a", "b"}
+    again, _ = new_arrivals([obj("a", 0), obj("b", 60)], cursor, settle=settle)
+    assert again == []  # "a" is still listable (at the window's floor) and not taken twice
