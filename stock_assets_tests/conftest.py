@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from stock_assets.io_managers import WarehouseIOManager
+from stock_assets.resources.alert_rules import AlertRulesResource
 from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.lake import LocalLake, S3Lake
 from stock_assets.resources.market_data import MarketDataResource
@@ -53,6 +54,7 @@ def local_resources(home: Path, **market: object) -> dict[str, object]:
         # Tests use fixed historical dates, so every signal counts as recent enough to alert.
         "alerts": LogAlertSink(max_age_days=100_000),
         "sql_engine": DuckDBSqlEngine(database=str(home / "warehouse.duckdb")),
+        "alert_rules": AlertRulesResource(),
     }
 
 

@@ -20,6 +20,8 @@ BLOCKING = {
     "gold.latest_snapshot": {"schema", "keys"},
     "silver.intraday_bars": {"schema", "keys", "values"},
     "gold.daily_kpis": {"schema", "keys", "values"},
+    "gold.live_signals": {"schema", "keys", "values"},
+    "gold.minute_volume_profile": {"schema", "keys", "values"},
 }
 
 

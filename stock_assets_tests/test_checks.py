@@ -84,7 +84,7 @@ def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
 def definitions(home: Path) -> dg.Definitions:
     """The code location's assets, checks and jobs on a test data home."""
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([prices, gold, stream, intraday, live, views]),
+        assets=dg.load_assets_from_modules([prices, gold, stream, views]),
         asset_checks=checks.ASSET_CHECKS,
         jobs=[daily_market_job, quality_job],
         sensors=[run_failure_alert_sensor],

@@ -112,3 +112,15 @@ def test_image_install_commands_build_a_working_environment(tmp_path: Path) -> N
     assert int(views) == len(list((ROOT / "sql" / "views").glob("*.sql")))
     installed = {path.name for path in (venv / "bin").iterdir()}
     assert "dagster-webserver" in installed and not {"uv", "pytest"} & installed
+
+
+def test_every_subpackage_is_in_the_package_list():
+    """The list in pyproject.toml is what the wheel and the image carry."""
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "stock_assets").rglob("__init__.py")
+    }
+    assert listed == found | {"stock_assets.sql"}
