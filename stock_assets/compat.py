@@ -106,7 +106,9 @@ def add_partition_metadata(
     Same result as ``context.add_asset_metadata(metadata, asset_key=key, partition_key=day)``
     per day (see the module docstring for why not that), which is what runs when the step
     no longer has the private accumulator."""
-    step = _metadata_step(context)
+    # Only for one-asset ops: on a multi-asset op (stream_assets, prices) the bulk entries
+    # did not reach the UI's per-partition events (deploy/test_ui_metadata.py caught it).
+    step = _metadata_step(context) if len(context.assets_def.keys) == 1 else None
     if step is None:
         for day, metadata in per_day.items():
             context.add_asset_metadata(metadata, asset_key=key, partition_key=day)

@@ -77,6 +77,7 @@ def test_stream_metadata_shows_the_table_and_each_partitions_own_rows(page, loca
     land(local_stack, "aapl.jsonl", newer)
     page.goto(f"{local_stack.url}/assets/gold/latest_snapshot")
     page.get_by_text("Row count").first.wait_for()
+    page.get_by_text("gold.latest_snapshot").first.wait_for()  # the metadata has rendered
     body = page.inner_text("body")
     assert body.split("Row count", 1)[1].split()[0] == str(len(symbols))
     assert "gold.latest_snapshot" in body  # the table name, not a file path
