@@ -185,8 +185,8 @@ def test_writer_processes_racing_on_one_partition_all_land_once(fault_proxy, rel
     reliability_record(
         "concurrency",
         "AWS mode, no pool: 4 writer processes merge into the same Iceberg partition at once",
-        f"all succeeded ({fault_proxy.stale_updates_refused} stale commits refused by Glue and "
-        f"redone on the winner's snapshot): {len(history)} rows, every quote once",
+        "all succeeded (any commit Glue refused as stale was redone on the winner's snapshot; "
+        f"how many varies with timing): {len(history)} rows, every quote once",
     )
 
 
