@@ -48,8 +48,8 @@ snapshots: install-test
 	$(BIN)/pytest -q stock_assets_tests/test_definitions_snapshot.py --update-snapshots
 
 ## mutation: mutation score of the guarantee-carrying modules (pyproject's [tool.mutmut]);
-## writes docs/MUTATION.md and fails below docs/mutation-baseline.json. ARGS=--changed-since main
-## limits it to the modules a change touched.
+## records docs/mutation-results.json, writes docs/MUTATION.md and fails below
+## docs/mutation-baseline.json. ARGS=--stale: only modules changed since measured.
 mutation: install-test
 	$(BIN)/python scripts/mutation.py $(ARGS)
 

@@ -1,24 +1,28 @@
 """Mutation score of the modules that carry the platform's guarantees (`make mutation`).
 
-Runs mutmut (configured in pyproject.toml's [tool.mutmut]) over those modules, or with
---changed-since REF over the ones a change touched since its merge base with REF, writes
-the score per module and every surviving mutant to docs/MUTATION.md, and exits non-zero
-when a module scores below docs/mutation-baseline.json. --update-baseline records the
-scores of this run as the new baseline instead.
+Runs mutmut (configured in pyproject.toml's [tool.mutmut]) over those modules and records
+each module's outcome in docs/mutation-results.json together with the hash of the source
+it was measured on, so the report (docs/MUTATION.md) survives a fresh checkout. Which
+modules run: all of them by default; with --stale only those whose source changed since
+their recorded run (what CI runs); with --changed-since REF those a change touched since
+its merge base with REF. Exits non-zero when a module that ran scores below
+docs/mutation-baseline.json; --update-baseline records this run's scores instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
 import tomllib
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "MUTATION.md"
+RESULTS = ROOT / "docs" / "mutation-results.json"
 BASELINE = ROOT / "docs" / "mutation-baseline.json"
 # Surviving mutants judged equivalent (no test can tell them apart): name -> why.
 EQUIVALENT = ROOT / "docs" / "mutation-equivalent.json"
@@ -26,12 +30,18 @@ MUTMUT = Path(sys.executable).with_name("mutmut")
 # mutmut's exit codes of a mutant's test run (mutmut/stats.py).
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
 COUNTED = ("killed", "timeout", "survived", "no tests", "suspicious")
+Results = dict[str, dict]  # module path -> {"source", "counts", "survivors"}
+UNRECORDED = "measured before results were recorded"  # runs older than the results file
 
 
 def modules() -> list[str]:
     """The mutated modules as file paths, from pyproject.toml."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     return list(config["tool"]["mutmut"]["only_mutate"])
+
+
+def source_hash(path: str) -> str:
+    return hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
 
 
 def dotted(path: str) -> str:
@@ -48,66 +58,88 @@ def touched(ref: str, candidates: list[str]) -> list[str]:
     return [path for path in candidates if path in changed]
 
 
-def results(paths: list[str]) -> dict[str, dict[str, str]]:
-    """Each mutant's status by module, from mutmut's .meta files."""
-    found: dict[str, dict[str, str]] = {}
-    for path in paths:
-        meta = ROOT / "mutants" / f"{path}.meta"
-        codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
-        found[path] = {
-            name: "not checked" if code is None else STATUS.get(code, "suspicious")
-            for name, code in codes.items()
-        }
-    return found
+def stale(recorded: Results, candidates: list[str]) -> list[str]:
+    """Modules never measured, or changed since they were."""
+    return [p for p in candidates if recorded.get(p, {}).get("source") != source_hash(p)]
 
 
-def score(statuses: dict[str, str]) -> float | None:
+def measured(path: str) -> dict[str, str]:
+    """Each mutant's status in this checkout's last mutmut run, from its .meta file."""
+    meta = ROOT / "mutants" / f"{path}.meta"
+    codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+    return {
+        name: "not checked" if code is None else STATUS.get(code, "suspicious")
+        for name, code in codes.items()
+    }
+
+
+def summary(path: str, statuses: dict[str, str]) -> dict:
+    """What the results file keeps of a module's run: counts and the survivors by name."""
+    return {
+        "source": source_hash(path),
+        "counts": dict(sorted(Counter(statuses.values()).items())),
+        "survivors": {
+            name: status
+            for name, status in sorted(statuses.items())
+            if status not in ("killed", "timeout", "not checked")
+        },
+    }
+
+
+def score(counts: dict[str, int]) -> float | None:
     """Percent of the judged mutants killed; None when none was judged yet."""
-    counts = Counter(statuses.values())
-    judged = sum(counts[s] for s in COUNTED)
-    return 100.0 * (counts["killed"] + counts["timeout"]) / judged if judged else None
+    judged = sum(counts.get(s, 0) for s in COUNTED)
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    return 100.0 * killed / judged if judged else None
 
 
 def percent(value: float | None) -> str:
     return "not run" if value is None else f"{value:.1f}%"
 
 
-def report(found: dict[str, dict[str, str]]) -> str:
+def report(recorded: Results) -> str:
+    equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     lines = [
         "# Mutation score",
         "",
         "Generated by `make mutation` (scripts/mutation.py, mutmut configured in",
-        "pyproject.toml). Score = killed / (killed + survived + no tests + suspicious); a",
-        "timeout counts as killed; mutants not checked yet are left out.",
+        "pyproject.toml) from docs/mutation-results.json. Score = killed / (killed + survived",
+        "+ no tests + suspicious); a timeout counts as killed; mutants not checked are left",
+        "out. `explained` counts survivors listed as equivalent, with the reason, below;",
+        "`current` says whether the module's source is still the one measured.",
         "",
-        "| module | mutants | killed | survived | no tests | not run | score |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| module | mutants | killed | survived | no tests | not run | explained | score "
+        "| current |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    everything: dict[str, str] = {}
-    for path, statuses in found.items():
-        counts = Counter(statuses.values())
-        everything.update(statuses)
+    overall: Counter[str] = Counter()
+    for path in modules():
+        entry = recorded.get(path)
+        if entry is None:
+            lines.append(f"| {path} | | | | | | | not run | |")
+            continue
+        counts = Counter(entry["counts"])
+        overall.update(counts)
+        explained = sum(name in equivalent for name in entry["survivors"])
+        current = {source_hash(path): "yes", UNRECORDED: "not recorded"}.get(
+            entry["source"], "no: changed since"
+        )
         lines.append(
-            f"| {path} | {len(statuses)} | {counts['killed'] + counts['timeout']} | "
+            f"| {path} | {sum(counts.values())} | {counts['killed'] + counts['timeout']} | "
             f"{counts['survived']} | {counts['no tests']} | {counts['not checked']} | "
-            f"{percent(score(statuses))} |"
+            f"{explained} | {percent(score(counts))} | {current} |"
         )
-    judged = {name: status for name, status in everything.items() if status != "not checked"}
-    lines += ["", f"Overall: {percent(score(judged))} of {len(judged)} mutants run.", ""]
+    judged = sum(overall[s] for s in COUNTED)
+    lines += ["", f"Overall: {percent(score(overall))} of {judged} mutants run.", ""]
     lines += ["## Surviving mutants", "", "`mutmut show NAME` prints a mutant's diff.", ""]
-    equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
-    by_module: dict[str, list[str]] = defaultdict(list)
-    for path, statuses in found.items():
-        by_module[path] += sorted(
-            n for n, s in statuses.items() if s not in ("killed", "timeout", "not checked")
-        )
-    for path, names in by_module.items():
-        if names:
+    for path in modules():
+        survivors = recorded.get(path, {}).get("survivors", {})
+        if survivors:
             lines += [f"### {path}", ""]
             lines += [
-                f"- `{name}` ({found[path][name]}): "
+                f"- `{name}` ({status}): "
                 + (f"equivalent: {equivalent[name]}" if name in equivalent else "not explained yet")
-                for name in names
+                for name, status in survivors.items()
             ]
             lines.append("")
     return "\n".join(lines)
@@ -115,34 +147,37 @@ def report(found: dict[str, dict[str, str]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--changed-since", metavar="REF", help="only modules touched since REF")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--changed-since", metavar="REF", help="only modules touched since REF")
+    which.add_argument("--stale", action="store_true", help="only modules changed since measured")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--update-baseline", action="store_true")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report only")
     args = parser.parse_args()
-    if args.report_only:
-        REPORT.write_text(report(results(modules())) + "\n")
-        return 0
-    paths = modules()
+    recorded: Results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    paths = [] if args.report_only else modules()
     if args.changed_since:
         paths = touched(args.changed_since, paths)
-        if not paths:
-            print("no mutated module touched")
-            return 0
-    names = [f"{dotted(path)}.*" for path in paths]
-    subprocess.run(
-        [str(MUTMUT), "run", "--max-children", str(args.max_children), *names],
-        cwd=ROOT,
-        check=True,
-    )
-    found = results(paths)
-    REPORT.write_text(report(results(modules())) + "\n")
-    scores = {path: round(s, 1) for path in paths if (s := score(found[path])) is not None}
+    elif args.stale:
+        paths = stale(recorded, paths)
+    if paths:
+        names = [f"{dotted(path)}.*" for path in paths]
+        subprocess.run(
+            [str(MUTMUT), "run", "--max-children", str(args.max_children), *names],
+            cwd=ROOT,
+            check=True,
+        )
+        recorded.update({path: summary(path, measured(path)) for path in paths})
+        RESULTS.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
+    elif not args.report_only:
+        print("no mutated module to run")
+    REPORT.write_text(report(recorded) + "\n")
+    scores = {p: round(s, 1) for p in paths if (s := score(recorded[p]["counts"])) is not None}
     if args.update_baseline:
-        recorded = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
-        BASELINE.write_text(json.dumps({**recorded, **scores}, indent=2, sort_keys=True) + "\n")
+        baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+        BASELINE.write_text(json.dumps({**baseline, **scores}, indent=2, sort_keys=True) + "\n")
         return 0
-    baseline = json.loads(BASELINE.read_text())
+    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
     worse = {p: (s, baseline[p]) for p, s in scores.items() if s < baseline.get(p, 0.0)}
     for path, (now, before) in worse.items():
         print(f"{path}: mutation score {now}% below the baseline {before}%")
