@@ -225,3 +225,33 @@ def test_a_fallback_without_a_scope_is_refused():
         ValueError, match=r"^a merge fallback needs a scope, and a scope a fallback$"
     ):
         MergeSpec(keys=("symbol",), fallback=("source", "stream"))
+
+
+@pytest.mark.parametrize("spec", [SNAPSHOT, HISTORY])
+def test_a_merge_keeps_unchanged_stored_rows_first_then_the_batch_in_its_order(spec):
+    """Rewriting a file moves only what changed: the stored rows the batch leaves alone keep
+    their order, and the batch's rows follow in the order they arrived."""
+    stored = snap([("AAPL", "2024-07-05 15:00", 10.0), ("MSFT", "2024-07-05 15:00", 20.0)])
+    new = snap(
+        [
+            ("TMUS", "2024-07-05 15:00", 5.0),
+            ("AAPL", "2024-07-05 15:01", 11.0),
+            ("IBM", "2024-07-05 15:00", 7.0),
+        ]
+    )
+    merged = merge_frames(stored, new, spec)
+    expected = {
+        SNAPSHOT: ["MSFT", "TMUS", "AAPL", "IBM"],  # the newer AAPL replaces the stored one
+        HISTORY: ["AAPL", "MSFT", "TMUS", "AAPL", "IBM"],  # a new minute: both kept
+    }[spec]
+    assert merged.symbol.tolist() == expected
+
+
+def test_among_rows_of_a_key_equally_new_the_first_in_the_batch_wins():
+    """A long batch with ties on the newest time: the choice must not depend on the sort
+    algorithm's whims (an unstable sort picks another row of the same minute)."""
+    minutes = [(i * 7) % 3 for i in range(50)]
+    batch = snap([("AAPL", f"2024-07-05 15:0{m}", float(i)) for i, m in enumerate(minutes)])
+    first_of_newest = minutes.index(max(minutes))
+    merged = merge_frames(snap([]), batch, SNAPSHOT)
+    assert merged.price.tolist() == [float(first_of_newest)]
