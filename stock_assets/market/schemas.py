@@ -92,6 +92,10 @@ COLUMN_DESCRIPTIONS = {
     "minute": "Minutes from the session's open to the bar's start",
     "avg_volume": "Mean volume of that minute of the session",
     "sessions": "Sessions the mean is taken over",
+    "ex_date": "First trading day on the new share basis (the split or dividend applies)",
+    "action": "SPLIT or DIVIDEND",
+    "ratio": "Split: new shares per old share (10 for a 10-for-1 split); NULL for a dividend",
+    "amount": "Dividend: cash per share, in the price's currency; NULL for a split",
 }
 
 
@@ -343,6 +347,25 @@ MINUTE_VOLUME_PROFILE = TableSchema(
     ),
 )
 
+CORPORATE_ACTIONS = TableSchema(
+    layer="silver",
+    name="corporate_actions",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("ex_date", "DATE"),
+        ("action", "VARCHAR"),
+        ("ratio", "DOUBLE"),
+        ("amount", "DOUBLE"),
+        ("source", "VARCHAR"),
+        ("ingested_at", "TIMESTAMP"),
+    ),
+    description=(
+        "Splits (ratio) and cash dividends (amount per share), one row per symbol, ex-date "
+        "and action, merged: a corrected or late action replaces or joins the stored ones. "
+        "Indicators and signals adjust history with them; silver.prices stays as sent."
+    ),
+)
+
 BATCH_TABLES = (RAW_QUOTES, PRICES, PRICE_REJECTS, INDICATORS, SIGNALS, MARKET_SUMMARY)
 
 TABLES: dict[str, TableSchema] = {
@@ -355,6 +378,7 @@ TABLES: dict[str, TableSchema] = {
         DAILY_KPIS,
         LIVE_SIGNALS,
         MINUTE_VOLUME_PROFILE,
+        CORPORATE_ACTIONS,
     )
 }
 
