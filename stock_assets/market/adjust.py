@@ -68,7 +68,8 @@ def bar_factors(
 
 def back_adjusted(prices: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
     """gold.adjusted_prices: OHLCV of `prices` adjusted to today's basis, with `factor`
-    (the price factor; volume is multiplied by the splits' ratios instead)."""
+    (the price factor; volume is multiplied by the splits' ratios instead, to whole
+    shares)."""
     columns = ["symbol", "trade_date", "open", "high", "low", "close", "volume", "factor"]
     if prices.empty:
         return pd.DataFrame(columns=columns)
@@ -82,7 +83,8 @@ def back_adjusted(prices: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
         adjusted = bars[["symbol", "trade_date"]].copy()
         for name in ("open", "high", "low", "close"):
             adjusted[name] = bars[name].to_numpy(dtype="float64") * price
-        adjusted["volume"] = bars["volume"].to_numpy(dtype="float64") * volume
+        shares = bars["volume"].to_numpy(dtype="float64", na_value=np.nan) * volume
+        adjusted["volume"] = pd.array(np.rint(shares), dtype="Int64")
         adjusted["factor"] = price
         parts.append(adjusted)
     return pd.concat(parts, ignore_index=True)[columns]

@@ -185,6 +185,8 @@ class ViewExpectation:
 
 
 VIEW_EXPECTATIONS: dict[str, ViewExpectation] = {
+    # One row per bar of silver.prices, on today's share basis.
+    "gold.adjusted_prices": ViewExpectation("SELECT count(*) FROM silver.prices"),
     # One row per symbol: its newest bar.
     "gold.latest_prices": ViewExpectation("SELECT count(DISTINCT symbol) FROM silver.prices"),
     # Every bronze record, parsed or not.
