@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from stock_assets.assets.gold import indicators, market_summary, signals
-from stock_assets.assets.prices import prices, raw_quotes
+from stock_assets.assets.prices import corporate_actions, prices, raw_quotes
 from stock_assets.assets.views import VIEWS, sql_views
 from stock_assets.market.schemas import TABLES
 from stock_assets.market.sql import SQL_DIR, View, load_views
@@ -123,7 +123,15 @@ def warehouse(tmp_path_factory) -> tuple[Path, dg.ExecuteInProcessResult]:
         **local_resources(home, symbols=SYMBOLS, fault_rate=FAULT_RATE),
         "sql_engine": DuckDBSqlEngine(database=str(home / "warehouse.duckdb")),
     }
-    pipeline = [raw_quotes, prices, indicators, signals, market_summary, sql_views]
+    pipeline = [
+        raw_quotes,
+        prices,
+        corporate_actions,
+        indicators,
+        signals,
+        market_summary,
+        sql_views,
+    ]
     last = JULY_2024[1].isoformat()
     materialize(pipeline, resources, [raw_quotes, prices], HISTORY_START, last)
     materialize(pipeline, resources, [indicators, signals], JULY_2024[0].isoformat(), last)
