@@ -13,8 +13,9 @@ from stock_assets.market.quality import Outcome
 
 # Common split ratios (new shares per old); their reciprocals are reverse splits.
 SPLIT_RATIOS = (1.5, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0)
-# A move within this relative distance of 1 / ratio matches that ratio.
-RATIO_TOLERANCE = 0.025
+# A move within this relative distance of 1 / ratio matches that ratio (the split day's
+# own move comes on top of the split's).
+RATIO_TOLERANCE = 0.08
 
 
 def suspected_ratio(move: np.ndarray) -> np.ndarray:

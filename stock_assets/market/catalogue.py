@@ -123,7 +123,7 @@ TABLE_CHECKS: dict[str, tuple[Check, ...]] = {
             "the suspected ratio, to be recorded in silver.corporate_actions.",
             (
                 Rule(
-                    "no one-day move within 2.5% of a split ratio (1.5 to 50, or reverse)",
+                    "no one-day move within 8% of a split ratio (1.5 to 50, or reverse)",
                     lambda s: actions_quality.unrecorded_splits(s.rows),
                 ),
             ),

@@ -204,6 +204,6 @@ def test_a_bad_action_line_is_refused_naming_file_and_line(tmp_path, line, reaso
     from stock_assets.market.actions import ActionError
 
     (tmp_path / "corporate_actions.csv").write_text(f"symbol,ex_date,action,value\n{line}\n")
-    with pytest.raises(ActionError, match="corporate_actions.csv line 2") as error:
+    with pytest.raises(ActionError, match=r"corporate_actions\.csv line 2") as error:
         CsvFileSource(tmp_path).corporate_actions(["AAPL"], JAN2, JAN5)
     assert reason in str(error.value)
