@@ -44,7 +44,14 @@ from stock_assets_tests.conftest import JULY_2024, local_resources
 
 SYMBOLS = "AAPL,MSFT,ARM"
 WARMUP_HISTORY = (dt.date(2024, 4, 15), dt.date(2024, 6, 28))  # silver only: gold has history
-BATCH = [prices.raw_quotes, prices.prices, gold.indicators, gold.signals, gold.market_summary]
+BATCH = [
+    prices.raw_quotes,
+    prices.prices,
+    prices.corporate_actions,
+    gold.indicators,
+    gold.signals,
+    gold.market_summary,
+]
 BATCH_KEYS = {
     checks.RAW_QUOTES_KEY,
     checks.PRICES_KEY,
