@@ -55,6 +55,7 @@ BATCH = [
 BATCH_KEYS = {
     checks.RAW_QUOTES_KEY,
     checks.PRICES_KEY,
+    prices.ACTIONS_KEY,
     checks.REJECTS_KEY,
     checks.INDICATORS_KEY,
     checks.SIGNALS_KEY,
