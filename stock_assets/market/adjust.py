@@ -15,6 +15,7 @@ Raw silver.prices is never changed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -34,18 +35,18 @@ def action_factors(actions: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
     split = (frame["action"] == SPLIT).to_numpy()
     price[split] = 1.0 / frame["ratio"].to_numpy(dtype="float64")[split]
     volume[split] = frame["ratio"].to_numpy(dtype="float64")[split]
-    closes = {s: g.sort_values("trade_date") for s, g in prices.groupby("symbol", sort=False)}
-    for i in np.flatnonzero((frame["action"] == DIVIDEND).to_numpy()):
-        bars = closes.get(frame.at[i, "symbol"])
-        if bars is None:
-            continue
-        before = bars[bars["trade_date"] < frame.at[i, "ex_date"]]
-        if before.empty:
-            continue
-        previous = float(before["close"].iloc[-1])
-        amount = float(frame.at[i, "amount"])
-        if 0 < amount < previous:
-            price[i] = 1.0 - amount / previous
+    dividends = np.flatnonzero((frame["action"] == DIVIDEND).to_numpy())
+    if len(dividends) and not prices.empty:
+        bars = prices.sort_values(["symbol", "trade_date"], kind="stable")
+        symbols, days = bars["symbol"].to_numpy(), bars["trade_date"].to_numpy()
+        closes = bars["close"].to_numpy(dtype="float64")
+        for i in dividends.tolist():
+            lo = np.searchsorted(symbols, frame.at[i, "symbol"], side="left")
+            hi = np.searchsorted(symbols, frame.at[i, "symbol"], side="right")
+            last = lo + int(np.searchsorted(days[lo:hi], frame.at[i, "ex_date"])) - 1
+            amount = float(frame.at[i, "amount"])
+            if last >= lo and 0 < amount < closes[last]:
+                price[i] = 1.0 - amount / closes[last]
     return frame.assign(price_factor=price, volume_factor=volume)
 
 
@@ -100,44 +101,74 @@ def point_in_time_series(
     its bars up to that epoch's last target, adjusted with the actions up to it; the series
     are keyed `symbol + separator + epoch`. Returns the rows sorted by (series, trade_date)
     with `series`, `is_target` and the window's columns (close adjusted)."""
-    start, last = window["trade_date"].min(), targets[-1]
-    wanted = set(targets)
+    window = window.reset_index(drop=True)
+    is_target = window["trade_date"].isin(set(targets)).to_numpy()
     inside = (
         empty_actions()
         if actions is None or actions.empty or window.empty
-        else actions[(actions["ex_date"] > start) & (actions["ex_date"] <= last)]
+        else actions[
+            (actions["ex_date"] > window["trade_date"].min()) & (actions["ex_date"] <= targets[-1])
+        ]
     )
-    affected = set(inside["symbol"]) & set(window["symbol"])
-    plain = window[~window["symbol"].isin(affected)]
-    parts = [plain.assign(series=plain["symbol"], is_target=plain["trade_date"].isin(wanted))]
-    if affected:
-        factors = action_factors(inside, window[window["symbol"].isin(affected)])
-        for symbol, bars in window[window["symbol"].isin(affected)].groupby("symbol"):
-            parts.extend(_epoch_series(symbol, bars, factors[factors["symbol"] == symbol], targets))
-    series = pd.concat(parts, ignore_index=True)
-    return series.sort_values(["series", "trade_date"], kind="stable").reset_index(drop=True)
+    affected = window["symbol"].isin(set(inside["symbol"])).to_numpy()
+    plain = np.flatnonzero(~affected)
+    rows, closes, keys, wanted = (
+        [plain],
+        [window["close"].to_numpy()[plain]],
+        [],
+        [is_target[plain]],
+    )
+    keys.append(window["symbol"].to_numpy()[plain])
+    if affected.any():
+        factors = action_factors(inside, window[affected])
+        days = window["trade_date"].to_numpy()
+        close = window["close"].to_numpy(dtype="float64")
+        by_symbol = window.groupby("symbol", sort=False).indices  # positions in window
+        for symbol, mine in factors.groupby("symbol", sort=True):
+            for epoch, (series, target) in enumerate(
+                _epochs(by_symbol[symbol], days, is_target, mine)
+            ):
+                if not target.any():
+                    continue
+                factor = _factors(days[series], mine, as_of=days[series][target][-1])
+                rows.append(series)
+                closes.append(close[series] * factor)
+                keys.append(np.full(len(series), f"{symbol}{_SERIES_SEPARATOR}{epoch}", object))
+                wanted.append(target)
+    order = np.concatenate(rows)
+    out = window.take(order).reset_index(drop=True)
+    out["close"] = np.concatenate(closes)
+    out["series"] = np.concatenate(keys)
+    out["is_target"] = np.concatenate(wanted)
+    return out.sort_values(["series", "trade_date"], kind="stable").reset_index(drop=True)
 
 
-def _epoch_series(
-    symbol: str, bars: pd.DataFrame, factors: pd.DataFrame, targets: list[dt.date]
-) -> list[pd.DataFrame]:
-    """One adjusted series per basis (epoch) that some of `targets` are on."""
+def _epochs(
+    rows: np.ndarray,
+    days: np.ndarray,
+    is_target: np.ndarray,
+    factors: pd.DataFrame,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per basis of one symbol (between its ex-dates): the window rows up to the epoch's
+    last target, and which of them are the epoch's targets."""
+    rows = rows[np.argsort(days[rows], kind="stable")]
     bounds = sorted(set(factors["ex_date"]))
-    parts = []
-    for epoch, (lo, hi) in enumerate(zip([None, *bounds], [*bounds, None], strict=True)):
-        mine = [d for d in targets if (lo is None or d >= lo) and (hi is None or d < hi)]
-        if not mine:
+    for lo, hi in zip([None, *bounds], [*bounds, None], strict=True):
+        inside = is_target[rows].copy()
+        if lo is not None:
+            inside &= days[rows] >= lo
+        if hi is not None:
+            inside &= days[rows] < hi
+        if not inside.any():
+            yield rows[:0], inside[:0]
             continue
-        history = bars[bars["trade_date"] <= mine[-1]]
-        factor = bar_factors(history["trade_date"], factors, "price_factor", as_of=mine[-1])
-        parts.append(
-            history.assign(
-                close=history["close"].to_numpy(dtype="float64") * factor,
-                series=f"{symbol}{_SERIES_SEPARATOR}{epoch}",
-                is_target=history["trade_date"].isin(set(mine)),
-            )
-        )
-    return parts
+        upto = days[rows] <= days[rows][inside][-1]
+        yield rows[upto], inside[upto]
+
+
+def _factors(days: np.ndarray, factors: pd.DataFrame, as_of: dt.date) -> np.ndarray:
+    """bar_factors of `days` with the price factors of the actions on or before `as_of`."""
+    return bar_factors(pd.Series(days, dtype=object), factors, "price_factor", as_of=as_of)
 
 
 def series_symbol(series: pd.Series) -> pd.Series:
