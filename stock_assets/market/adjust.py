@@ -125,12 +125,17 @@ def point_in_time_series(
         close = window["close"].to_numpy(dtype="float64")
         by_symbol = window.groupby("symbol", sort=False).indices  # positions in window
         for symbol, mine in factors.groupby("symbol", sort=True):
+            ranks = list(zip(mine["ex_date"], mine["action"], strict=True))
+            latest_first = sorted(range(len(ranks)), key=ranks.__getitem__, reverse=True)
+            ex_dates = mine["ex_date"].to_numpy()[latest_first]
+            price_factors = mine["price_factor"].to_numpy()[latest_first]
             for epoch, (series, target) in enumerate(
                 _epochs(by_symbol[symbol], days, is_target, mine)
             ):
                 if not target.any():
                     continue
-                factor = _factors(days[series], mine, as_of=days[series][target][-1])
+                as_of = days[series][target][-1]
+                factor = _factors(days[series], ex_dates, price_factors, as_of)
                 rows.append(series)
                 closes.append(close[series] * factor)
                 keys.append(np.full(len(series), f"{symbol}{_SERIES_SEPARATOR}{epoch}", object))
@@ -166,9 +171,13 @@ def _epochs(
         yield rows[upto], inside[upto]
 
 
-def _factors(days: np.ndarray, factors: pd.DataFrame, as_of: dt.date) -> np.ndarray:
-    """bar_factors of `days` with the price factors of the actions on or before `as_of`."""
-    return bar_factors(pd.Series(days, dtype=object), factors, "price_factor", as_of=as_of)
+def _factors(days: np.ndarray, ex_dates: np.ndarray, factors: np.ndarray, as_of) -> np.ndarray:
+    """bar_factors in NumPy: `ex_dates` and `factors` ordered latest ex-date first."""
+    out = np.ones(len(days))
+    for ex_date, factor in zip(ex_dates.tolist(), factors.tolist(), strict=True):
+        if ex_date <= as_of:
+            out[days < ex_date] *= factor
+    return out
 
 
 def series_symbol(series: pd.Series) -> pd.Series:
