@@ -229,3 +229,12 @@ def test_an_action_for_a_symbol_without_bars_is_flagged():
     actions = parse_action_list(f"{SPLIT},ZZZZ:2024-06-10:dividend:1").assign(source="csv")
     outcome = actions_without_bars(actions, bars())
     assert outcome.failing.symbol.tolist() == ["ZZZZ"]
+
+
+def test_the_configured_actions_reach_the_simulator_through_the_resource():
+    from stock_assets.definitions import market_data_resource
+
+    client = market_data_resource(Settings(simulated_actions=SPLIT)).client()
+    found = client.corporate_actions(["AAPL", "MSFT"], dt.date(2024, 1, 2), dt.date(2024, 12, 31))
+    assert found[["symbol", "ex_date", "action"]].values.tolist() == [["AAPL", EX_DATE, "SPLIT"]]
+    assert client.corporate_actions(["AAPL"], dt.date(2024, 7, 1), dt.date(2024, 12, 31)).empty
