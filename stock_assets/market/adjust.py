@@ -112,19 +112,16 @@ def point_in_time_series(
     )
     affected = window["symbol"].isin(set(inside["symbol"])).to_numpy()
     plain = np.flatnonzero(~affected)
-    rows, closes, keys, wanted = (
-        [plain],
-        [window["close"].to_numpy()[plain]],
-        [],
-        [is_target[plain]],
-    )
-    keys.append(window["symbol"].to_numpy()[plain])
+    rows, wanted = [plain], [is_target[plain]]
+    closes, keys = [window["close"].to_numpy()[plain]], [window["symbol"].to_numpy()[plain]]
     if affected.any():
         factors = action_factors(inside, window[affected])
         days = window["trade_date"].to_numpy()
         close = window["close"].to_numpy(dtype="float64")
         by_symbol = window.groupby("symbol", sort=False).indices  # positions in window
         for symbol, mine in factors.groupby("symbol", sort=True):
+            if symbol not in by_symbol:  # an action of a symbol without bars here
+                continue
             ranks = list(zip(mine["ex_date"], mine["action"], strict=True))
             latest_first = sorted(range(len(ranks)), key=ranks.__getitem__, reverse=True)
             ex_dates = mine["ex_date"].to_numpy()[latest_first]

@@ -227,8 +227,12 @@ def test_a_split_sized_move_without_an_action_is_suspected_with_its_ratio():
 
 def test_an_action_for_a_symbol_without_bars_is_flagged():
     actions = parse_action_list(f"{SPLIT},ZZZZ:2024-06-10:dividend:1").assign(source="csv")
-    outcome = actions_without_bars(actions, bars())
+    outcome = actions_without_bars(actions, bars(SPLIT))
     assert outcome.failing.symbol.tolist() == ["ZZZZ"]
+    # The orphan adjusts nothing: the indicators are those of the split alone.
+    pd.testing.assert_frame_equal(
+        indicators_for_days(bars(SPLIT), TARGETS, actions), indicators(SPLIT), check_exact=True
+    )
 
 
 def test_the_configured_actions_reach_the_simulator_through_the_resource():
