@@ -172,7 +172,9 @@ INDICATORS = TableSchema(
     description=(
         "One wide table of TA-Lib-exact indicators per symbol and trading day: SMA 5/20/50, "
         "EMA 12/26, MACD (12, 26, 9), Bollinger (20, 2, population sigma), Wilder RSI 14, "
-        "20-day annualized volatility of log returns, daily % change. Warm-up rows are NULL."
+        "20-day annualized volatility of log returns, daily % change. Warm-up rows are NULL. "
+        "Each day is computed on history adjusted to that day's share basis (the splits and "
+        "dividends of silver.corporate_actions up to it), so close is the raw close."
     ),
 )
 
