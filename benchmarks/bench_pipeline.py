@@ -63,7 +63,9 @@ def sessions(count: int, first: dt.date = FIRST_SESSION) -> list[dt.date]:
 def bare_tables(symbols: Sequence[str], days: list[dt.date], lake: Path) -> dict[str, pd.DataFrame]:
     """The batch tables for `days` from the market/ functions alone (no Dagster)."""
     fetched_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    extraction = SimulatedSource().fetch(symbols, days[0], days[-1])
+    source = SimulatedSource()
+    extraction = source.fetch(symbols, days[0], days[-1])
+    actions = source.corporate_actions(symbols, days[0], days[-1])
     grouped = bronze.assign_partitions(extraction.records, days)
     keys = {}
     for day, records in grouped.items():
@@ -75,8 +77,8 @@ def bare_tables(symbols: Sequence[str], days: list[dt.date], lake: Path) -> dict
     raw = bronze.raw_quote_frame(grouped, keys, extraction, fetched_at)
     del extraction, grouped
     cleaned = clean_prices(raw, ingested_at=dt.datetime.now(dt.UTC))
-    indicators = indicators_for_days(cleaned.prices, days)
-    signals = conform(detect_signals(indicators), SIGNALS)
+    indicators = indicators_for_days(cleaned.prices, days, actions)
+    signals = conform(detect_signals(indicators, actions=actions), SIGNALS)
     return {
         RAW_QUOTES.qualified_name: raw,
         PRICES.qualified_name: cleaned.prices,

@@ -20,7 +20,8 @@ import pandas as pd
 
 from stock_assets.market import calendar
 from stock_assets.market.calendar import last_closed_session
-from stock_assets.settings import dagster_home_is_set
+from stock_assets.market.watchlist import resolve_symbols
+from stock_assets.settings import Settings, dagster_home_is_set
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -68,6 +69,61 @@ BACKFILL_ENV = {
     "DAGSTER_EVENT_BATCH_SIZE": "10000",
     "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
 }
+
+
+ACTIONS_VARIABLE = "STOCK_ASSETS_SIMULATED_ACTIONS"
+
+
+def demo_actions(symbols: tuple[str, ...], start: dt.date, end: dt.date) -> str:
+    """Simulated actions inside the run's range, so the demo shows adjustment at work: a
+    10-for-1 split of NVDA (else the first symbol) on the middle session, and a dividend
+    of the next symbol three quarters in (STOCK_ASSETS_SIMULATED_ACTIONS form)."""
+    sessions = calendar.sessions_between(start, end)
+    if len(sessions) < 4:
+        return ""
+    first = "NVDA" if "NVDA" in symbols else symbols[0]
+    entries = [f"{first}:{sessions[len(sessions) // 2].isoformat()}:split:10"]
+    others = [s for s in symbols if s != first]
+    if others:
+        entries.append(f"{others[0]}:{sessions[3 * len(sessions) // 4].isoformat()}:dividend:0.5")
+    return ",".join(entries)
+
+
+@contextlib.contextmanager
+def demo_actions_set(start: dt.date, end: dt.date) -> Iterator[None]:
+    """On the simulator without configured actions, the demo's actions (demo_actions) in
+    this process's environment for the run (its definitions are built from it)."""
+    settings = Settings.from_env()
+    if settings.source != "simulated" or settings.simulated_actions:
+        yield
+        return
+    os.environ[ACTIONS_VARIABLE] = demo_actions(resolve_symbols(settings.symbols), start, end)
+    print(f"stock_assets: simulating {ACTIONS_VARIABLE}={os.environ[ACTIONS_VARIABLE]}")
+    try:
+        yield
+    finally:
+        os.environ.pop(ACTIONS_VARIABLE, None)
+
+
+def actions_summary(conn, start: dt.date, end: dt.date) -> list[str]:
+    """The range's corporate actions, and what signals fired on each split's ex-date."""
+    actions = conn.execute(
+        "SELECT symbol, ex_date, action, ratio, amount FROM silver.corporate_actions "
+        "WHERE ex_date BETWEEN ? AND ? ORDER BY ex_date, symbol",
+        [start, end],
+    ).fetchall()
+    if not actions:
+        return ["silver.corporate_actions: none in the range"]
+    lines = ["silver.corporate_actions (indicators and signals use each day's share basis):"]
+    for symbol, ex_date, action, ratio, amount in actions:
+        what = f"split {ratio:g}-for-1" if action == "SPLIT" else f"dividend {amount:g}/share"
+        fired = conn.execute(
+            "SELECT signal FROM gold.signals WHERE symbol = ? AND trade_date = ? ORDER BY 1",
+            [symbol, ex_date],
+        ).fetchall()
+        signals = ", ".join(row[0] for row in fired) or "none"
+        lines.append(f"  {symbol} {ex_date}: {what}; signals that day: {signals}")
+    return lines
 
 
 def _instance():
@@ -215,6 +271,7 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
             [end],
         ).fetchone()
         intraday = intraday_summary(conn, end)
+        actions = actions_summary(conn, start, end) if "silver.corporate_actions" in created else []
     sessions = calendar.sessions_between(start, end)
     holidays = calendar.holidays_between(start, end)
     lines = [
@@ -229,6 +286,7 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
         else "silver.stream_history, gold.latest_snapshot: not created yet (no stream batch)",
     ]
     lines.append(intraday)
+    lines.extend(actions)
     if latest:
         day, up, down, gainers, losers = latest
         lines.append(
@@ -279,16 +337,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
 
-    # Built now, not at import, so the environment of this call decides the resources.
-    defs, instance = build_definitions(), _instance()
-    print(f"stock_assets: backfilling {start} .. {end} as one run", flush=True)
-    if not run_backfill(instance, start, end):
-        print("the backfill failed; see the Dagster UI or the log above", file=sys.stderr)
-        return 1
-    print(f"stock_assets: streaming {args.stream_batches} micro-batches for {end}", flush=True)
-    if args.stream_batches and not run_stream_demo(defs, instance, end, args.stream_batches):
-        print("stream ingestion failed; see the Dagster UI or the log above", file=sys.stderr)
-        return 1
+    with demo_actions_set(start, end):
+        # Built now, not at import, so the environment of this call decides the resources.
+        defs, instance = build_definitions(), _instance()
+        print(f"stock_assets: backfilling {start} .. {end} as one run", flush=True)
+        if not run_backfill(instance, start, end):
+            print("the backfill failed; see the Dagster UI or the log above", file=sys.stderr)
+            return 1
+        print(f"stock_assets: streaming {args.stream_batches} micro-batches for {end}", flush=True)
+        if args.stream_batches and not run_stream_demo(defs, instance, end, args.stream_batches):
+            print("stream ingestion failed; see the Dagster UI or the log above", file=sys.stderr)
+            return 1
 
     print(summarize(str(data_dir() / "warehouse.duckdb"), start, end))
     return 0

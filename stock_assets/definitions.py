@@ -55,6 +55,7 @@ def market_data_resource(settings: Settings | None = None) -> MarketDataResource
         symbols=settings.symbols,
         fault_rate=settings.fault_rate,
         csv_path=settings.csv_path,
+        simulated_actions=settings.simulated_actions,
         # Only bound when used, so other modes need no key; EnvVar keeps it out of configs.
         alpha_vantage_api_key=dg.EnvVar("ALPHA_VANTAGE_API_KEY")
         if settings.source == "alpha_vantage"

@@ -48,6 +48,9 @@ class Settings:
     stream_freshness_minutes: int | None = None
     # STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS: Iceberg snapshots older than this are expired
     snapshot_retention_hours: int = DEFAULT_SNAPSHOT_RETENTION_HOURS
+    # STOCK_ASSETS_SIMULATED_ACTIONS: the simulator's splits and dividends,
+    # SYMBOL:YYYY-MM-DD:split|dividend:VALUE,... (validated here, market.actions)
+    simulated_actions: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +93,7 @@ class Settings:
             snapshot_retention_hours=_retention_hours(
                 text("STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS", str(DEFAULT_SNAPSHOT_RETENTION_HOURS))
             ),
+            simulated_actions=_actions(text("STOCK_ASSETS_SIMULATED_ACTIONS")),
         )
 
 
@@ -155,6 +159,14 @@ def _minutes_of_an_hour(text: str) -> int | None:
             "dividing the hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)"
         )
     return int(text)
+
+
+def _actions(text: str) -> str:
+    """The action list, refused (naming the entry and the reason) unless every entry is valid."""
+    from stock_assets.market.actions import parse_action_list
+
+    parse_action_list(text)
+    return text
 
 
 def _retention_hours(text: str) -> int:

@@ -22,6 +22,7 @@ BLOCKING = {
     "gold.daily_kpis": {"schema", "keys", "values"},
     "gold.live_signals": {"schema", "keys", "values"},
     "gold.minute_volume_profile": {"schema", "keys", "values"},
+    "silver.corporate_actions": {"schema", "keys"},
 }
 
 

@@ -44,7 +44,14 @@ from stock_assets_tests.conftest import JULY_2024, local_resources
 
 SYMBOLS = "AAPL,MSFT,ARM"
 WARMUP_HISTORY = (dt.date(2024, 4, 15), dt.date(2024, 6, 28))  # silver only: gold has history
-BATCH = [prices.raw_quotes, prices.prices, gold.indicators, gold.signals, gold.market_summary]
+BATCH = [
+    prices.raw_quotes,
+    prices.prices,
+    prices.corporate_actions,
+    gold.indicators,
+    gold.signals,
+    gold.market_summary,
+]
 BATCH_KEYS = {
     checks.RAW_QUOTES_KEY,
     checks.PRICES_KEY,
@@ -53,6 +60,8 @@ BATCH_KEYS = {
     checks.SIGNALS_KEY,
     checks.SUMMARY_KEY,
 }
+# Unpartitioned, in the batch job: its checks judge the whole table.
+ACTION_KEYS = {prices.ACTIONS_KEY}
 STREAM_KEYS = {checks.HISTORY_KEY, checks.SNAPSHOT_KEY}
 INTRADAY_KEYS = {
     intraday.INTRADAY_BARS_KEY,
@@ -168,7 +177,7 @@ def results(result: dg.ExecuteInProcessResult) -> dict[dg.AssetCheckKey, dg.Asse
 
 def test_every_check_reports_once_per_run_on_the_run_s_partitions(checked):
     batch, stream_run = results(checked.batch), results(checked.stream)
-    assert set(batch) == check_keys(BATCH_KEYS) | VIEW_CHECK_KEYS
+    assert set(batch) == check_keys(BATCH_KEYS | ACTION_KEYS) | VIEW_CHECK_KEYS
     assert set(stream_run) == check_keys(STREAM_KEYS)
     evaluations = [*batch.values(), *stream_run.values()]
     failures = [(e.asset_check_key, e.description) for e in evaluations if not e.passed]
@@ -205,9 +214,9 @@ def test_a_range_run_plans_one_row_per_check_not_per_partition(checked):
     run_id = checked.batch.run_id
     plans = planned(checked.instance, run_id)
     assert {(p.asset_key, p.check_name) for p in plans} == {
-        (k.asset_key, k.name) for k in check_keys(BATCH_KEYS) | VIEW_CHECK_KEYS
+        (k.asset_key, k.name) for k in check_keys(BATCH_KEYS | ACTION_KEYS) | VIEW_CHECK_KEYS
     }
-    assert len(plans) == len(check_keys(BATCH_KEYS) | VIEW_CHECK_KEYS)
+    assert len(plans) == len(check_keys(BATCH_KEYS | ACTION_KEYS) | VIEW_CHECK_KEYS)
     assert all(p.partitions_subset is None for p in plans)
     storage = checked.instance.event_log_storage
     for key in check_keys(BATCH_KEYS):
@@ -413,7 +422,8 @@ def test_quality_job_checks_exactly_a_partition_range_without_materializing(chec
     assert result.get_asset_materialization_events() == []
     evaluations = results(result)
     assert (
-        set(evaluations) == check_keys(BATCH_KEYS | STREAM_KEYS | INTRADAY_KEYS) | VIEW_CHECK_KEYS
+        set(evaluations)
+        == check_keys(BATCH_KEYS | STREAM_KEYS | INTRADAY_KEYS | ACTION_KEYS) | VIEW_CHECK_KEYS
     )
     assert all(e.passed for e in evaluations.values())  # history: no rows, ok
     assert len(planned(checked.instance, result.run_id)) == len(evaluations)

@@ -39,6 +39,11 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     # The last session carries the simulator's minute bars, which outrank the stream's.
     assert "silver.intraday_bars 2024-07-12: 1170 simulated bars (3 symbols)" in out
     assert "gold.daily_kpis: 3 symbols, completeness 100%" in out
+    # The demo's split (no STOCK_ASSETS_SIMULATED_ACTIONS set) is in the range and summary,
+    # and the split day fires nothing: indicators and signals use each day's share basis.
+    assert "STOCK_ASSETS_SIMULATED_ACTIONS=AAPL:2024-07-03:split:10," in out
+    assert "  AAPL 2024-07-03: split 10-for-1; signals that day: none" in out
+    assert "STOCK_ASSETS_SIMULATED_ACTIONS" not in os.environ
 
     def counts() -> dict[str, int]:
         with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:

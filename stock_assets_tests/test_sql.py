@@ -3,6 +3,7 @@ with the results an independent pandas computation gives; Athena receives the sa
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import urllib.request
@@ -11,15 +12,16 @@ from pathlib import Path
 import boto3
 import dagster as dg
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 import sqlglot
 from sqlglot import exp
 
 from stock_assets.assets.gold import indicators, market_summary, signals
-from stock_assets.assets.prices import prices, raw_quotes
+from stock_assets.assets.prices import corporate_actions, prices, raw_quotes
 from stock_assets.assets.views import VIEWS, sql_views
-from stock_assets.market.schemas import TABLES
+from stock_assets.market.schemas import TABLES, conform
 from stock_assets.market.sql import SQL_DIR, View, load_views
 from stock_assets.resources.sql_engine import AthenaQueryError, AthenaSqlEngine, DuckDBSqlEngine
 from stock_assets_tests.conftest import JULY_2024, local_resources
@@ -100,12 +102,67 @@ def test_each_view_is_an_asset_depending_on_the_tables_it_reads():
         "gold/stream_quotes_analysis",
         "gold/stock_kpis",
         "gold/intraday_bars_resampled",
+        "gold/adjusted_prices",
     }
     deps = {
         k.to_user_string(): {d.to_user_string() for d in v} for k, v in sql_views.asset_deps.items()
     }
     assert deps["gold/stock_analysis"] == {"bronze/raw_quotes"}
     assert deps["gold/todays_signals"] == {"gold/indicators", "gold/signals"}
+    assert deps["gold/adjusted_prices"] == {"silver/prices", "silver/corporate_actions"}
+
+
+def test_adjusted_prices_view_against_a_hand_computation(tmp_path):
+    """Back-adjusted bars on today's basis, computed here by hand: X splits 2-for-1 on
+    Jan 4 and pays 1.00 on Jan 8 (previous raw close 50, factor 0.98); Y pays a dividend
+    before its first bar (nothing to adjust); Z has no action."""
+    days = [dt.date(2024, 1, d) for d in (2, 3, 4, 5, 8)]
+    closes = {"X": [100.0, 102.0, 51.5, 50.0, 49.5], "Y": [10.0] * 5, "Z": [7.0] * 5}
+    rows = [
+        dict(symbol=s, trade_date=d, open=c, high=c + 1, low=c - 1, close=c, adj_close=c,
+             volume=1000 + i, source="csv", ingested_at=dt.datetime(2024, 2, 1))
+        for s, cs in closes.items() for i, (d, c) in enumerate(zip(days, cs, strict=True))
+    ]  # fmt: skip
+    actions = pd.DataFrame(
+        [
+            ("X", dt.date(2024, 1, 4), "SPLIT", 2.0, None),
+            ("X", dt.date(2024, 1, 8), "DIVIDEND", None, 1.0),
+            ("Y", dt.date(2024, 1, 1), "DIVIDEND", None, 0.5),
+        ],
+        columns=["symbol", "ex_date", "action", "ratio", "amount"],
+    ).assign(source="csv", ingested_at=dt.datetime(2024, 2, 1))
+    database = str(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(database) as conn:
+        for contract, frame in ((TABLES["silver.prices"], pd.DataFrame(rows)),
+                                (TABLES["silver.corporate_actions"], actions)):  # fmt: skip
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {contract.layer}")
+            conn.execute(contract.ddl())
+            conn.register("frame", conform(frame, contract))
+            conn.execute(f"INSERT INTO {contract.qualified_name} BY NAME SELECT * FROM frame")
+    DuckDBSqlEngine(database=database).create_view(
+        next(v for v in load_views() if v.name == "adjusted_prices")
+    )
+    with duckdb.connect(database, read_only=True) as conn:
+        got = conn.execute(
+            "SELECT * FROM gold.adjusted_prices ORDER BY symbol, trade_date"
+        ).fetchdf()
+    assert list(got.columns) == [
+        "symbol",
+        "trade_date",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "factor",
+    ]
+    factor = {"X": [0.49, 0.49, 0.98, 0.98, 1.0], "Y": [1.0] * 5, "Z": [1.0] * 5}
+    expected_factor = [f for s in closes for f in factor[s]]
+    np.testing.assert_allclose(got.factor, expected_factor, rtol=1e-12)
+    expected_close = [c * f for s in closes for c, f in zip(closes[s], factor[s], strict=True)]
+    np.testing.assert_allclose(got.close, expected_close, rtol=1e-12)
+    np.testing.assert_allclose(got.high - got.close, np.array(expected_factor), rtol=1e-12)
+    assert got.volume.tolist()[:5] == [2000, 2002, 1002, 1003, 1004]
 
 
 # -- the views on DuckDB, against pandas ---------------------------------------------------
@@ -123,7 +180,15 @@ def warehouse(tmp_path_factory) -> tuple[Path, dg.ExecuteInProcessResult]:
         **local_resources(home, symbols=SYMBOLS, fault_rate=FAULT_RATE),
         "sql_engine": DuckDBSqlEngine(database=str(home / "warehouse.duckdb")),
     }
-    pipeline = [raw_quotes, prices, indicators, signals, market_summary, sql_views]
+    pipeline = [
+        raw_quotes,
+        prices,
+        corporate_actions,
+        indicators,
+        signals,
+        market_summary,
+        sql_views,
+    ]
     last = JULY_2024[1].isoformat()
     materialize(pipeline, resources, [raw_quotes, prices], HISTORY_START, last)
     materialize(pipeline, resources, [indicators, signals], JULY_2024[0].isoformat(), last)

@@ -1,7 +1,9 @@
 -- gold.indicators
 -- One wide table of TA-Lib-exact indicators per symbol and trading day: SMA 5/20/50, EMA
 -- 12/26, MACD (12, 26, 9), Bollinger (20, 2, population sigma), Wilder RSI 14, 20-day
--- annualized volatility of log returns, daily % change. Warm-up rows are NULL.
+-- annualized volatility of log returns, daily % change. Warm-up rows are NULL. Each day is
+-- computed on history adjusted to that day's share basis (the splits and dividends of
+-- silver.corporate_actions up to it), so close is the raw close.
 --
 -- An Apache Iceberg table (Athena engine 3). The Iceberg IO manager creates it in Glue on
 -- its first write; this statement creates the same (empty) table from Athena.
@@ -27,7 +29,7 @@ CREATE TABLE IF NOT EXISTS gold.indicators (
   `volatility_20` double,
   `pct_change`    double
 )
-COMMENT 'One wide table of TA-Lib-exact indicators per symbol and trading day: SMA 5/20/50, EMA 12/26, MACD (12, 26, 9), Bollinger (20, 2, population sigma), Wilder RSI 14, 20-day annualized volatility of log returns, daily % change. Warm-up rows are NULL.'
+COMMENT 'One wide table of TA-Lib-exact indicators per symbol and trading day: SMA 5/20/50, EMA 12/26, MACD (12, 26, 9), Bollinger (20, 2, population sigma), Wilder RSI 14, 20-day annualized volatility of log returns, daily % change. Warm-up rows are NULL. Each day is computed on history adjusted to that day''s share basis (the splits and dividends of silver.corporate_actions up to it), so close is the raw close.'
 PARTITIONED BY (`trade_date`)
 LOCATION '${lake}/tables/gold/indicators/'
 TBLPROPERTIES ('table_type' = 'ICEBERG')

@@ -14,6 +14,7 @@ from stock_assets.assets.metadata import (
 )
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.market import calendar, lookback
+from stock_assets.market.adjust import back_adjusted
 from stock_assets.market.charts import indicator_chart
 from stock_assets.market.indicators import compute_indicators, indicators_for_days
 from stock_assets.market.schemas import INDICATORS, MARKET_SUMMARY, SIGNALS, conform
@@ -69,6 +70,7 @@ class SignalConfig(dg.Config):
 def _chart_metadata(
     prices: pd.DataFrame, symbols: list[str], last_day: dt.date, sessions: int
 ) -> dict[str, dg.MetadataValue]:
+    """Indicator charts of back-adjusted `prices` (no split cliff in a chart)."""
     charts = {}
     for symbol in symbols:
         history = prices[(prices.symbol == symbol) & (prices.trade_date <= last_day)]
@@ -92,7 +94,8 @@ def _chart_metadata(
         "prices": dg.AssetIn(
             key=["silver", "prices"],
             partition_mapping=_earlier_partitions(lookback.MAX_LOOKBACK_SESSIONS),
-        )
+        ),
+        "corporate_actions": dg.AssetIn(key=["silver", "corporate_actions"]),
     },
     **_GOLD,
 )
@@ -101,10 +104,12 @@ def indicators(
     config: IndicatorConfig,
     market_data: MarketDataResource,
     prices: pd.DataFrame,
+    corporate_actions: pd.DataFrame,
 ) -> pd.DataFrame:
-    """TA-Lib-exact indicators for the run's days from an anchored window of silver history."""
+    """TA-Lib-exact indicators for the run's days from an anchored window of silver history,
+    adjusted to each day's share basis (market.adjust: point in time)."""
     days = partition_days(context)
-    frame = indicators_for_days(prices, days)
+    frame = indicators_for_days(prices, days, corporate_actions)
     chart_symbols = config.chart_symbols or list(market_data.watchlist()[:3])
     add_materialization_metadata(
         context,
@@ -112,7 +117,12 @@ def indicators(
         INDICATORS,
         {
             "history_sessions_loaded": int(prices.trade_date.nunique()) if len(prices) else 0,
-            **_chart_metadata(prices, chart_symbols, days[-1], config.chart_sessions),
+            **_chart_metadata(
+                back_adjusted(prices[prices.symbol.isin(chart_symbols)], corporate_actions),
+                chart_symbols,
+                days[-1],
+                config.chart_sessions,
+            ),
         },
     )
     return frame
@@ -126,7 +136,8 @@ def indicators(
         "indicators": dg.AssetIn(
             key=["gold", "indicators"],
             partition_mapping=_earlier_partitions(SIGNAL_LOOKBACK_SESSIONS),
-        )
+        ),
+        "corporate_actions": dg.AssetIn(key=["silver", "corporate_actions"]),
     },
     **_GOLD,
 )
@@ -134,12 +145,14 @@ def signals(
     context: dg.AssetExecutionContext,
     config: SignalConfig,
     indicators: pd.DataFrame,
+    corporate_actions: pd.DataFrame,
     alerts: AlertSink,
     lake: LakeResource,
 ) -> pd.DataFrame:
-    """Detect signals on the run's days; alert the new, recent ones of closed sessions."""
+    """Detect signals on the run's days (volume baselines on each day's share basis);
+    alert the new, recent ones of closed sessions."""
     days = set(partition_days(context))
-    found = detect_signals(indicators, config.thresholds())
+    found = detect_signals(indicators, config.thresholds(), corporate_actions)
     frame = conform(found[found.trade_date.isin(days)], SIGNALS)
     now = calendar.utc_now()
     has_closed = frame.trade_date.map(lambda day: calendar.session_has_closed(day, now))

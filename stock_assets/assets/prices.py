@@ -9,15 +9,28 @@ from stock_assets.assets.metadata import (
     OWNERS,
     add_materialization_metadata,
     definition_metadata,
+    markdown_table,
 )
+from stock_assets.io_managers.merge import MergeSpec
 from stock_assets.market import bronze, calendar
+from stock_assets.market.actions import KEY_COLUMNS, actions_table
 from stock_assets.market.cleaning import clean_prices
-from stock_assets.market.schemas import PRICE_REJECTS, PRICES, RAW_QUOTES, TableSchema
+from stock_assets.market.schemas import (
+    CORPORATE_ACTIONS,
+    PRICE_REJECTS,
+    PRICES,
+    RAW_QUOTES,
+    TableSchema,
+)
 from stock_assets.partitions import TRADING_DAYS, partition_days
 from stock_assets.resources.lake import LakeResource
 from stock_assets.resources.market_data import MarketDataResource
 
 PRICES_KEY = dg.AssetKey(["silver", "prices"])
+ACTIONS_KEY = dg.AssetKey(["silver", "corporate_actions"])
+# A corrected action (same symbol, ex-date and kind) replaces the stored one; new ones join.
+ACTIONS_MERGE = MergeSpec(keys=KEY_COLUMNS, newest_by="ingested_at")
+_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 REJECTS_KEY = dg.AssetKey(["silver", "price_rejects"])
 WAREHOUSE_POOL = "duckdb_warehouse"  # one writer at a time (DuckDB allows a single writer)
 _PARTITIONED = dict(
@@ -130,3 +143,46 @@ def prices(context: dg.AssetExecutionContext, raw_quotes: pd.DataFrame):
     yield dg.Output(result.prices, output_name="prices")
     add_materialization_metadata(context, result.rejects, PRICE_REJECTS, asset_key=REJECTS_KEY)
     yield dg.Output(result.rejects, output_name="price_rejects")
+
+
+def run_range(tags: dict[str, str]) -> tuple[dt.date, dt.date]:
+    """The trading days of the run an unpartitioned asset runs in (its partition or range
+    tags); alone, every day from the first partition to the last closed session."""
+    start, end = (tags.get(name) for name in _RANGE_TAGS)
+    start, end = start or tags.get("dagster/partition"), end or tags.get("dagster/partition")
+    if start and end:
+        return dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    return TRADING_DAYS.start.date(), calendar.last_closed_session(calendar.utc_now())
+
+
+@dg.asset(
+    key=ACTIONS_KEY,
+    description=CORPORATE_ACTIONS.description,
+    metadata={**definition_metadata(CORPORATE_ACTIONS), **ACTIONS_MERGE.metadata()},
+    kinds={"pandas"},
+    group_name="silver",
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+)
+def corporate_actions(
+    context: dg.AssetExecutionContext, market_data: MarketDataResource
+) -> pd.DataFrame:
+    """The source's splits and dividends with ex-dates in the run's days, merged into the
+    table (unpartitioned and small; a late or corrected action lands like any late data)."""
+    start, end = run_range(context.run.tags)
+    found = market_data.client().corporate_actions(market_data.watchlist(), start, end)
+    frame = actions_table(found, market_data.source, dt.datetime.now(dt.UTC))
+    add_materialization_metadata(
+        context,
+        frame,
+        CORPORATE_ACTIONS,
+        {
+            "ex_date_range": f"{start} .. {end}",
+            "actions_found": dg.MetadataValue.md(
+                markdown_table(frame[["symbol", "ex_date", "action", "ratio", "amount"]])
+                if len(frame)
+                else "(none)"
+            ),
+        },
+    )
+    return frame

@@ -20,14 +20,21 @@ from stock_assets.settings import Settings
 # Calendar days read before the range so that the symbol page's 7- and 30-session averages
 # are defined from its first day (30 sessions fit in 50 days).
 AVERAGE_WARMUP_DAYS = 50
-# Where a symbol's daily bars come from, by the basis the page offers. Split-adjusted bars
-# (gold.adjusted_prices) join here once corporate actions are in the warehouse.
-PRICE_TABLES = {"raw": "silver.prices"}
-INDICATOR_COLUMNS = (
-    "sma_5, sma_20, sma_50, bb_upper, bb_middle, bb_lower, macd, macd_signal, macd_hist, "
-    "rsi_14, volatility_20, pct_change"
+# Where a symbol's daily bars come from, by the basis the page offers (the first is the
+# page's default), and the factor that puts a day's indicators on that basis: adjusted bars
+# are on today's share basis (gold.adjusted_prices), while gold.indicators holds each day's
+# values on that day's own basis, so price-like indicators are multiplied by the bar's factor.
+PRICE_TABLES = {
+    "adjusted": ("gold.adjusted_prices", "p.factor"),
+    "raw": ("silver.prices", "1.0"),
+}
+PRICE_LIKE = ("sma_5", "sma_20", "sma_50", "bb_upper", "bb_middle", "bb_lower")
+PRICE_LIKE += ("macd", "macd_signal", "macd_hist")
+UNIT_FREE = ("rsi_14", "volatility_20", "pct_change")
+INDICATOR_SELECT = ", ".join(
+    [f"i.{column} * b.factor AS {column}" for column in PRICE_LIKE]
+    + [f"i.{column}" for column in UNIT_FREE]
 )
-INDICATOR_SELECT = ", ".join(f"i.{column.strip()}" for column in INDICATOR_COLUMNS.split(","))
 
 
 def engine_from_env() -> SqlEngine:
@@ -132,10 +139,11 @@ class Warehouse:
         self, symbol: str, start: dt.date, end: dt.date, basis: str = "raw"
     ) -> pd.DataFrame:
         """Daily bars with their indicators and 7/30-session averages of the close."""
-        table = PRICE_TABLES[basis]  # a constant of this module, never user text
+        table, factor = PRICE_TABLES[basis]  # constants of this module, never user text
         statement = f"""
             WITH bars AS (
                 SELECT p.trade_date, p.open, p.high, p.low, p.close, p.volume,
+                    {factor} AS factor,
                     avg(p.close) OVER (ORDER BY p.trade_date
                         ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS avg_7d,
                     count(p.close) OVER (ORDER BY p.trade_date

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stock_assets.market import quality
+from stock_assets.market import actions_quality, quality
 from stock_assets.market.catalogue_intraday import INTRADAY_TABLE_CHECKS, LIVE_TABLE_CHECKS
 from stock_assets.market.rules import (
     NO_HOLIDAY_ROWS,
@@ -29,6 +29,7 @@ from stock_assets.market.rules import (
     values_check,
 )
 from stock_assets.market.schemas import (
+    CORPORATE_ACTIONS,
     INDICATORS,
     LATEST_SNAPSHOT,
     MARKET_SUMMARY,
@@ -115,7 +116,35 @@ TABLE_CHECKS: dict[str, tuple[Check, ...]] = {
                 ),
             ),
         ),
+        Check(
+            "unrecorded_splits",
+            "A split nobody recorded looks like a crash to every indicator and signal: a "
+            "one-day move of a split's size (on each day's adjusted basis) is flagged with "
+            "the suspected ratio, to be recorded in silver.corporate_actions.",
+            (
+                Rule(
+                    "no one-day move within 8% of a split ratio (1.5 to 50, or reverse)",
+                    lambda s: actions_quality.unrecorded_splits(s.rows),
+                ),
+            ),
+        ),
         completeness_check(NO_HOLIDAY_ROWS, ROWS_EVERY_DAY),
+    ),
+    CORPORATE_ACTIONS.qualified_name: (
+        schema_check(CORPORATE_ACTIONS),
+        keys_check(("symbol", "ex_date", "action"), ("symbol", "ex_date", "action")),
+        Check(
+            "references",
+            "An action adjusts the bars of its symbol: one whose symbol has no bars adjusts "
+            "nothing (a typo, or a symbol that is not loaded).",
+            (
+                Rule(
+                    "every action's symbol has bars in silver.prices",
+                    lambda s: actions_quality.actions_without_bars(s.rows, s.related["prices"]),
+                ),
+            ),
+            reads={"prices": PRICES.qualified_name},
+        ),
     ),
     SIGNALS.qualified_name: (
         schema_check(SIGNALS),
@@ -185,6 +214,8 @@ class ViewExpectation:
 
 
 VIEW_EXPECTATIONS: dict[str, ViewExpectation] = {
+    # One row per bar of silver.prices, on today's share basis.
+    "gold.adjusted_prices": ViewExpectation("SELECT count(*) FROM silver.prices"),
     # One row per symbol: its newest bar.
     "gold.latest_prices": ViewExpectation("SELECT count(DISTINCT symbol) FROM silver.prices"),
     # Every bronze record, parsed or not.

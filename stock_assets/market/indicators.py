@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import talib
 
-from stock_assets.market import lookback
+from stock_assets.market import adjust, lookback
 from stock_assets.market.schemas import INDICATORS, conform
 
 KEY_COLUMNS: Final = ("symbol", "trade_date")
@@ -157,14 +157,22 @@ def compute_indicators_for(
     return out.loc[keep].reset_index(drop=True)
 
 
-def indicators_for_days(prices: pd.DataFrame, days: list[dt.date]) -> pd.DataFrame:
+def indicators_for_days(
+    prices: pd.DataFrame, days: list[dt.date], actions: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Indicator rows for `days`, each computed from its anchored history window
-    (market.lookback), so a day's values never depend on the shape of the run."""
+    (market.lookback) adjusted to the day's own share basis with `actions` (market.adjust),
+    so a day's values never depend on the shape of the run or on later actions."""
     parts = []
     for start, targets in lookback.windows_for(days).items():
         window = prices[(prices.trade_date >= start) & (prices.trade_date <= targets[-1])]
-        computed = compute_indicators(window)
-        parts.append(computed[computed.trade_date.isin(set(targets))])
+        series = adjust.point_in_time_series(window, targets, actions)
+        # Sorted by (series, trade_date): compute_indicators keeps that row order.
+        computed = compute_indicators(
+            series.drop(columns="symbol").rename(columns={"series": "symbol"})
+        )
+        computed = computed[series["is_target"].to_numpy()]
+        parts.append(computed.assign(symbol=adjust.series_symbol(computed["symbol"])))
     return conform(pd.concat(parts) if parts else INDICATORS.empty_frame(), INDICATORS)
 
 

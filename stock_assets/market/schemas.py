@@ -92,6 +92,10 @@ COLUMN_DESCRIPTIONS = {
     "minute": "Minutes from the session's open to the bar's start",
     "avg_volume": "Mean volume of that minute of the session",
     "sessions": "Sessions the mean is taken over",
+    "ex_date": "First trading day on the new share basis (the split or dividend applies)",
+    "action": "SPLIT or DIVIDEND",
+    "ratio": "Split: new shares per old share (10 for a 10-for-1 split); NULL for a dividend",
+    "amount": "Dividend: cash per share, in the price's currency; NULL for a split",
 }
 
 
@@ -168,7 +172,9 @@ INDICATORS = TableSchema(
     description=(
         "One wide table of TA-Lib-exact indicators per symbol and trading day: SMA 5/20/50, "
         "EMA 12/26, MACD (12, 26, 9), Bollinger (20, 2, population sigma), Wilder RSI 14, "
-        "20-day annualized volatility of log returns, daily % change. Warm-up rows are NULL."
+        "20-day annualized volatility of log returns, daily % change. Warm-up rows are NULL. "
+        "Each day is computed on history adjusted to that day's share basis (the splits and "
+        "dividends of silver.corporate_actions up to it), so close is the raw close."
     ),
 )
 
@@ -343,6 +349,25 @@ MINUTE_VOLUME_PROFILE = TableSchema(
     ),
 )
 
+CORPORATE_ACTIONS = TableSchema(
+    layer="silver",
+    name="corporate_actions",
+    columns=(
+        ("symbol", "VARCHAR"),
+        ("ex_date", "DATE"),
+        ("action", "VARCHAR"),
+        ("ratio", "DOUBLE"),
+        ("amount", "DOUBLE"),
+        ("source", "VARCHAR"),
+        ("ingested_at", "TIMESTAMP"),
+    ),
+    description=(
+        "Splits (ratio) and cash dividends (amount per share), one row per symbol, ex-date "
+        "and action, merged: a corrected or late action replaces or joins the stored ones. "
+        "Indicators and signals adjust history with them; silver.prices stays as sent."
+    ),
+)
+
 BATCH_TABLES = (RAW_QUOTES, PRICES, PRICE_REJECTS, INDICATORS, SIGNALS, MARKET_SUMMARY)
 
 TABLES: dict[str, TableSchema] = {
@@ -355,6 +380,7 @@ TABLES: dict[str, TableSchema] = {
         DAILY_KPIS,
         LIVE_SIGNALS,
         MINUTE_VOLUME_PROFILE,
+        CORPORATE_ACTIONS,
     )
 }
 

@@ -32,6 +32,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from stock_assets.market import adjust
 from stock_assets.market.indicators import symbol_date_order, trade_day_numbers
 
 SIGNAL_COLUMNS: Final = ("symbol", "trade_date", "signal", "value", "reason")
@@ -85,11 +86,14 @@ DEFAULT_THRESHOLDS: Final = SignalThresholds()
 
 
 def detect_signals(
-    indicators: pd.DataFrame, thresholds: SignalThresholds = DEFAULT_THRESHOLDS
+    indicators: pd.DataFrame,
+    thresholds: SignalThresholds = DEFAULT_THRESHOLDS,
+    actions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """All signals in ``indicators`` (the compute_indicators frame), ordered by
     (symbol, trade_date, signal). Rows may come in any order; each symbol's rows are read
-    in trade_date order."""
+    in trade_date order. With ``actions`` (silver.corporate_actions), the volume baseline
+    of a day is on that day's share basis (earlier volumes times the splits since)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in indicators.columns]
     if missing:
         raise ValueError(f"detect_signals: indicators lacks columns {missing}")
@@ -144,6 +148,10 @@ def detect_signals(
     lo = np.where(has_window, rows - window, 0)
     prev_total = (vol_sum[rows] - vol_sum[lo]).astype(np.float64)
     full_window = has_window & (null_sum[rows] - null_sum[lo] == 0)
+    basis = adjust.split_basis(indicators, actions)
+    if order is not None:
+        basis = basis[order]
+    _rebase_windows(prev_total, volume, basis, starts, window, has_window)
     baseline = np.where(full_window, prev_total / window, np.nan)
     valid = ~null & (baseline > 0)
     ratio = np.full(n, np.nan)
@@ -204,6 +212,25 @@ def detect_signals_for(
         return signals
     keep = np.isin(trade_day_numbers(signals["trade_date"]), wanted)
     return signals.loc[keep].reset_index(drop=True)
+
+
+def _rebase_windows(
+    totals: np.ndarray,
+    volume: np.ndarray,
+    basis: np.ndarray,
+    starts: np.ndarray,
+    window: int,
+    has_window: np.ndarray,
+) -> None:
+    """Recompute, in place, the window totals of rows whose window holds a split: each
+    earlier volume times basis(row) / basis(earlier), summed in date order. Rows on one
+    basis keep the exact integer totals."""
+    changed = np.flatnonzero((basis[1:] != basis[:-1]) & ~starts[1:]) + 1
+    rows = {r for c in changed for r in range(c, c + window)}
+    for row in sorted(r for r in rows if r < len(totals) and has_window[r]):
+        earlier = slice(row - window, row)
+        scaled = np.nan_to_num(volume[earlier]) * (basis[row] / basis[earlier])
+        totals[row] = float(np.add.reduce(scaled))
 
 
 def _shift(values: np.ndarray, fill: object) -> np.ndarray:

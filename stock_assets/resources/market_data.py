@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from stock_assets.market.actions import parse_action_list
 from stock_assets.market.sources import SOURCE_NAMES, MarketDataSource, source_class
 from stock_assets.market.watchlist import resolve_symbols
 
@@ -16,6 +17,10 @@ class MarketDataResource(dg.ConfigurableResource):
     symbols: str = Field(default="", description="Comma list; empty means the watchlist file")
     fault_rate: float = Field(default=0.0, description="Simulator only: share of bad records")
     csv_path: str = Field(default="", description="csv source: a CSV file or folder of CSVs")
+    simulated_actions: str = Field(
+        default="",
+        description="Simulator only: SYMBOL:YYYY-MM-DD:split|dividend:VALUE,... to make happen",
+    )
     alpha_vantage_api_key: str | None = Field(
         default=None, description="Set through EnvVar('ALPHA_VANTAGE_API_KEY'); never logged"
     )
@@ -26,7 +31,9 @@ class MarketDataResource(dg.ConfigurableResource):
     def client(self) -> MarketDataSource:
         cls = source_class(self.source)
         if self.source == "simulated":
-            return cls(fault_rate=self.fault_rate)
+            return cls(
+                fault_rate=self.fault_rate, actions=parse_action_list(self.simulated_actions)
+            )
         if self.source == "alpha_vantage":
             if not self.alpha_vantage_api_key:
                 raise dg.Failure(

@@ -12,7 +12,7 @@ import pytest
 import talib
 
 from stock_assets.assets.gold import indicators, market_summary, signals
-from stock_assets.assets.prices import prices, raw_quotes
+from stock_assets.assets.prices import corporate_actions, prices, raw_quotes
 from stock_assets.market import calendar, lookback
 from stock_assets_tests.conftest import local_resources
 
@@ -20,7 +20,7 @@ SYMBOLS = "AAPL,MSFT,XOM,ARM"
 HISTORY = (dt.date(2021, 6, 1), dt.date(2024, 7, 12))  # longer than any indicator window
 TARGET = (dt.date(2024, 7, 1), dt.date(2024, 7, 12))  # holiday on 2024-07-04
 GOLD = [indicators, signals, market_summary]
-ALL_ASSETS = [raw_quotes, prices, *GOLD]
+ALL_ASSETS = [raw_quotes, prices, corporate_actions, *GOLD]
 
 
 def run(home: Path, assets, start: dt.date, end: dt.date) -> dg.ExecuteInProcessResult:

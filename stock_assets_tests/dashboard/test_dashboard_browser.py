@@ -196,7 +196,8 @@ def test_symbol_page_draws_the_bars_indicators_and_signals(page, dashboard, data
     )
     prices = warehouse(
         dataset,
-        "SELECT trade_date, close FROM silver.prices "
+        # The page draws bars on today's share basis by default.
+        "SELECT trade_date, close FROM gold.adjusted_prices "
         "WHERE symbol = 'MSFT' AND trade_date BETWEEN ? AND ? ORDER BY trade_date",
         start,
         end,

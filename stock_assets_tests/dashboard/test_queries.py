@@ -141,6 +141,32 @@ def test_symbol_history_is_the_symbols_range_with_its_indicators(warehouse):
     np.testing.assert_allclose(got.avg_30d, msft.close.rolling(30).mean()[shown.index])
 
 
+def test_adjusted_basis_shows_bars_and_indicators_on_todays_basis(warehouse_file, tmp_path):
+    """A 2-for-1 MSFT split in the range: the adjusted page halves every earlier bar and
+    its price-like indicators (gold.indicators holds them on their own day's basis), and
+    leaves unit-free ones (pct_change) alone."""
+    from stock_assets.market.sql import load_views
+
+    path = tmp_path / "warehouse.duckdb"
+    path.write_bytes(warehouse_file.read_bytes())
+    ex_date = SESSIONS[80]
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            "INSERT INTO silver.corporate_actions VALUES ('MSFT', ?, 'SPLIT', 2.0, NULL, 'csv', ?)",
+            [ex_date, dt.datetime(2024, 7, 1)],
+        )
+    engine = DuckDBSqlEngine(database=str(path))
+    engine.create_view(next(v for v in load_views() if v.name == "adjusted_prices"))
+    start, end = SESSIONS[60], SESSIONS[100]
+    raw = Warehouse(engine).symbol_history("MSFT", start, end, basis="raw")
+    adjusted = Warehouse(engine).symbol_history("MSFT", start, end, basis="adjusted")
+    factor = np.where(raw.trade_date.dt.date < ex_date, 0.5, 1.0)
+    for column in ("open", "close", "sma_5", "bb_upper", "macd"):
+        np.testing.assert_allclose(adjusted[column], raw[column] * factor, err_msg=column)
+    np.testing.assert_allclose(adjusted.volume, raw.volume / factor)
+    np.testing.assert_allclose(adjusted["pct_change"], raw["pct_change"])
+
+
 def test_averages_are_missing_until_enough_sessions_exist(warehouse):
     got = warehouse.symbol_history("AAPL", SESSIONS[0], SESSIONS[40])
     assert got.avg_7d[:6].isna().all() and got.avg_7d[6:].notna().all()

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from stock_assets.assets.gold import indicators, market_summary, signals
-from stock_assets.assets.prices import prices, raw_quotes
+from stock_assets.assets.prices import corporate_actions, prices, raw_quotes
 from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.io_managers.iceberg import IcebergIOManager
 from stock_assets.io_managers.merge import MergeSpec
@@ -407,7 +407,9 @@ def test_aws_resources_need_a_bucket(monkeypatch):
 
 
 SYMBOLS = "AAPL,MSFT"
-PIPELINE = [raw_quotes, prices, indicators, signals, market_summary]
+# A split and a dividend inside JULY_2024: both modes store and apply the same actions.
+ACTIONS = "AAPL:2024-07-10:split:4,MSFT:2024-07-11:dividend:0.75"
+PIPELINE = [raw_quotes, prices, corporate_actions, indicators, signals, market_summary]
 IGNORED = ["ingested_at", "fetched_at", "object_key"]  # run-time stamps and the lake root
 CONTRACT_TABLES = [t.qualified_name for t in BATCH_TABLES]
 
@@ -415,18 +417,29 @@ CONTRACT_TABLES = [t.qualified_name for t in BATCH_TABLES]
 @pytest.mark.slow
 def test_aws_mode_writes_the_same_tables_as_local_mode(aws_endpoint, tmp_path, monkeypatch):
     first, last = (d.isoformat() for d in JULY_2024)
-    local = local_resources(tmp_path, symbols=SYMBOLS)
+    local = local_resources(tmp_path, symbols=SYMBOLS, simulated_actions=ACTIONS)
     assert run(PIPELINE, local, first, last).success
 
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     monkeypatch.setenv("STOCK_ASSETS_S3_BUCKET", BUCKET)
     aws = {
         **aws_resources(),
-        "market_data": MarketDataResource(symbols=SYMBOLS),
+        "market_data": MarketDataResource(symbols=SYMBOLS, simulated_actions=ACTIONS),
         "alerts": LogAlertSink(max_age_days=100_000),
     }
     assert isinstance(aws["lake"], S3Lake)
     assert run(PIPELINE, aws, first, last).success
+    actions = ["symbol", "ex_date", "action", "ratio", "amount", "source"]
+    stored = aws["io_manager"].read("silver.corporate_actions")[actions]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        local_actions = conn.execute("SELECT * FROM silver.corporate_actions").fetchdf()
+    expected = conform(local_actions, TABLES["silver.corporate_actions"])[actions]
+    pd.testing.assert_frame_equal(
+        stored.sort_values("symbol", ignore_index=True),
+        expected.sort_values("symbol", ignore_index=True),
+        check_exact=True,
+    )
+    assert list(stored.sort_values("symbol").action) == ["SPLIT", "DIVIDEND"]
 
     sessions = [d.isoformat() for d in calendar.sessions_between(*JULY_2024)]
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:

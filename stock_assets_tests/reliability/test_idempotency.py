@@ -7,7 +7,7 @@ import datetime as dt
 import dagster as dg
 
 from stock_assets.assets.gold import indicators, market_summary, signals
-from stock_assets.assets.prices import prices, raw_quotes
+from stock_assets.assets.prices import corporate_actions, prices, raw_quotes
 from stock_assets.assets.stream import stream_assets
 from stock_assets.market import schemas
 from stock_assets.market.landing import encode_micro_batch
@@ -22,7 +22,7 @@ SYMBOLS = "AAPL,MSFT,ARM"
 
 def materialize(resources: dict, first: dt.date, last: dt.date) -> None:
     result = dg.materialize(
-        [raw_quotes, prices, indicators, signals, market_summary],
+        [raw_quotes, prices, corporate_actions, indicators, signals, market_summary],
         resources=resources,
         tags={
             "dagster/asset_partition_range_start": first.isoformat(),

@@ -2,8 +2,9 @@
 bands, MACD, RSI and its signals marked on the chart; its latest session in minutes.
 
 The page is a list of sections drawn one after the other for the chosen symbol and range
-(`SECTIONS`): the daily chart, then the newest session's one-minute candles with VWAP. A
-split-adjusted basis joins as one more entry of `queries.PRICE_TABLES`.
+(`SECTIONS`): the daily chart, then the newest session's one-minute candles with VWAP.
+Prices are shown back-adjusted to today's share basis by default, or raw
+(`queries.PRICE_TABLES`).
 """
 
 from __future__ import annotations

@@ -24,6 +24,13 @@ import pandas as pd
 import requests
 
 from stock_assets.market import calendar
+from stock_assets.market.actions import (
+    DIVIDEND,
+    SPLIT,
+    action_frame,
+    action_record,
+    empty_actions,
+)
 from stock_assets.market.sources.base import (
     INTRADAY_BAR_COLUMNS,
     Extraction,
@@ -154,6 +161,29 @@ class AlphaVantageSource(MarketDataSource):
             "adj_close": record.get("5. adjusted close") if adjusted else close,
             "volume": record.get("6. volume") if adjusted else record.get("5. volume"),
         }
+
+    # -- corporate actions ----------------------------------------------------------------
+
+    def corporate_actions(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> pd.DataFrame:
+        """Splits and dividends from the adjusted daily series ("7. dividend amount",
+        "8. split coefficient"); the free tier's TIME_SERIES_DAILY carries none."""
+        if self.daily_function != DAILY_ADJUSTED:
+            log.info("alpha_vantage: %s has no split or dividend fields", self.daily_function)
+            return empty_actions()
+        records: list[dict[str, object]] = []
+        for symbol in self.transform_query(symbols, start, start).symbols:
+            params = {"function": DAILY_ADJUSTED, "symbol": symbol}
+            params["outputsize"] = self._outputsize(start)
+            try:
+                document = self._fetch(params, symbol, [])
+                series = _series(document, DAILY_SERIES)
+            except _SymbolFailure as exc:
+                log.warning("alpha_vantage: no actions for %s: %s", symbol, exc)
+                continue
+            records.extend(actions_in_series(symbol, series, start, end))
+        return action_frame(records)
 
     # -- intraday quotes ------------------------------------------------------------------
 
@@ -319,6 +349,27 @@ class AlphaVantageSource(MarketDataSource):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def actions_in_series(
+    symbol: str, series: Mapping[str, Any], start: dt.date, end: dt.date
+) -> list[dict[str, object]]:
+    """The actions of a TIME_SERIES_DAILY_ADJUSTED series with ex-dates in [start, end]: a
+    day whose "8. split coefficient" is not 1 is a split of that ratio, one whose
+    "7. dividend amount" is above 0 a dividend of that amount."""
+    found = []
+    for day_text, entry in sorted(series.items()):
+        day = _date_or_none(day_text)
+        if day is None or not start <= day <= end or not isinstance(entry, Mapping):
+            continue
+        where = f"alpha_vantage {symbol} {day_text}"
+        coefficient = entry.get("8. split coefficient", "1.0")
+        if float(coefficient) != 1.0:
+            found.append(action_record(symbol, day, SPLIT, coefficient, where))
+        dividend = entry.get("7. dividend amount", "0.0000")
+        if float(dividend) > 0:
+            found.append(action_record(symbol, day, DIVIDEND, dividend, where))
+    return found
 
 
 def _series(document: Mapping[str, Any], name: str) -> Mapping[str, Any]:

@@ -19,6 +19,7 @@ from typing import ClassVar, NamedTuple
 import pandas as pd
 
 from stock_assets.market import calendar
+from stock_assets.market.actions import empty_actions
 from stock_assets.market.symbols import normalize_symbols
 
 # Fields every parser returns for a daily bar; values may still be text or None
@@ -168,6 +169,13 @@ class MarketDataSource(ABC):
     ) -> IntradayPull:
         """The vendor's regular-and-extended-hours bars of one session (1 or 5 minutes)."""
         raise SourceError(f"source {self.name!r} does not provide intraday bars")
+
+    def corporate_actions(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> pd.DataFrame:
+        """Splits and dividends of `symbols` with ex-dates in [start, end], as
+        market.actions.ACTION_COLUMNS rows (none for a source that reports none)."""
+        return empty_actions()
 
 
 def load_json_object(payload: str) -> Mapping[str, object]:

@@ -6,6 +6,10 @@ Accepted layouts, in one file or a folder of ``*.csv`` files:
   (``Adj Close`` optional), as Yahoo's "Download" button writes it;
 * a multi-symbol file with an extra ``Symbol`` column (its file name does not matter).
 
+Corporate actions come from ``corporate_actions.csv`` in the folder (or next to the file):
+``symbol,ex_date,action,value`` with action ``split`` (value: new shares per old share) or
+``dividend`` (value: cash per share); a bad line is refused naming the file and line.
+
 Files are read with the csv module (quoted fields, commas inside quotes, a UTF-8 BOM), and
 each data line becomes one record that remembers its file and line, so a bad line is
 rejected on its own with a reason that points at it. Symbols are never turned into paths:
@@ -19,10 +23,19 @@ import datetime as dt
 import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
+from stock_assets.market.actions import (
+    ActionError,
+    action_frame,
+    action_record,
+    empty_actions,
+    unique_actions,
+)
 from stock_assets.market.sources.base import (
     Extraction,
     MarketDataSource,
@@ -37,6 +50,8 @@ from stock_assets.market.symbols import InvalidSymbolError, normalize_symbol
 
 log = logging.getLogger(__name__)
 
+ACTIONS_FILE = "corporate_actions.csv"
+ACTION_HEADER = ("symbol", "ex_date", "action", "value")
 # Record keys added next to the file's own columns.
 META_KEYS = ("symbol", "file", "line")
 _MISSING = {"", "null", "none", "n/a", "na", "-"}
@@ -129,12 +144,37 @@ class CsvFileSource(MarketDataSource):
             "volume": _value(columns.get("volume")),
         }
 
+    def corporate_actions(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> pd.DataFrame:
+        """The actions file's rows for `symbols` with ex-dates in [start, end]; none without
+        the file. ActionError naming the file and line for a bad row."""
+        folder = self.path if self.path.is_dir() else self.path.parent
+        file = folder / ACTIONS_FILE
+        if not file.is_file():
+            return empty_actions()
+        wanted = set(self.transform_query(symbols, start, start).symbols)
+        records = []
+        with file.open(encoding="utf-8-sig", newline="") as handle:
+            rows = csv.DictReader(handle)
+            if sorted(h.strip().lower() for h in rows.fieldnames or ()) != sorted(ACTION_HEADER):
+                raise ActionError(f"{file}: header must be {','.join(ACTION_HEADER)}")
+            for row in rows:
+                values = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+                where = f"{file} line {rows.line_num}"
+                records.append(action_record(*(values[h] for h in ACTION_HEADER), where=where))
+        frame = unique_actions(action_frame(records), str(file))
+        chosen = frame.symbol.isin(wanted) & (frame.ex_date >= start) & (frame.ex_date <= end)
+        return frame[chosen].reset_index(drop=True)
+
     def _files(self) -> list[Path]:
         if self.path.is_file():
             return [self.path]
         if self.path.is_dir():
             return sorted(
-                p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() == ".csv"
+                p
+                for p in self.path.iterdir()
+                if p.is_file() and p.suffix.lower() == ".csv" and p.name != ACTIONS_FILE
             )
         raise SourceError(f"csv: {self.path} is neither a CSV file nor a folder")
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stock_assets.market import calendar
+from stock_assets.market.actions import SPLIT, empty_actions
 from stock_assets.market.sources.base import (
     INTRADAY_BAR_COLUMNS,
     Extraction,
@@ -122,12 +123,27 @@ class SimulatedSource(MarketDataSource):
         fault_rate: float = 0.0,
         seed: int = 0,
         listings: Mapping[str, Listing] | None = None,
+        actions: pd.DataFrame | None = None,
     ) -> None:
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be within [0, 1], got {fault_rate}")
         self.fault_rate = fault_rate
         self.seed = seed
         self.listings = default_listings() if listings is None else listings
+        # Configured splits and dividends (market.actions.parse_action_list), by ex-date.
+        self.actions = empty_actions() if actions is None else actions.sort_values("ex_date")
+
+    def corporate_actions(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> pd.DataFrame:
+        """The configured actions of `symbols` with ex-dates in [start, end]."""
+        wanted = set(self.transform_query(symbols, start, start).symbols)
+        chosen = self.actions[
+            self.actions.symbol.isin(wanted)
+            & (self.actions.ex_date >= start)
+            & (self.actions.ex_date <= end)
+        ]
+        return chosen.reset_index(drop=True)
 
     # -- daily bars ---------------------------------------------------------------------
 
@@ -193,16 +209,54 @@ class SimulatedSource(MarketDataSource):
         move = np.abs(returns) / daily_vol
         volume = profile.base_volume * np.exp(0.25 * z[:, 4] + 0.3 * move)
 
-        rounded_close = _cents(close)
+        prices = {"open": open_, "high": high, "low": low, "close": close}
+        adjusted = self._apply_actions(symbol, first, n, prices, volume)
+        rounded_close = _cents(prices["close"])
         # Rounding is monotone, so high >= max(open, close) and low <= min(open, close) hold.
         return {
-            "open": _cents(open_),
-            "high": _cents(high),
-            "low": _cents(low),
+            **{name: _cents(values) for name, values in prices.items()},
             "close": rounded_close,
-            "adj_close": rounded_close,  # simulated stocks have no corporate actions
+            # As a vendor sends it: the close on the basis after every configured action.
+            "adj_close": rounded_close if adjusted is None else _cents(close * adjusted),
             "volume": np.maximum(volume.round(), 100).astype(np.int64),
         }
+
+    def _apply_actions(
+        self,
+        symbol: str,
+        first: dt.date,
+        n: int,
+        prices: dict[str, np.ndarray],
+        volume: np.ndarray,
+    ) -> np.ndarray | None:
+        """Make the symbol's configured actions happen, in place: from a split's ex-date on,
+        prices are divided and volume multiplied by its ratio; from a dividend's, prices
+        drop by the factor 1 - amount / previous close (the adjustment convention, so the
+        adjusted series is the undisturbed walk). Returns the price factor to the basis
+        after every action (for adj_close), or None without actions."""
+        mine = self.actions[self.actions.symbol == symbol]
+        if mine.empty:
+            return None
+        first_ordinal = calendar.session_ordinal(first)
+        to_today = np.ones(n)
+        for ex_date, kind, ratio, amount in mine[
+            ["ex_date", "action", "ratio", "amount"]
+        ].itertuples(index=False):
+            sessions = calendar.sessions_between(ex_date, ex_date + dt.timedelta(days=10))
+            k = max(0, calendar.session_ordinal(sessions[0]) - first_ordinal)
+            if k >= n:
+                continue
+            if kind == SPLIT:
+                factor = 1.0 / ratio
+                volume[k:] *= ratio
+            elif k > 0 and amount < _cents(prices["close"][k - 1 : k])[0]:
+                factor = 1.0 - amount / _cents(prices["close"][k - 1 : k])[0]
+            else:
+                continue  # no earlier close to pay the dividend from
+            for values in prices.values():
+                values[k:] *= factor
+            to_today[:k] *= factor
+        return to_today
 
     # -- the source interface -----------------------------------------------------------
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from stock_assets.market import calendar
+from stock_assets.market.actions import DIVIDEND, SPLIT, action_frame, action_record
 from stock_assets.market.sources.base import (
     Extraction,
     IntradayPull,
@@ -140,6 +141,27 @@ class YahooSource(MarketDataSource):
             "volume": record.get("Volume"),
         }
 
+    # -- corporate actions ----------------------------------------------------------------
+
+    def corporate_actions(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> pd.DataFrame:
+        """yfinance's actions (the chart's dividend and split events) in [start, end]."""
+        wanted = list(self.transform_query(symbols, start, end).symbols)
+        frame, failures = self._call(
+            wanted,
+            actions=True,
+            start=start.isoformat(),
+            end=(end + dt.timedelta(days=1)).isoformat(),
+            interval="1d",
+        )
+        for symbol, reason in sorted(failures.items()):
+            log.warning("yahoo: no actions for %s: %s", symbol, reason)
+        records = []
+        for symbol, bars in _split_by_ticker(frame, wanted).items():
+            records.extend(actions_in_bars(symbol, bars, start, end))
+        return action_frame(records)
+
     # -- live quotes ----------------------------------------------------------------------
 
     def latest_quotes(self, symbols: Sequence[str], as_of: dt.datetime) -> list[dict[str, object]]:
@@ -233,7 +255,7 @@ class YahooSource(MarketDataSource):
     # -- the download call ----------------------------------------------------------------
 
     def _call(
-        self, symbols: list[str], **kwargs: Any
+        self, symbols: list[str], actions: bool = False, **kwargs: Any
     ) -> tuple[pd.DataFrame | None, dict[str, str]]:
         """One ``download`` with throttle retries; returns the frame and per-ticker errors."""
 
@@ -245,7 +267,7 @@ class YahooSource(MarketDataSource):
                     frame = self._download(
                         symbols,
                         auto_adjust=False,
-                        actions=False,
+                        actions=actions,
                         progress=False,
                         group_by="column",
                         multi_level_index=True,
@@ -272,6 +294,23 @@ class YahooSource(MarketDataSource):
 
 
 # -- frame helpers --------------------------------------------------------------------------
+
+
+def actions_in_bars(
+    symbol: str, bars: pd.DataFrame, start: dt.date, end: dt.date
+) -> list[dict[str, object]]:
+    """The actions in a ticker's download(actions=True) frame: "Stock Splits" (the ratio,
+    10.0 for 10-for-1) and "Dividends" (cash per share), 0 on days without one."""
+    found = []
+    for label, day, row in _rows(bars):
+        if not start <= day <= end:
+            continue
+        where = f"yahoo {symbol} {label}"
+        for column, kind in (("Stock Splits", SPLIT), ("Dividends", DIVIDEND)):
+            value = _plain(row.get(column))
+            if isinstance(value, int | float) and value == value and value > 0:
+                found.append(action_record(symbol, day, kind, value, where))
+    return found
 
 
 def _split_by_ticker(frame: pd.DataFrame | None, symbols: list[str]) -> dict[str, pd.DataFrame]:

@@ -418,3 +418,29 @@ def test_intraday_bars_retry_the_throttle_and_fail_on_quota_or_bad_key():
         source, _ = make_source(RecordedAlphaVantage({"IBM": [answer]}))
         with pytest.raises(SourceError, match=message):
             source.intraday_bars(["IBM"], JAN5)
+
+
+# -- corporate actions -----------------------------------------------------------------------
+
+
+def test_corporate_actions_from_the_split_coefficient_and_dividend_amount():
+    server = RecordedAlphaVantage()
+    source, _ = make_source(server)
+    actions = source.corporate_actions(["NVDA"], dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    assert actions[["symbol", "ex_date", "action"]].values.tolist() == [
+        ["NVDA", dt.date(2024, 6, 10), "SPLIT"],
+        ["NVDA", dt.date(2024, 6, 11), "DIVIDEND"],
+    ]
+    assert actions.ratio.iloc[0] == 10.0 and actions.amount.iloc[1] == 0.01
+    assert server.requests[0]["function"] == "TIME_SERIES_DAILY_ADJUSTED"
+    # Days outside the asked range, and the free tier's series (no such fields), give none.
+    assert source.corporate_actions(["NVDA"], dt.date(2024, 6, 12), dt.date(2024, 6, 30)).empty
+    free, _ = make_source(RecordedAlphaVantage(), daily_function="TIME_SERIES_DAILY")
+    assert free.corporate_actions(["NVDA"], dt.date(2024, 6, 1), dt.date(2024, 6, 30)).empty
+
+
+def test_corporate_actions_of_a_failed_symbol_are_skipped():
+    server = RecordedAlphaVantage({"XXXX": ["error_invalid_call.json"]})
+    source, _ = make_source(server)
+    actions = source.corporate_actions(["XXXX", "NVDA"], dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    assert set(actions.symbol) == {"NVDA"}

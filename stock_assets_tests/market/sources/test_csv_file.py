@@ -164,3 +164,46 @@ def test_parse_record_contract():
 def test_parse_record_rejects_unusable_payloads(payload, reason):
     with pytest.raises(RecordError, match=reason):
         CsvFileSource.parse_record(payload)
+
+
+# -- corporate actions -----------------------------------------------------------------------
+
+
+def test_actions_file_next_to_the_prices_is_read_and_never_taken_for_prices(tmp_path):
+    folder = tmp_path / "imports"
+    shutil.copytree(PER_SYMBOL, folder)
+    (folder / "corporate_actions.csv").write_text(
+        "symbol,ex_date,action,value\r\nAAPL,2024-01-03,split,4\r\n"
+        "msft,2024-01-04,DIVIDEND,0.75\r\nIBM,2023-12-01,dividend,1.66\r\n",
+        encoding="utf-8-sig",
+    )
+    source = CsvFileSource(folder)
+    actions = source.corporate_actions(["AAPL", "MSFT", "IBM"], JAN2, JAN5)
+    assert actions[["symbol", "ex_date", "action", "ratio", "amount"]].fillna(
+        0
+    ).values.tolist() == [
+        ["AAPL", dt.date(2024, 1, 3), "SPLIT", 4.0, 0.0],
+        ["MSFT", dt.date(2024, 1, 4), "DIVIDEND", 0.0, 0.75],
+    ]
+    # The same file is found beside a single price file too.
+    assert len(CsvFileSource(folder / "AAPL.csv").corporate_actions(["AAPL"], JAN2, JAN5)) == 1
+    extraction = source.fetch(["AAPL"], JAN2, JAN5)
+    assert "corporate_actions.csv" not in json.dumps(extraction.symbol_errors)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("AAPL,2024-01-03,merger,4", "action 'merger' is not split or dividend"),
+        ("AAPL,2024-13-03,split,4", "is not a YYYY-MM-DD date"),
+        ("AAPL,2024-01-03,split,-2", "must be positive"),
+        ("AAPL,2024-01-03,dividend,abc", "is not a number"),
+    ],
+)
+def test_a_bad_action_line_is_refused_naming_file_and_line(tmp_path, line, reason):
+    from stock_assets.market.actions import ActionError
+
+    (tmp_path / "corporate_actions.csv").write_text(f"symbol,ex_date,action,value\n{line}\n")
+    with pytest.raises(ActionError, match=r"corporate_actions\.csv line 2") as error:
+        CsvFileSource(tmp_path).corporate_actions(["AAPL"], JAN2, JAN5)
+    assert reason in str(error.value)

@@ -464,3 +464,23 @@ def test_intraday_bars_retry_a_429(yahoo):
     with pytest.raises(SourceError, match="429"):
         source.intraday_bars(["AAPL"], JAN5)
     assert len(sleeps) == source.backoff.max_attempts - 1
+
+
+# -- corporate actions -----------------------------------------------------------------------
+
+
+def test_corporate_actions_are_yfinances_split_and_dividend_events(yahoo):
+    calls: list[dict] = []
+    source, _ = make_source(yahoo, calls=calls)
+    actions = source.corporate_actions(["NVDA", "AAPL"], dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    assert calls[0]["actions"] is True
+    assert actions[["symbol", "ex_date", "action"]].values.tolist() == [
+        ["NVDA", dt.date(2024, 6, 10), "SPLIT"],
+        ["NVDA", dt.date(2024, 6, 11), "DIVIDEND"],
+    ]
+    assert actions.ratio.iloc[0] == 10.0
+    assert actions.amount.iloc[1] == pytest.approx(0.01)
+    # The daily pull itself still asks for bars only (bronze payloads keep their shape).
+    calls.clear()
+    source.fetch(["NVDA"], dt.date(2024, 6, 5), dt.date(2024, 6, 12))
+    assert calls[0]["actions"] is False
