@@ -150,35 +150,41 @@ def indicators(day: dt.date, database: str) -> pd.DataFrame:
 
 def signals(window: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     """The five signals of the session, from each symbol's last 21 rows of the window."""
-    rows = []
-    for symbol, own in window.groupby("symbol", sort=True):
-        if own["trade_date"].iloc[-1] != pd.Timestamp(day):
-            continue
-        now, before = own.iloc[-1], own.iloc[-2] if len(own) > 1 else None
-        fast, slow = now["sma_5"], now["sma_20"]
-        known = before is not None and not np.isnan([fast, slow, *before[["sma_5", "sma_20"]]])
-        if known:
-            tol, was = REL_TOL * abs(slow), REL_TOL * abs(before["sma_20"])
-            if fast - slow > tol and not before["sma_5"] - before["sma_20"] > was:
-                rows.append((symbol, "BUY", now["close"]))
-            if slow - fast > tol and not before["sma_20"] - before["sma_5"] > was:
-                rows.append((symbol, "SELL", now["close"]))
-        if abs(np.nan_to_num(now["pct_change"])) > 5.0:
-            rows.append((symbol, "ANOMALY", now["pct_change"]))
-        previous = own["volume"].iloc[-21:-1]
-        if len(previous) == 20 and previous.notna().all() and previous.mean() > 0:
-            ratio = now["volume"] / (previous.sum() / 20)
-            if ratio > 2.0:
-                rows.append((symbol, "VOLUME_SPIKE", ratio))
-        upper, lower, close = now["bb_upper"], now["bb_lower"], now["close"]
-        if close - upper > REL_TOL * abs(upper):
-            rows.append((symbol, "BB_BREAKOUT", 100.0 * (close - upper) / abs(upper)))
-        elif lower - close > REL_TOL * abs(lower):
-            rows.append((symbol, "BB_BREAKOUT", 100.0 * (close - lower) / abs(lower)))
-    found = pd.DataFrame(rows, columns=["symbol", "signal", "value"])
+    from_end = window.groupby("symbol").cumcount(ascending=False)
+    recent = window[from_end <= 20]
+    now = recent[from_end <= 0].set_index("symbol")
+    now = now[now["trade_date"] == pd.Timestamp(day)]
+    before = recent[from_end == 1].set_index("symbol").reindex(now.index)
+    earlier = recent[from_end >= 1].groupby("symbol")["volume"].agg(["sum", "count", "size"])
+    earlier = earlier.reindex(now.index)
+    fast, slow, close = now["sma_5"], now["sma_20"], now["close"]
+    was_fast, was_slow = before["sma_5"], before["sma_20"]
+    known = fast.notna() & slow.notna() & was_fast.notna() & was_slow.notna()
+    tol, was = REL_TOL * slow.abs(), REL_TOL * was_slow.abs()
+    full = (earlier["size"] == 20) & (earlier["count"] == 20)
+    baseline = (earlier["sum"] / 20).where(full)
+    ratio = now["volume"] / baseline.where(baseline > 0)
+    upper, lower = now["bb_upper"], now["bb_lower"]
+    over = close - upper > REL_TOL * upper.abs()
+    under = lower - close > REL_TOL * lower.abs()
+    band = upper.where(over, lower)
+    fired = {
+        "BUY": (known & (fast - slow > tol) & ~(was_fast - was_slow > was), close),
+        "SELL": (known & (slow - fast > tol) & ~(was_slow - was_fast > was), close),
+        "ANOMALY": (now["pct_change"].fillna(0).abs() > 5.0, now["pct_change"]),
+        "VOLUME_SPIKE": (ratio > 2.0, ratio),
+        "BB_BREAKOUT": (over | under, 100.0 * (close - band) / band.abs()),
+    }
+    found = pd.concat(
+        [
+            pd.DataFrame({"symbol": value[mask].index, "signal": name, "value": value[mask]})
+            for name, (mask, value) in fired.items()
+        ],
+        ignore_index=True,
+    )
     found.insert(1, "trade_date", day)
     found["reason"] = found["signal"]
-    return found.sort_values(["symbol", "signal"], kind="stable")
+    return found.sort_values(["symbol", "signal"], kind="stable", ignore_index=True)
 
 
 def summary(window: pd.DataFrame, found: pd.DataFrame, day: dt.date) -> pd.DataFrame:
