@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -111,22 +113,60 @@ def test_the_daily_benchmark_compares_the_outputs_within_tolerance(daily_bench):
 
 
 @pytest.mark.slow
-def test_the_scheduled_daily_runs_in_one_process_and_matches_the_expert(harness, tmp_path):
-    argv = ["--only", "daily_scheduled", "--symbols", "3", "--days", "30"]
-    argv += ["--daily-repeat", "1", "--instance", "sqlite", "--out-dir", str(tmp_path)]
-    assert harness.main(argv) == 0
-    (report_path,) = tmp_path.glob("*.json")
-    report = json.loads(report_path.read_text())
-    details = report["details"]["daily_scheduled"]
-    # Every launch succeeded and ran all its steps in the launched process itself.
-    for launch in details["launches"]:
-        assert launch["run_status"] == "SUCCESS"
-        assert launch["step_pids"] == [launch["pid"]]
-    assert details["executor"] == "in_process"
-    # The expert script wrote the same session: every compared table has rows, no difference.
-    assert details["differences"] == []
-    assert details["rows_compared"]["silver.prices"] == 3
-    new_session, *_ = report["rows"]
-    assert new_session["ours"] == details["cold"]["median"]
-    assert new_session["reference_value"] == details["expert"]["median"]
-    assert "in_process executor" in new_session["measure"]
+def test_a_scheduled_launch_runs_every_step_in_its_process_and_matches_the_expert(
+    daily_bench, tmp_path, monkeypatch
+):
+    import bench_pipeline as pipeline
+
+    symbols = pipeline.synthetic_symbols(3)
+    *history, day = pipeline.sessions(30)
+    for name, value in pipeline.environment(tmp_path, symbols, history[0]).items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "dagster_home").mkdir()
+    tables = pipeline.bare_tables(symbols, history, tmp_path / "lake")
+    pipeline.insert_tables(tmp_path / "warehouse.duckdb", tables)
+    expert_home = tmp_path / "expert"
+    expert_home.mkdir()
+    shutil.copy(tmp_path / "warehouse.duckdb", expert_home / "warehouse.duckdb")
+
+    launched = daily_bench.launch(day, dict(os.environ), tmp_path / "launch.log")
+    # The run succeeded, and every step ran in the launched process: the job's executor.
+    assert launched["run_status"] == "SUCCESS"
+    assert launched["step_pids"] == [launched["pid"]]
+    expert = daily_bench.run_expert(day, expert_home, symbols, dict(os.environ))
+    assert expert["steps"]["failed_rules"] == 0
+    ours = daily_bench.session_tables(tmp_path / "warehouse.duckdb", [day])
+    theirs = daily_bench.session_tables(expert_home / "warehouse.duckdb", [day])
+    assert len(ours["silver.prices"]) == len(ours["gold.indicators"]) == 3
+    assert daily_bench.differences(ours, theirs) == []
+
+
+def test_the_daily_rows_name_their_setup_and_take_ratios_against_the_expert(daily_bench):
+    def spread(*values):
+        return {
+            "median": values[len(values) // 2],
+            "min": min(values),
+            "max": max(values),
+            "all": list(values),
+        }
+
+    result = {
+        "executor": "in_process",
+        "history_sessions": 100,
+        "cold": spread(3.0, 4.0, 5.0),
+        "cold_cpu": spread(2.0, 2.5, 3.0),
+        "warm": spread(2.0, 3.0, 4.0),
+        "warm_cpu": spread(1.5, 2.0, 2.5),
+        "expert": spread(1.0, 1.0, 1.0),
+        "expert_cpu": spread(0.5, 0.5, 0.5),
+        "no_bytecode": {"seconds": 9.0},
+        "rows_compared": {"silver.prices": 500},
+        "differences": [],
+    }
+    new, new_cpu, rerun, *_, outputs = daily_bench.summary_rows(result, "500 symbols")
+    assert new["ours"] == 4.0 and new["ratio"] == 4.0 and new["passed"] is True
+    assert "median of 3 (3-5)" in new["measure"] and "in_process executor" in new["measure"]
+    assert new_cpu["ratio"] == 5.0 and rerun["ours"] == 3.0 and rerun["passed"] is None
+    assert outputs["ours"] == 0 and outputs["passed"] is True
+    slower = {**result, "cold": spread(5.0, 6.0, 7.0)}
+    assert daily_bench.summary_rows(slower, "500 symbols")[0]["passed"] is False
