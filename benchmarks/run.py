@@ -34,6 +34,7 @@ RESULTS = HERE / "results"
 BENCHMARKS = (
     "full_history",
     "daily_increment",
+    "daily_scheduled",
     "indicators",
     "stream",
     "intraday",
@@ -153,6 +154,10 @@ def worker(name: str, home: Path, params: dict, result: Path) -> None:
         os.environ.update(pipeline.environment(home, symbols, days[0]))
         if name == "aws_stream_day":
             outcome = pipeline.aws_stream_day(home, symbols, params["batches"])
+        elif name == "scheduled_daily":
+            import bench_daily
+
+            outcome = bench_daily.scheduled_daily(home, symbols, days, params["repeat"])
         else:
             outcome = pipeline.SCENARIOS[name](home, symbols, days)
     result.write_text(json.dumps(outcome, default=str))
@@ -281,6 +286,18 @@ def daily_increment(args: argparse.Namespace) -> tuple[list[Row], dict]:
         )
     )
     return rows, results
+
+
+def daily_scheduled(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    """The daily job launched as the schedule launches it, against the expert script."""
+    import bench_daily
+
+    days = args.days + args.daily_repeat + 1  # the history, a priming run, the new sessions
+    params = {"symbols": args.symbols, "days": days, "first": args.first}
+    params["repeat"] = args.daily_repeat
+    result = run_scenario("scheduled_daily", params, **_instance(args))
+    size = f"{args.symbols} symbols, {args.instance} instance"
+    return [Row(**row) for row in bench_daily.summary_rows(result, size)], result
 
 
 def _first_session_for(args: argparse.Namespace, count: int) -> dt.date:
@@ -450,6 +467,7 @@ def dashboard(args: argparse.Namespace) -> tuple[list[Row], dict]:
 RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict]]] = {
     "full_history": full_history,
     "daily_increment": daily_increment,
+    "daily_scheduled": daily_scheduled,
     "indicators": indicators,
     "stream": stream,
     "intraday": intraday,
@@ -551,6 +569,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", default="2015-01-02", help="first session of the history")
     parser.add_argument("--short-history", type=int, default=252, help="daily increment base")
     parser.add_argument("--repeat", type=int, default=3, help="indicator timing repeats")
+    parser.add_argument(
+        "--daily-repeat", type=int, default=3, help="scheduled daily runs of each kind"
+    )
     parser.add_argument("--records", type=int, default=150_000, help="stream micro-batch")
     parser.add_argument(
         "--intraday-symbols", type=int, nargs="+", default=[500, 10_000], help="bar sessions"

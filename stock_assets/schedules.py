@@ -72,6 +72,10 @@ daily_market_job = dg.define_asset_job(
         "indicators, signals (alerting new ones) and the market summary; rebuild the day's "
         "one-minute bars (vendor bars for closed sessions) and daily figures; refresh the views."
     ),
+    # In the run's own process: its dozen steps are short and run one at a time anyway (the
+    # warehouse pool admits one writer), and the default multiprocess executor starts a
+    # Python process per step (~2.5 s each: a daily run took 33 s instead of 8 s).
+    executor_def=dg.in_process_executor,
 )
 
 

@@ -1,12 +1,17 @@
 """The benchmark harness keeps working (at a tiny size)."""
 
+import datetime as dt
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
+import dagster as dg
+import pandas as pd
 import pytest
 
-from stock_assets import checks
+from stock_assets import checks, definitions
 from stock_assets.assets.live import LIVE_SIGNALS_KEY
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -73,3 +78,95 @@ def test_the_dashboard_benchmark_times_a_symbol_page_against_whole_tables(harnes
     assert page["ours"] == details["ours_seconds"]
     assert page["reference_value"] == details["whole_tables_seconds"]
     assert page["status"] in ("pass", "MISS") and first_view["status"] == "info"
+
+
+@pytest.fixture(scope="module")
+def daily_bench(harness):
+    import bench_daily
+
+    return bench_daily
+
+
+def test_the_daily_benchmark_launches_the_job_with_the_executor_the_schedule_gets(daily_bench):
+    # The benchmark passes no executor config, so its figure is the job's own executor:
+    # in process, as the schedule, the UI and ECS launch it.
+    job = definitions.build_definitions().resolve_job_def(daily_bench.JOB)
+    assert job.executor_def is dg.in_process_executor
+    assert daily_bench.job_executor() == job.executor_def.name == "in_process"
+    after_close = definitions.defs.resolve_schedule_def("after_close_schedule")
+    assert after_close.job_name == daily_bench.JOB
+    command = daily_bench.launch_command()
+    assert command[1:] == ["job", "execute", "-m", "stock_assets.definitions", "-a", "defs"]
+    tags = daily_bench.scheduled_tags(dt.date(2024, 7, 5))
+    assert tags["dagster/partition"] == "2024-07-05"
+    assert tags["dagster/schedule_name"] == "after_close_schedule"
+
+
+def test_the_daily_benchmark_compares_the_outputs_within_tolerance(daily_bench):
+    ours = {"gold.indicators": pd.DataFrame({"symbol": ["A", "B"], "rsi_14": [50.0, None]})}
+    same = {"gold.indicators": ours["gold.indicators"].assign(rsi_14=[50.0 * (1 + 1e-12), None])}
+    assert daily_bench.differences(ours, same) == []
+    off = {"gold.indicators": ours["gold.indicators"].assign(rsi_14=[50.1, None])}
+    assert daily_bench.differences(ours, off) == ["gold.indicators.rsi_14: 1 rows differ"]
+    renamed = {"gold.indicators": ours["gold.indicators"].assign(symbol=["A", "C"])}
+    assert daily_bench.differences(ours, renamed) == ["gold.indicators.symbol: 1 rows differ"]
+
+
+@pytest.mark.slow
+def test_a_scheduled_launch_runs_every_step_in_its_process_and_matches_the_expert(
+    daily_bench, tmp_path, monkeypatch
+):
+    import bench_pipeline as pipeline
+
+    symbols = pipeline.synthetic_symbols(3)
+    *history, day = pipeline.sessions(30)
+    for name, value in pipeline.environment(tmp_path, symbols, history[0]).items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "dagster_home").mkdir()
+    tables = pipeline.bare_tables(symbols, history, tmp_path / "lake")
+    pipeline.insert_tables(tmp_path / "warehouse.duckdb", tables)
+    expert_home = tmp_path / "expert"
+    expert_home.mkdir()
+    shutil.copy(tmp_path / "warehouse.duckdb", expert_home / "warehouse.duckdb")
+
+    launched = daily_bench.launch(day, dict(os.environ), tmp_path / "launch.log")
+    # The run succeeded, and every step ran in the launched process: the job's executor.
+    assert launched["run_status"] == "SUCCESS"
+    assert launched["step_pids"] == [launched["pid"]]
+    expert = daily_bench.run_expert(day, expert_home, symbols, dict(os.environ))
+    assert expert["steps"]["failed_rules"] == 0
+    ours = daily_bench.session_tables(tmp_path / "warehouse.duckdb", [day])
+    theirs = daily_bench.session_tables(expert_home / "warehouse.duckdb", [day])
+    assert len(ours["silver.prices"]) == len(ours["gold.indicators"]) == 3
+    assert daily_bench.differences(ours, theirs) == []
+
+
+def test_the_daily_rows_name_their_setup_and_take_ratios_against_the_expert(daily_bench):
+    def spread(*values):
+        return {
+            "median": values[len(values) // 2],
+            "min": min(values),
+            "max": max(values),
+            "all": list(values),
+        }
+
+    result = {
+        "executor": "in_process",
+        "history_sessions": 100,
+        "cold": spread(3.0, 4.0, 5.0),
+        "cold_cpu": spread(2.0, 2.5, 3.0),
+        "warm": spread(2.0, 3.0, 4.0),
+        "warm_cpu": spread(1.5, 2.0, 2.5),
+        "expert": spread(1.0, 1.0, 1.0),
+        "expert_cpu": spread(0.5, 0.5, 0.5),
+        "no_bytecode": {"seconds": 9.0},
+        "rows_compared": {"silver.prices": 500},
+        "differences": [],
+    }
+    new, new_cpu, rerun, *_, outputs = daily_bench.summary_rows(result, "500 symbols")
+    assert new["ours"] == 4.0 and new["ratio"] == 4.0 and new["passed"] is True
+    assert "median of 3 (3-5)" in new["measure"] and "in_process executor" in new["measure"]
+    assert new_cpu["ratio"] == 5.0 and rerun["ours"] == 3.0 and rerun["passed"] is None
+    assert outputs["ours"] == 0 and outputs["passed"] is True
+    slower = {**result, "cold": spread(5.0, 6.0, 7.0)}
+    assert daily_bench.summary_rows(slower, "500 symbols")[0]["passed"] is False

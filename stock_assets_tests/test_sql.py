@@ -210,6 +210,33 @@ def test_every_view_is_created_and_reported(warehouse):
     assert set(reported.values()) <= set(created.v)
 
 
+def test_a_view_is_created_again_only_when_its_statement_changed(tmp_path):
+    engine = DuckDBSqlEngine(database=str(tmp_path / "warehouse.duckdb"))
+    text = "CREATE OR REPLACE VIEW gold.v AS SELECT symbol FROM silver.prices"
+
+    def tables_and_view() -> tuple[set[str], str]:
+        with duckdb.connect(engine.database, read_only=True) as conn:
+            found = conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            tables = {name for (name,) in found}
+            (sql,) = conn.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'v'").fetchone()
+            return tables, sql
+
+    def drop_prices() -> None:
+        with duckdb.connect(engine.database) as conn:
+            conn.execute("DROP TABLE silver.prices")
+
+    # Creating the view creates the contract table it reads; a creation that is skipped
+    # leaves the dropped table dropped.
+    first = engine.create_view(View.parse("v", text))
+    assert tables_and_view()[0] == {"prices"}
+    drop_prices()
+    assert engine.create_view(View.parse("v", text)) == first
+    assert tables_and_view()[0] == set()
+    engine.create_view(View.parse("v", text.replace("symbol", "symbol, close")))
+    tables, sql = tables_and_view()
+    assert tables == {"prices"} and "close" in sql
+
+
 def test_latest_prices_is_the_last_close_per_symbol(warehouse):
     silver = query(warehouse, "SELECT * FROM silver.prices").sort_values(["symbol", "trade_date"])
     got = query(warehouse, "SELECT * FROM gold.latest_prices").set_index("symbol").sort_index()

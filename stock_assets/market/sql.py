@@ -76,6 +76,10 @@ class View:
     layer: str
     name: str
     tables: tuple[str, ...]  # the `layer.table`s it reads (CTE names are not tables)
+    # Written once when the file is parsed and kept in the file cache with the rest, so a
+    # run that creates and checks the views locally needs no sqlglot parse of its own.
+    duckdb: str = ""  # the statement for DuckDB
+    columns: tuple[str, ...] = ()  # the outer select list, in order
 
     @classmethod
     def from_file(cls, path: Path) -> View:
@@ -87,7 +91,14 @@ class View:
 
         statement = parse_view(name, text)
         found = {f"{t.db}.{t.name}" for t in statement.expression.find_all(exp.Table) if t.db}
-        return cls(text, statement.this.db, statement.this.name, tuple(sorted(found)))
+        return cls(
+            text,
+            statement.this.db,
+            statement.this.name,
+            tuple(sorted(found)),
+            duckdb=statement.sql(dialect="duckdb", comments=False),
+            columns=tuple(statement.expression.named_selects),
+        )
 
     @cached_property
     def statement(self) -> exp.Create:
@@ -118,12 +129,12 @@ class View:
         )
 
     def to_duckdb(self) -> str:
-        return self.statement.sql(dialect="duckdb", comments=False)
+        return self.duckdb or self.statement.sql(dialect="duckdb", comments=False)
 
     @property
     def declared_columns(self) -> list[str]:
         """The view's columns as its SQL declares them: the outer select list, in order."""
-        return list(self.statement.expression.named_selects)
+        return list(self.columns or self.statement.expression.named_selects)
 
 
 def _with_databases(statement: exp.Expression, prefix: str) -> exp.Expression:
@@ -173,16 +184,19 @@ def load_views(sql_dir: Path = SQL_DIR) -> list[View]:
         "views.json",
         key,
         build=lambda: [View.parse(name, text) for name, text in texts.items()],
-        encode=lambda views: json.dumps([[v.layer, v.name, v.tables] for v in views]).encode(),
+        encode=lambda views: json.dumps(
+            [[v.layer, v.name, v.tables, v.duckdb, v.columns] for v in views]
+        ).encode(),
         decode=lambda payload: _views(texts, json.loads(payload)),
     )
 
 
 def _views(texts: dict[str, str], rows: list[list]) -> list[View]:
-    """The views of a cache entry, which holds [layer, name, tables] per file in order."""
+    """The views of a cache entry, which holds [layer, name, tables, DuckDB statement,
+    columns] per file in order."""
     views = [
-        View(text, str(layer), str(name), tuple(map(str, tables)))
-        for text, (layer, name, tables) in zip(texts.values(), rows, strict=True)
+        View(text, str(layer), str(name), tuple(map(str, tables)), str(duck), tuple(columns))
+        for text, (layer, name, tables, duck, columns) in zip(texts.values(), rows, strict=True)
     ]
     if [v.name for v in views] != list(texts) or any(v.layer not in LAYERS for v in views):
         raise ValueError("the entry's views are not the files' views")

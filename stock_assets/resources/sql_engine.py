@@ -9,6 +9,7 @@ reads the warehouse through it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -94,8 +95,18 @@ class DuckDBSqlEngine(SqlEngine):
     )
 
     def create_view(self, view: View) -> CreatedView:
+        """Create or replace the view, unless the warehouse holds it from this very statement
+        (its comment is the statement's digest): the daily run refreshes every view, and a
+        view only changes with its file."""
         statement = view.to_duckdb()
+        digest = hashlib.sha256(statement.encode()).hexdigest()[:16]
         with self._connect(read_only=False) as conn:
+            stored = conn.execute(
+                "SELECT comment FROM duckdb_views() WHERE schema_name = ? AND view_name = ?",
+                [view.layer, view.name],
+            ).fetchone()
+            if stored is not None and stored[0] == digest:
+                return CreatedView(name=view.qualified_name, statement=statement)
             # DuckDB binds a view when it is created: a contract table it reads that nobody
             # has written yet (the stream's before the first arrival) is created empty.
             for table in view.tables:
@@ -104,6 +115,7 @@ class DuckDBSqlEngine(SqlEngine):
                     conn.execute(TABLES[table].ddl())
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{view.layer}"')
             conn.execute(statement)
+            conn.execute(f"COMMENT ON VIEW {view.qualified_name} IS '{digest}'")
         return CreatedView(name=view.qualified_name, statement=statement)
 
     def query(

@@ -110,9 +110,8 @@ def daily_run_params() -> dict:
     }
     return {
         "selector": selector,
-        # One process for the whole run (not one per step) keeps the test short on a small
-        # machine; queueing, launching and the code server are exercised all the same.
-        "runConfigData": {"execution": {"config": {"in_process": {}}}},
+        # The job's own executor (in process): what the schedule launches.
+        "runConfigData": {},
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": PARTITION}]},
     }
 
