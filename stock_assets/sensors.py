@@ -110,11 +110,14 @@ def arrival_run_requests(lake: LakeResource, objects: list[ObjectInfo]) -> list[
 def landing_arrivals_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     """Request a stream ingestion run for each batch of new landing objects, once each."""
     cursor = ArrivalCursor.from_json(context.cursor)
-    fresh, next_cursor = new_arrivals(
-        lake.list_objects(LANDING_QUOTES_PREFIX), cursor, limit=MAX_OBJECTS_PER_TICK
-    )
+    listed = lake.list_objects(LANDING_QUOTES_PREFIX, start_after=cursor.start_after)
+    fresh, next_cursor = new_arrivals(listed, cursor, limit=MAX_OBJECTS_PER_TICK)
     if not fresh:
-        return dg.SkipReason(f"no new objects under {LANDING_QUOTES_PREFIX}")
+        skip = f"no new objects under {LANDING_QUOTES_PREFIX}"
+        if next_cursor == cursor:
+            return dg.SkipReason(skip)
+        # The key floor moved past settled objects: keep it, or the next tick lists them again.
+        return dg.SensorResult(skip_reason=skip, cursor=next_cursor.to_json())
     requests = arrival_run_requests(lake, fresh)
     context.log.info(f"{len(fresh)} new objects in {len(requests)} runs")
     return dg.SensorResult(run_requests=requests, cursor=next_cursor.to_json())
