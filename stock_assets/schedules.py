@@ -15,6 +15,14 @@ from stock_assets.market.schemas import BATCH_TABLES, LATEST_SNAPSHOT, STREAM_HI
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
 from stock_assets.resources.market_data import MarketDataResource
+from stock_assets.run_policy import (
+    BACKFILL_TASK,
+    DAILY_TASK,
+    MAINTENANCE_TASK,
+    OP_RETRY_POLICY,
+    PRODUCER_TASK,
+    QUALITY_TASK,
+)
 from stock_assets.settings import Settings
 
 # The daily batch (after_close_schedule, 18:30) lands between the 16:00 close and 20:00.
@@ -64,14 +72,29 @@ def with_freshness_policies(
     return dg.map_asset_specs(apply, assets)
 
 
+DAILY_SELECTION = dg.AssetSelection.groups("bronze", "silver", "gold", "views")
+
 daily_market_job = dg.define_asset_job(
     name="daily_market_job",
-    selection=dg.AssetSelection.groups("bronze", "silver", "gold", "views"),
+    selection=DAILY_SELECTION,
     description=(
         "The daily batch: pull the watchlist into bronze, clean into silver, then compute "
         "indicators, signals (alerting new ones) and the market summary; rebuild the day's "
         "one-minute bars (vendor bars for closed sessions) and daily figures; refresh the views."
     ),
+    tags=DAILY_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
+)
+
+history_backfill_job = dg.define_asset_job(
+    name="history_backfill_job",
+    selection=DAILY_SELECTION,
+    description=(
+        "The daily batch's assets for history loads: backfill a range of sessions from this "
+        "job, as one run, and it runs in a larger task (ecs/cpu, ecs/memory) than a day's."
+    ),
+    tags=BACKFILL_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
 )
 
 
@@ -88,6 +111,8 @@ quality_job = dg.define_asset_job(
         "Run every asset check on the stored tables for a trading day, or a range of them in "
         "one run (range tags), without materializing anything."
     ),
+    tags=QUALITY_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
 )
 
 
@@ -130,7 +155,11 @@ def produce_quotes(
     return key
 
 
-@dg.job(description="Write one micro-batch of latest quotes into landing/quotes/.")
+@dg.job(
+    description="Write one micro-batch of latest quotes into landing/quotes/.",
+    tags=PRODUCER_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
+)
 def produce_quotes_job():
     produce_quotes()
 
@@ -182,7 +211,11 @@ def maintain_lake(context: dg.OpExecutionContext, config: LakeMaintenanceConfig)
         )
 
 
-@dg.job(description="Upkeep of the AWS-mode Iceberg tables (compaction, snapshot expiry).")
+@dg.job(
+    description="Upkeep of the AWS-mode Iceberg tables (compaction, snapshot expiry).",
+    tags=MAINTENANCE_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
+)
 def lake_maintenance_job():
     maintain_lake()
 

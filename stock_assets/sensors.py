@@ -14,6 +14,7 @@ from stock_assets.market.landing import LANDING_QUOTES_PREFIX, parse_landing_obj
 from stock_assets.market.stream import quote_trading_days
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
+from stock_assets.run_policy import OP_RETRY_POLICY, STREAM_TASK
 from stock_assets.settings import Settings
 
 MAX_OBJECTS_PER_TICK = 500
@@ -49,6 +50,8 @@ stream_ingest_job = dg.define_asset_job(
     ),
     # One step: running it in the run's own process saves a Python start-up per arrival.
     executor_def=dg.in_process_executor,
+    tags=STREAM_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
 )
 
 

@@ -97,6 +97,12 @@ def test_production_instance_config_is_valid(service_env: dict[str, str], tmp_pa
     assert isinstance(ref.compute_log_manager, S3ComputeLogManager)
     assert type(ref.run_coordinator).__name__ == "QueuedRunCoordinator"
     assert ref.settings["run_monitoring"]["enabled"] is True
+    # Dead tasks re-executed once; step failures are left to the jobs' op retry policy.
+    assert ref.settings["run_retries"] == {
+        "enabled": True,
+        "max_retries": 1,
+        "retry_on_asset_or_op_failure": False,
+    }
     assert ref.settings["retention"]["sensor"]["purge_after_days"]["failure"] == 30
 
 
