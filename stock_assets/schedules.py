@@ -168,7 +168,10 @@ def produce_quotes_job():
     job=produce_quotes_job,
     cron_schedule=Settings.from_env().producer_cron,
     execution_timezone=calendar.MARKET_TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
+    # Off unless STOCK_ASSETS_PRODUCER_SCHEDULE=running (the ECS template's ProducerSchedule).
+    default_status=dg.DefaultScheduleStatus.RUNNING
+    if Settings.from_env().producer_running
+    else dg.DefaultScheduleStatus.STOPPED,
     description="Every minute while the NYSE is open (turn on for a live intraday stream).",
 )
 def market_hours_producer_schedule(context: dg.ScheduleEvaluationContext):
