@@ -40,6 +40,7 @@ BENCHMARKS = (
     "intraday",
     "aws",
     "dashboard",
+    "arrivals",
 )
 GIB = 1024**3
 
@@ -144,7 +145,7 @@ def _wait(process: subprocess.Popen, timeout: float) -> tuple[int, int, os.struc
 def worker(name: str, home: Path, params: dict, result: Path) -> None:
     """Inside the subprocess: set the scenario's environment, run it, write its result."""
     sys.path.insert(0, str(HERE))
-    if name in ("indicators", "stream_ingest", "stream_latency", "intraday", "dashboard"):
+    if name in MODULE_BENCHMARKS:
         outcome = _module_benchmark(name, home, params)
     else:
         import bench_pipeline as pipeline
@@ -163,12 +164,26 @@ def worker(name: str, home: Path, params: dict, result: Path) -> None:
     result.write_text(json.dumps(outcome, default=str))
 
 
+MODULE_BENCHMARKS = (
+    "indicators",
+    "stream_ingest",
+    "stream_latency",
+    "intraday",
+    "dashboard",
+    "arrivals",
+)
+
+
 def _module_benchmark(name: str, home: Path, params: dict) -> dict:
     """The benchmarks that have their own module (bench_indicators, bench_stream, ...)."""
     if name == "dashboard":
         import bench_dashboard
 
         return bench_dashboard.run(params["symbols"], params["days"], params["repeat"], home)
+    if name == "arrivals":
+        import bench_arrivals
+
+        return bench_arrivals.bench(params["history"])
     if name == "intraday":
         import bench_intraday
 
@@ -464,6 +479,42 @@ def dashboard(args: argparse.Namespace) -> tuple[list[Row], dict]:
     return rows, result
 
 
+def arrivals(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    """The sensor's tick with --arrivals-history consumed landing objects vs none."""
+    result = run_scenario("arrivals", {"history": args.arrivals_history})
+    rows = []
+    for lake, calls in (("s3", "list requests"), ("local", "folders read")):
+        empty, full = result[lake]["empty"], result[lake]["full"]
+        size = f"{lake}, {args.arrivals_history} consumed objects vs none"
+        ratio = full["calls_per_tick"] / empty["calls_per_tick"]
+        rows.append(
+            Row(
+                "arrivals",
+                f"{calls} per tick, {size}",
+                full["calls_per_tick"],
+                "",
+                reference="empty zone",
+                reference_value=empty["calls_per_tick"],
+                ratio=ratio,
+                target="<= 1.5x",
+                passed=ratio <= 1.5 and full["exactly_once"] and empty["exactly_once"],
+            )
+        )
+        seconds = full["median_tick_seconds"], empty["median_tick_seconds"]
+        rows.append(
+            Row(
+                "arrivals",
+                f"tick time (median), {size}",
+                seconds[0],
+                "s",
+                reference="empty zone",
+                reference_value=seconds[1],
+                ratio=seconds[0] / seconds[1],
+            )
+        )
+    return rows, result
+
+
 RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict]]] = {
     "full_history": full_history,
     "daily_increment": daily_increment,
@@ -473,6 +524,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict]]] = {
     "intraday": intraday,
     "aws": aws,
     "dashboard": dashboard,
+    "arrivals": arrivals,
 }
 
 
@@ -580,6 +632,9 @@ def main(argv: list[str] | None = None) -> int:
         "--stream-day-batches", type=int, default=390, help="aws stream day micro-batches"
     )
     parser.add_argument("--stream-day-symbols", type=int, default=500, help="quotes per batch")
+    parser.add_argument(
+        "--arrivals-history", type=int, default=100_000, help="consumed landing objects"
+    )
     parser.add_argument("--latency-files", type=int, default=20, help="0 skips the latency")
     parser.add_argument("--instance", choices=INSTANCES, default="postgres")
     parser.add_argument(

@@ -14,6 +14,7 @@ import dagster as dg
 from stock_assets.market import calendar
 from stock_assets.resources.alerts import Alert, AlertSink, pending_alerts
 from stock_assets.resources.lake import LakeResource
+from stock_assets.run_policy import ALERT_TASK
 
 RUN_FAILURE = "RUN_FAILURE"
 _PARTITION_TAG = "dagster/partition"
@@ -102,6 +103,7 @@ def redeliver_pending_alerts(
 @dg.job(
     description="Retry alerts left pending by a sink failure or a crash (at-least-once).",
     executor_def=dg.in_process_executor,
+    tags=ALERT_TASK,
 )
 def alert_retry_job() -> None:
     redeliver_pending_alerts()

@@ -28,6 +28,7 @@ from stock_assets.resources.sql_engine import DuckDBSqlEngine
 from stock_assets.schedules import (
     after_close_schedule,
     daily_market_job,
+    history_backfill_job,
     lake_maintenance_job,
     lake_maintenance_schedule,
     market_hours_producer_schedule,
@@ -111,6 +112,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         asset_checks=ASSET_CHECKS,
         jobs=[
             daily_market_job,
+            history_backfill_job,
             stream_ingest_job,
             produce_quotes_job,
             quality_job,

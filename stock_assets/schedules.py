@@ -15,6 +15,14 @@ from stock_assets.market.schemas import BATCH_TABLES, LATEST_SNAPSHOT, STREAM_HI
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
 from stock_assets.resources.market_data import MarketDataResource
+from stock_assets.run_policy import (
+    BACKFILL_TASK,
+    DAILY_TASK,
+    MAINTENANCE_TASK,
+    OP_RETRY_POLICY,
+    PRODUCER_TASK,
+    QUALITY_TASK,
+)
 from stock_assets.settings import Settings
 
 # The daily batch (after_close_schedule, 18:30) lands between the 16:00 close and 20:00.
@@ -64,9 +72,11 @@ def with_freshness_policies(
     return dg.map_asset_specs(apply, assets)
 
 
+DAILY_SELECTION = dg.AssetSelection.groups("bronze", "silver", "gold", "views")
+
 daily_market_job = dg.define_asset_job(
     name="daily_market_job",
-    selection=dg.AssetSelection.groups("bronze", "silver", "gold", "views"),
+    selection=DAILY_SELECTION,
     description=(
         "The daily batch: pull the watchlist into bronze, clean into silver, then compute "
         "indicators, signals (alerting new ones) and the market summary; rebuild the day's "
@@ -76,6 +86,19 @@ daily_market_job = dg.define_asset_job(
     # warehouse pool admits one writer), and the default multiprocess executor starts a
     # Python process per step (~2.5 s each: a daily run took 33 s instead of 8 s).
     executor_def=dg.in_process_executor,
+    tags=DAILY_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
+)
+
+history_backfill_job = dg.define_asset_job(
+    name="history_backfill_job",
+    selection=DAILY_SELECTION,
+    description=(
+        "The daily batch's assets for history loads: backfill a range of sessions from this "
+        "job, as one run, and it runs in a larger task (ecs/cpu, ecs/memory) than a day's."
+    ),
+    tags=BACKFILL_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
 )
 
 
@@ -92,6 +115,8 @@ quality_job = dg.define_asset_job(
         "Run every asset check on the stored tables for a trading day, or a range of them in "
         "one run (range tags), without materializing anything."
     ),
+    tags=QUALITY_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
 )
 
 
@@ -134,7 +159,11 @@ def produce_quotes(
     return key
 
 
-@dg.job(description="Write one micro-batch of latest quotes into landing/quotes/.")
+@dg.job(
+    description="Write one micro-batch of latest quotes into landing/quotes/.",
+    tags=PRODUCER_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
+)
 def produce_quotes_job():
     produce_quotes()
 
@@ -143,7 +172,10 @@ def produce_quotes_job():
     job=produce_quotes_job,
     cron_schedule=Settings.from_env().producer_cron,
     execution_timezone=calendar.MARKET_TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
+    # Off unless STOCK_ASSETS_PRODUCER_SCHEDULE=running (the ECS template's ProducerSchedule).
+    default_status=dg.DefaultScheduleStatus.RUNNING
+    if Settings.from_env().producer_running
+    else dg.DefaultScheduleStatus.STOPPED,
     description="Every minute while the NYSE is open (turn on for a live intraday stream).",
 )
 def market_hours_producer_schedule(context: dg.ScheduleEvaluationContext):
@@ -186,7 +218,11 @@ def maintain_lake(context: dg.OpExecutionContext, config: LakeMaintenanceConfig)
         )
 
 
-@dg.job(description="Upkeep of the AWS-mode Iceberg tables (compaction, snapshot expiry).")
+@dg.job(
+    description="Upkeep of the AWS-mode Iceberg tables (compaction, snapshot expiry).",
+    tags=MAINTENANCE_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
+)
 def lake_maintenance_job():
     maintain_lake()
 

@@ -14,6 +14,7 @@ from stock_assets.market.landing import LANDING_QUOTES_PREFIX, parse_landing_obj
 from stock_assets.market.stream import quote_trading_days
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
+from stock_assets.run_policy import OP_RETRY_POLICY, STREAM_TASK
 from stock_assets.settings import Settings
 
 MAX_OBJECTS_PER_TICK = 500
@@ -49,6 +50,8 @@ stream_ingest_job = dg.define_asset_job(
     ),
     # One step: running it in the run's own process saves a Python start-up per arrival.
     executor_def=dg.in_process_executor,
+    tags=STREAM_TASK,
+    op_retry_policy=OP_RETRY_POLICY,
 )
 
 
@@ -110,11 +113,14 @@ def arrival_run_requests(lake: LakeResource, objects: list[ObjectInfo]) -> list[
 def landing_arrivals_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     """Request a stream ingestion run for each batch of new landing objects, once each."""
     cursor = ArrivalCursor.from_json(context.cursor)
-    fresh, next_cursor = new_arrivals(
-        lake.list_objects(LANDING_QUOTES_PREFIX), cursor, limit=MAX_OBJECTS_PER_TICK
-    )
+    listed = lake.list_objects(LANDING_QUOTES_PREFIX, start_after=cursor.start_after)
+    fresh, next_cursor = new_arrivals(listed, cursor, limit=MAX_OBJECTS_PER_TICK)
     if not fresh:
-        return dg.SkipReason(f"no new objects under {LANDING_QUOTES_PREFIX}")
+        skip = f"no new objects under {LANDING_QUOTES_PREFIX}"
+        if next_cursor == cursor:
+            return dg.SkipReason(skip)
+        # The key floor moved past settled objects: keep it, or the next tick lists them again.
+        return dg.SensorResult(skip_reason=skip, cursor=next_cursor.to_json())
     requests = arrival_run_requests(lake, fresh)
     context.log.info(f"{len(fresh)} new objects in {len(requests)} runs")
     return dg.SensorResult(run_requests=requests, cursor=next_cursor.to_json())

@@ -40,6 +40,9 @@ class Settings:
     sns_topic_arn: str = ""  # STOCK_ASSETS_SNS_TOPIC_ARN: alerts; empty: logged
     aws_region: str | None = None  # AWS_REGION
     producer_cron: str = DEFAULT_PRODUCER_CRON  # STOCK_ASSETS_PRODUCER_CRON
+    # STOCK_ASSETS_PRODUCER_SCHEDULE: the producer schedule's status until someone changes it
+    # in the UI: "stopped" (no live source by default) or "running" (a deployment on real data)
+    producer_running: bool = False
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS  # ..._SENSOR_INTERVAL_SECONDS
     dashboard_url: str = DEFAULT_DASHBOARD_URL  # STOCK_ASSETS_DASHBOARD_URL: asset pages link it
     alert_rules: str = ""  # STOCK_ASSETS_ALERT_RULES: the user's alert rules file; empty: none
@@ -82,6 +85,7 @@ class Settings:
             sns_topic_arn=text("STOCK_ASSETS_SNS_TOPIC_ARN"),
             aws_region=text("AWS_REGION") or None,
             producer_cron=text("STOCK_ASSETS_PRODUCER_CRON", DEFAULT_PRODUCER_CRON),
+            producer_running=_schedule_status(text("STOCK_ASSETS_PRODUCER_SCHEDULE", "stopped")),
             sensor_interval_seconds=_whole_seconds(
                 text("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", str(DEFAULT_SENSOR_INTERVAL_SECONDS))
             ),
@@ -95,6 +99,15 @@ class Settings:
             ),
             simulated_actions=_actions(text("STOCK_ASSETS_SIMULATED_ACTIONS")),
         )
+
+
+def _schedule_status(value: str) -> bool:
+    """STOCK_ASSETS_PRODUCER_SCHEDULE: True for "running", False for "stopped"."""
+    if value not in ("running", "stopped"):
+        raise ValueError(
+            f"STOCK_ASSETS_PRODUCER_SCHEDULE={value!r}: expected 'running' or 'stopped'"
+        )
+    return value == "running"
 
 
 def cache_dir() -> Path | None:

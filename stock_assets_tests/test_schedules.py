@@ -1,10 +1,14 @@
 import datetime as dt
+import os
+import subprocess
+import sys
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
 
 from stock_assets.schedules import after_close_schedule, market_hours_producer_schedule
+from stock_assets.settings import Settings
 
 NY = ZoneInfo("America/New_York")
 
@@ -86,3 +90,20 @@ def test_producer_writes_nothing_when_there_is_no_quote(data_home):
         SimulatedSource(), ["ARM"], before_listing, lambda k, b: written.append(k)
     )
     assert (key, count, written) == (None, 0, [])
+
+
+@pytest.mark.parametrize("status", ["running", "stopped"])
+def test_producer_schedule_status_comes_from_the_environment(status):
+    # The status is fixed when the code location loads: load it in a fresh interpreter.
+    code = "from stock_assets.schedules import market_hours_producer_schedule as s; "
+    code += "print(s.default_status.value)"
+    env = {**os.environ, "STOCK_ASSETS_PRODUCER_SCHEDULE": status}
+    shown = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip() == status.upper()
+
+
+def test_an_unknown_producer_schedule_status_is_refused_by_name():
+    with pytest.raises(ValueError, match="STOCK_ASSETS_PRODUCER_SCHEDULE='on'"):
+        Settings.from_env({"STOCK_ASSETS_PRODUCER_SCHEDULE": "on"})

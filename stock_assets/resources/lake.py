@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -48,8 +49,9 @@ class LakeResource(dg.ConfigurableResource):
         """Create the object only if no object has the key; True when this call created it."""
         raise NotImplementedError
 
-    def list_objects(self, prefix: str) -> list[ObjectInfo]:
-        """Every object under a lake prefix (all pages), oldest first."""
+    def list_objects(self, prefix: str, start_after: str | None = None) -> list[ObjectInfo]:
+        """Every object under a lake prefix whose key sorts after `start_after` (all pages),
+        oldest first. Keys compare as S3 orders them (by UTF-8 bytes, i.e. code points)."""
         raise NotImplementedError
 
     def move(self, key: str, new_key: str) -> None:
@@ -103,13 +105,11 @@ class LocalLake(LakeResource):
         finally:
             Path(tmp).unlink(missing_ok=True)
 
-    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str, start_after: str | None = None) -> list[ObjectInfo]:
         root = Path(self.root)
         base = root / validate_key(prefix.rstrip("/"))
         found = []
-        for path in base.rglob("*") if base.is_dir() else []:
-            if not path.is_file() or path.name.startswith(".tmp-"):
-                continue
+        for path in _walk_after(base, base.relative_to(root).as_posix(), start_after):
             stat = path.stat()
             found.append(
                 ObjectInfo(
@@ -131,6 +131,28 @@ class LocalLake(LakeResource):
 
     def delete(self, key: str) -> None:
         Path(self.uri(key)).unlink(missing_ok=True)
+
+
+def _walk_after(folder: Path, key: str, start_after: str | None) -> Iterator[Path]:
+    """Files under `folder` (lake key `key`) whose keys sort after `start_after`, skipping
+    every sub-folder whose keys all sort before it: with date folders a listing reads the
+    latest days' folders, not the history."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        child = f"{key}/{entry.name}"
+        if entry.is_dir(follow_symlinks=False):
+            inside = f"{child}/"
+            if start_after is None or inside > start_after or start_after.startswith(inside):
+                yield from _walk_after(Path(entry.path), child, start_after)
+        elif (
+            entry.is_file()
+            and not entry.name.startswith(".tmp-")
+            and (start_after is None or child > start_after)
+        ):
+            yield Path(entry.path)
 
 
 class S3Lake(LakeResource):
@@ -174,12 +196,15 @@ class S3Lake(LakeResource):
             raise
         return True
 
-    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str, start_after: str | None = None) -> list[ObjectInfo]:
         root = self.s3_key(prefix.rstrip("/")) + "/"
         strip = len(self.s3_key("x")) - 1  # length of "<prefix>/"
         found = []
+        after = {"StartAfter": self.s3_key(start_after)} if start_after else {}
         pages = (
-            self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=root)
+            self.client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.bucket, Prefix=root, **after)
         )
         for page in pages:  # 1,000 keys a page
             for item in page.get("Contents", []):

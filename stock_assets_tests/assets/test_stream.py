@@ -4,6 +4,7 @@ Every test runs twice: on the local lake folder and on S3 (moto's server on loop
 """
 
 import datetime as dt
+import gzip
 import json
 from pathlib import Path
 
@@ -292,3 +293,20 @@ def test_materialize_without_config_rescans_the_landing_zone(data_home, lake):
         history = Harness(data_home, lake).table("silver.stream_history")
         assert {(r.symbol, r.ts) for r in history.itertuples()} == expected
         assert len(history) == len(expected)
+
+
+def test_firehose_objects_land_exactly_once(data_home, lake):
+    # Firehose writes records back to back without newlines, optionally GZIP-compressed.
+    harness = Harness(data_home, lake)
+    plain, packed = quotes_at(15, 10), quotes_at(15, 11)
+    records = [encode_micro_batch(q).replace(b"\n", b"") for q in (plain, packed)]
+    prefix = "landing/quotes/2024/07/05/15/stream-1-2024-07-05-15-1"
+    lake.put(f"{prefix}0-00-7f3a", records[0])
+    lake.put(f"{prefix}1-00-91bc.gz", gzip.compress(records[1]))
+    (request,) = harness.tick()
+    assert request.partition_key == "2024-07-05"
+    assert harness.tick() == []  # listed again: nothing new
+    history = harness.table("silver.stream_history")
+    assert len(history) == len(plain) + len(packed) == 2 * len(SYMBOLS)
+    assert not history.duplicated(["symbol", "ts"]).any()
+    assert [o.key for o in lake.list_objects("quarantine")] == []

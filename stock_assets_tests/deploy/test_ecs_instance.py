@@ -36,6 +36,11 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/stock-assets:1.0.0"
 PASSWORD_SECRET = (
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:dagster-db-AbCdEf:password::"
 )
+KEY_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:alpha-vantage-key-XyZ123"
+SECRETS = [
+    {"name": "DAGSTER_PG_PASSWORD", "valueFrom": PASSWORD_SECRET},
+    {"name": "ALPHA_VANTAGE_API_KEY", "valueFrom": KEY_SECRET},
+]
 # What cloudformation.yaml gives the webserver, the daemon and the code server.
 SERVICE_ENV = {
     "DAGSTER_PG_HOST": "dagster.abc123.us-east-1.rds.amazonaws.com",
@@ -57,6 +62,12 @@ SERVICE_ENV = {
     "STOCK_ASSETS_ATHENA_WORKGROUP": "prod-stock-assets",
     "STOCK_ASSETS_SNS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:stock-assets-alerts",
     "STOCK_ASSETS_DASHBOARD_URL": "https://dagster.example.com/dashboard",
+    # A deployment on real data (the template's MarketDataSource, Symbols, ...).
+    "STOCK_ASSETS_SOURCE": "alpha_vantage",
+    "STOCK_ASSETS_SYMBOLS": "AAPL,MSFT,NVDA",
+    "STOCK_ASSETS_PRODUCER_SCHEDULE": "running",
+    "STOCK_ASSETS_PRODUCER_CRON": "* 9-16 * * 1-5",
+    "ALPHA_VANTAGE_API_KEY_SECRET": KEY_SECRET,
 }
 
 
@@ -92,11 +103,17 @@ def test_production_instance_config_is_valid(service_env: dict[str, str], tmp_pa
     assert isinstance(launcher, EcsRunLauncher)
     assert launcher.task_role_arn == service_env["DAGSTER_RUN_TASK_ROLE_ARN"]
     assert launcher.execution_role_arn == service_env["DAGSTER_RUN_EXECUTION_ROLE_ARN"]
-    assert launcher.secrets == [{"name": "DAGSTER_PG_PASSWORD", "valueFrom": PASSWORD_SECRET}]
+    assert launcher.secrets == SECRETS
     assert "DAGSTER_PG_PASSWORD" not in launcher.env_vars  # only ever as a secret
     assert isinstance(ref.compute_log_manager, S3ComputeLogManager)
     assert type(ref.run_coordinator).__name__ == "QueuedRunCoordinator"
     assert ref.settings["run_monitoring"]["enabled"] is True
+    # Dead tasks re-executed once; step failures are left to the jobs' op retry policy.
+    assert ref.settings["run_retries"] == {
+        "enabled": True,
+        "max_retries": 1,
+        "retry_on_asset_or_op_failure": False,
+    }
     assert ref.settings["retention"]["sensor"]["purge_after_days"]["failure"] == 30
 
 
@@ -213,9 +230,13 @@ def daemon_task(ecs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 @pytest.mark.slow
 def test_ecs_run_launcher_starts_each_run_as_a_task(
-    daemon_task: dict, service_env: dict[str, str], tmp_path: Path
+    daemon_task: dict, service_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from stock_assets.definitions import defs
+
+    # This process is the code server here, which ECS gives the key (run config is resolved
+    # where the execution plan is built).
+    monkeypatch.setenv("ALPHA_VANTAGE_API_KEY", "not-a-real-key")
 
     # The production instance with local run storage: everything else as deployed.
     ref = production_ref(tmp_path, storage={"sqlite": {"base_dir": str(tmp_path)}})
@@ -234,10 +255,27 @@ def test_ecs_run_launcher_starts_each_run_as_a_task(
         )
         instance.launch_run(run.run_id, workspace)
         run_tags = instance.get_run_by_id(run.run_id).tags
+        # A producer run: the job's ecs/cpu and ecs/memory tags size its task.
+        remote_producer = repository.get_full_job("produce_quotes_job")
+        producer_run = instance.create_run_for_job(
+            job_def=defs.resolve_job_def("produce_quotes_job"),
+            remote_job_origin=remote_producer.get_remote_origin(),
+            job_code_origin=remote_producer.get_python_origin(),
+            tags=remote_producer.run_tags,
+        )
+        instance.launch_run(producer_run.run_id, workspace)
+        producer_tags = instance.get_run_by_id(producer_run.run_id).tags
 
     ecs = boto3.client("ecs")
-    (family,) = ecs.list_task_definition_families(familyPrefix="stock-assets_")["families"]
-    definition = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+    families = ecs.list_task_definition_families(familyPrefix="stock-assets_")["families"]
+    by_job = {}  # one task definition family per job
+    for family in families:
+        found = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        (only,) = found["containerDefinitions"]
+        job = {e["name"]: e["value"] for e in only["environment"]}["DAGSTER_RUN_JOB_NAME"]
+        by_job[job] = found
+    assert set(by_job) == {"daily_market_job", "produce_quotes_job"}
+    definition = by_job["daily_market_job"]
     (container,) = definition["containerDefinitions"]
     assert (container["name"], container["image"]) == ("run", IMAGE)
     assert definition["taskRoleArn"] == service_env["DAGSTER_RUN_TASK_ROLE_ARN"]
@@ -252,8 +290,12 @@ def test_ecs_run_launcher_starts_each_run_as_a_task(
         name: service_env[name] for name in forwarded
     }
     assert environment["DAGSTER_RUN_JOB_NAME"] == "daily_market_job"
-    assert container["secrets"] == [{"name": "DAGSTER_PG_PASSWORD", "valueFrom": PASSWORD_SECRET}]
+    # The source and symbols reach the run; the key only as a secret ECS injects.
+    assert environment["STOCK_ASSETS_SOURCE"] == "alpha_vantage"
+    assert sorted(container["secrets"], key=str) == sorted(SECRETS, key=str)
+    assert "ALPHA_VANTAGE_API_KEY" not in environment
     assert service_env["DAGSTER_PG_PASSWORD"] not in json.dumps(definition, default=str)
+    assert "not-a-real-key" not in json.dumps(definition, default=str)
 
     # RunTask: the run's task exists, in the daemon's cluster and network, running the run.
     (task,) = ecs.describe_tasks(cluster=run_tags["ecs/cluster"], tasks=[run_tags["ecs/task_arn"]])[
@@ -275,3 +317,9 @@ def test_ecs_run_launcher_starts_each_run_as_a_task(
     }
     assert tags["dagster/run_id"] == run.run_id
     assert tags["application"] == "stock-assets"
+    assert (task["overrides"]["cpu"], task["overrides"]["memory"]) == ("1024", "4096")
+    (producer_task,) = ecs.describe_tasks(
+        cluster=producer_tags["ecs/cluster"], tasks=[producer_tags["ecs/task_arn"]]
+    )["tasks"]
+    sizes = producer_task["overrides"]["cpu"], producer_task["overrides"]["memory"]
+    assert sizes == (producer_tags["ecs/cpu"], producer_tags["ecs/memory"]) == ("256", "1024")

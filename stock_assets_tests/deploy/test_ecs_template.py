@@ -362,3 +362,51 @@ def test_dockerignore_keeps_what_the_image_copies() -> None:
     }
     assert "stock_assets" in sources
     assert sources - kept == set()
+
+
+KEY_ARN = {
+    "Fn::If": [
+        "NoAlphaVantageKey",
+        {"Ref": "AlphaVantageKeyPlaceholder"},
+        {"Ref": "AlphaVantageKeySecretArn"},
+    ]
+}
+
+
+def test_the_data_parameters_reach_the_code_server_and_the_daemon() -> None:
+    template = _template()
+    assert "Default" not in template["Parameters"]["MarketDataSource"]  # chosen at deploy
+    assert template["Parameters"]["ProducerSchedule"]["Default"] == "running"
+    data = {
+        "STOCK_ASSETS_SOURCE": {"Ref": "MarketDataSource"},
+        "STOCK_ASSETS_SYMBOLS": {"Ref": "Symbols"},
+        "STOCK_ASSETS_PRODUCER_SCHEDULE": {"Ref": "ProducerSchedule"},
+        "STOCK_ASSETS_PRODUCER_CRON": {"Ref": "ProducerCron"},
+        "ALPHA_VANTAGE_API_KEY_SECRET": KEY_ARN,
+    }
+    definitions = _resources(template, "AWS::ECS::TaskDefinition")
+    for name in ("CodeServerTaskDefinition", "DaemonTaskDefinition"):
+        (container,) = definitions[name]["Properties"]["ContainerDefinitions"]
+        environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert {k: environment.get(k) for k in data} == data, name
+    # The daemon forwards them to every run task; the key goes as a secret only.
+    launcher = yaml.safe_load((DEPLOY_DIR / "dagster.yaml").read_text())["run_launcher"]["config"]
+    assert set(data) <= set(launcher["env_vars"])
+    assert {
+        "name": "ALPHA_VANTAGE_API_KEY",
+        "valueFrom": {"env": "ALPHA_VANTAGE_API_KEY_SECRET"},
+    } in launcher["secrets"]
+
+
+def test_the_alpha_vantage_key_is_a_secret_ecs_may_read_and_the_code_server_gets() -> None:
+    template = _template()
+    (code_server,) = _resources(template, "AWS::ECS::TaskDefinition")["CodeServerTaskDefinition"][
+        "Properties"
+    ]["ContainerDefinitions"]
+    assert {"Name": "ALPHA_VANTAGE_API_KEY", "ValueFrom": KEY_ARN} in code_server["Secrets"]
+    assert "ALPHA_VANTAGE_API_KEY" not in {e["Name"] for e in code_server["Environment"]}
+    (policy,) = template["Resources"]["TaskExecutionRole"]["Properties"]["Policies"]
+    statements = {s.get("Sid"): s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["AlphaVantageKey"]["Resource"] == KEY_ARN
+    (rule,) = template["Rules"]["AlphaVantageNeedsItsKey"]["Assertions"]
+    assert "AlphaVantageKeySecretArn" in str(rule)

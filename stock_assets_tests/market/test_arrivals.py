@@ -123,3 +123,33 @@ def test_an_entry_exactly_settle_older_than_the_watermark_is_remembered():
     assert {key for key, _, _ in cursor.seen} == {"a", "b"}
     again, _ = new_arrivals([obj("a", 0), obj("b", 60)], cursor, settle=settle)
     assert again == []  # "a" is still listable (at the window's floor) and not taken twice
+
+
+def test_the_key_floor_passes_only_objects_settled_before_the_window():
+    settle = dt.timedelta(seconds=60)
+    listing = [obj("d1/a", 0), obj("d1/b", 10), obj("d2/c", 200), obj("d2/d", 230)]
+    _, cursor = new_arrivals(listing, ArrivalCursor(), settle=settle)
+    # c and d are within 60 s of the watermark (230): a late key beside them is still listed.
+    assert cursor.start_after == "d1/b"
+    assert ArrivalCursor.from_json(cursor.to_json()) == cursor
+
+
+def test_the_key_floor_never_passes_objects_deferred_by_the_limit():
+    listing = [obj(f"k{n:03d}", n) for n in range(10)]
+    first, cursor = new_arrivals(listing, ArrivalCursor(), limit=4, settle=dt.timedelta(0))
+    assert cursor.start_after == "k002"  # k003 is the watermark; k004.. are still to come
+    rest, _ = new_arrivals([o for o in listing if o.key > cursor.start_after], cursor)
+    assert [o.key for o in first + rest] == [o.key for o in listing]
+
+
+def test_a_tick_without_arrivals_still_moves_the_floor_past_settled_objects():
+    cursor = ArrivalCursor(watermark=T0 + dt.timedelta(hours=1))  # written before the floor
+    none, cursor = new_arrivals([obj("a", 0), obj("b", 10)], cursor)
+    assert none == [] and cursor.start_after == "b"
+    again, same = new_arrivals([], cursor)  # the next listing starts after b: nothing
+    assert again == [] and same == cursor
+
+
+def test_a_cursor_written_before_the_key_floor_lists_everything_once():
+    old = '{"watermark": "2024-07-05T14:00:00+00:00", "seen": []}'
+    assert ArrivalCursor.from_json(old).start_after is None

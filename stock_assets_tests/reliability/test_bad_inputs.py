@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import gzip
 import itertools
 import json
 import re
@@ -314,10 +315,43 @@ def landing_cases() -> list[LandingCase]:
     )
     quarantined(
         "binary",
-        "binary data (gzip bytes) named .jsonl",
+        "binary data (a truncated GZIP stream) named .jsonl",
         "binary.jsonl",
         b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\xcb\x48\xcd\xc9\xc9\x07\x00",
-        "not valid UTF-8",
+        "GZIP-compressed but cannot be decompressed",
+    )
+    f = [quote(), quote("MSFT"), quote()]
+    concatenated = "".join(line(q) for q in f).encode()
+    accepted(
+        "firehose-concatenated",
+        "Kinesis Firehose object: JSON records concatenated without newlines, no extension",
+        "stream-1-2024-07-05-14-00-00-8c1f0e2a",
+        concatenated,
+        f,
+    )
+    f = [quote(), quote("MSFT")]
+    accepted(
+        "firehose-gzip",
+        "Kinesis Firehose object: concatenated JSON records, GZIP-compressed (.gz)",
+        "stream-1-2024-07-05-14-05-00-3d9b7c41.gz",
+        gzip.compress("".join(line(q) for q in f).encode(), mtime=0),
+        f,
+    )
+    f = [quote(), quote("MSFT")]
+    accepted(
+        "gzip-json-lines",
+        "JSON Lines, GZIP-compressed, named .jsonl.gz",
+        "quotes.jsonl.gz",
+        gzip.compress(lines(*(line(q) for q in f)), mtime=0),
+        f,
+    )
+    f = [quote(), quote("MSFT")]
+    add(
+        "firehose-broken-record",
+        "Kinesis Firehose object whose second concatenated record is broken JSON",
+        "stream-1-2024-07-05-14-10-00-55aa01b2",
+        (f'{line(f[0])}{{"symbol": "AAPL", "price": }}{line(f[1])}'.encode(), f),
+        {2: "record is not valid JSON"},
     )
     quarantined(
         "csv-without-header",

@@ -1,11 +1,13 @@
 """Both lake implementations honour the same contract; S3 against the loopback server."""
 
+import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import boto3
 import pytest
 
-from stock_assets.resources.lake import S3Lake, validate_key
+from stock_assets.resources.lake import LocalLake, S3Lake, validate_key
 
 
 def test_put_then_get_round_trips(lake):
@@ -64,3 +66,30 @@ def test_move_relocates_an_object(lake):
 def test_a_missing_object_reads_as_file_not_found_in_both_lakes(lake):
     with pytest.raises(FileNotFoundError):
         lake.get("landing/quotes/never-written.jsonl")
+
+
+def test_listing_after_a_key_skips_what_sorts_before_it(lake):
+    keys = [
+        "landing/quotes/2024/07/04/q-1.jsonl",
+        "landing/quotes/2024/07/05/q-1.jsonl",
+        "landing/quotes/2024/07/05/q-2.jsonl",
+        "landing/quotes/2024/07/06/q-1.jsonl",
+        "landing/quotes/manual/late.csv",
+    ]
+    for key in keys:
+        lake.put(key, b"x")
+    after = lake.list_objects("landing/quotes", start_after="landing/quotes/2024/07/05/q-1.jsonl")
+    assert sorted(o.key for o in after) == keys[2:]
+    assert len(lake.list_objects("landing/quotes", start_after=None)) == len(keys)
+
+
+def test_a_local_listing_after_a_key_never_opens_older_folders(tmp_path, monkeypatch):
+    lake = LocalLake(root=str(tmp_path))
+    for day in ("03", "04", "05"):
+        lake.put(f"landing/quotes/2024/07/{day}/q.jsonl", b"x")
+    opened = []
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: opened.append(Path(path).name) or real(path))
+    (only,) = lake.list_objects("landing/quotes", start_after="landing/quotes/2024/07/04/q.jsonl")
+    assert only.key == "landing/quotes/2024/07/05/q.jsonl"
+    assert "03" not in opened and "05" in opened

@@ -1,8 +1,10 @@
 """The landing-zone contract: parse micro-batch quote files, and write them.
 
-Objects under ``landing/quotes/`` are JSON Lines, a JSON array or CSV with a header. Each
-record is validated on its own, so one bad record is rejected with a reason and never takes
-a good one with it; only an object that cannot be read at all is fatal (quarantined whole).
+Objects under ``landing/quotes/`` are JSON Lines, a JSON array, CSV with a header, or JSON
+records concatenated without separators (Kinesis Data Firehose), any of them GZIP-compressed.
+Each record is validated on its own, so one bad record is rejected with a reason and never
+takes a good one with it; only an object that cannot be read at all is fatal (quarantined
+whole).
 
 Modules: `spec` (one record: the rules and every reason; the specification), `framing`
 (bytes -> records), `parse` (one object -> quotes and rejects), `encode` (the producer side).

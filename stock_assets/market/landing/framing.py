@@ -5,15 +5,24 @@ Format comes from the extension (.jsonl/.ndjson, .json, .csv); other objects are
 is a complete JSON value followed by more lines is JSON Lines, so a mislabelled .json still
 loses only its broken lines; a JSON array is one document, so a truncated array is fatal.
 Text is UTF-8 (BOM optional) or UTF-16 with a BOM; nothing else is guessed.
+
+Kinesis Data Firehose delivers records as they were put: JSON values one after another,
+with no separator, in objects without an extension, optionally GZIP-compressed. A JSON
+object followed by more values is therefore a stream of concatenated records, each read
+with `raw_decode`; a broken one is cut at the next ``}{`` and rejected on its own.
+Compressed objects are recognised by GZIP's magic bytes (``.gz`` is only dropped from
+the name before the extension is read) and inflated up to MAX_INFLATED bytes.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import json
 import re
+import zlib
 from collections.abc import Iterator
 
 from stock_assets.market.landing.spec import (
@@ -28,6 +37,8 @@ from stock_assets.market.landing.spec import (
 )
 
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_INFLATED = 1 << 30  # 1 GiB of text from one object: more is a zip bomb, not a batch
 
 JSON_WS = re.compile(r"[ \t\n\r]*")
 NON_WS = re.compile(r"\S")
@@ -38,6 +49,21 @@ class Fatal(Exception):
 
 
 # -- decoding and framing -----------------------------------------------------------------
+
+
+def inflate(body: bytes) -> bytes:
+    """The object's bytes, decompressed when they open with GZIP's magic (members read
+    one after another, as gzip concatenates them)."""
+    if not body.startswith(GZIP_MAGIC):
+        return body
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as stream:
+            data = stream.read(MAX_INFLATED + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise Fatal(f"object is GZIP-compressed but cannot be decompressed: {exc}") from exc
+    if len(data) > MAX_INFLATED:
+        raise Fatal(f"object inflates to more than {MAX_INFLATED} bytes")
+    return data
 
 
 def decode(body: bytes) -> str:
@@ -65,7 +91,7 @@ def decode(body: bytes) -> str:
 
 def format_of(key: str, text: str) -> str:
     """Format by extension; unknown extensions are sniffed (JSON opens with [ or {)."""
-    name = key.rsplit("/", 1)[-1].lower()
+    name = key.rsplit("/", 1)[-1].lower().removesuffix(".gz")
     dot = name.rfind(".")
     known = _EXTENSIONS.get(name[dot:]) if dot >= 0 else None
     if known:
@@ -85,7 +111,7 @@ def split_records(fmt: str, text: str) -> Iterator[tuple[int, str, object]]:
         return iter(_json_array(text, start))
     if is_json_lines(text):
         return _json_lines(text)
-    return iter([(1, text, _json_document(text))])
+    return _json_values(text, start)
 
 
 def is_json_lines(text: str) -> bool:
@@ -101,19 +127,51 @@ def is_json_lines(text: str) -> bool:
     return True
 
 
-def _json_document(text: str) -> object:
-    """The single JSON object of a .json file; anything else is not a batch of records."""
+def _json_values(text: str, start: int) -> Iterator[tuple[int, str, object]]:
+    """One JSON object, or records concatenated with no separator (Firehose). A lone
+    document must be a readable object; in a stream each value is a record of its own."""
     try:
-        value = DECODER.decode(text)
+        value, end = DECODER.raw_decode(text, start)
     except json.JSONDecodeError as exc:
-        raise Fatal(f"not valid JSON: {exc}") from exc
+        if _next_record(text, start) is None:
+            raise Fatal(f"not valid JSON: {exc}") from exc
+        return _concatenated(text, start)
     except RecursionError as exc:
         raise Fatal("not usable JSON: nested too deeply") from exc
+    if JSON_WS.match(text, end).end() < len(text):
+        return _concatenated(text, start)
     if not isinstance(value, dict):
         raise Fatal(
             f"JSON document is {json_type(value)}, expected an array of records or one record"
         )
-    return value
+    return iter([(1, text, value)])
+
+
+_RECORD_START = re.compile(r"\}[ \t\n\r]*(\{)")
+
+
+def _next_record(text: str, pos: int) -> int | None:
+    """Where the record after the one starting at `pos` begins (after a ``}{``), if any."""
+    found = _RECORD_START.search(text, pos)
+    return found.start(1) if found else None
+
+
+def _concatenated(text: str, pos: int) -> Iterator[tuple[int, str, object]]:
+    """Each value of a stream of concatenated JSON records; a broken one is rejected up to
+    the next ``}{`` and the stream goes on from there."""
+    record_no = 0
+    while pos < len(text):
+        record_no += 1
+        try:
+            value, end = DECODER.raw_decode(text, pos)
+            record = value if end - pos <= MAX_RECORD_CHARS else TooLong(end - pos)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            resume = _next_record(text, pos + 1)
+            end = len(text) if resume is None else resume
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            record = Unreadable(f"record is not valid JSON: {reason}")
+        yield record_no, text[pos : min(end, pos + RAW_LIMIT + 1)].rstrip(), record
+        pos = JSON_WS.match(text, end).end()
 
 
 def _json_array(text: str, start: int) -> list[tuple[int, str, object]]:

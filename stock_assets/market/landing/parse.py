@@ -15,7 +15,7 @@ import pandas as pd
 
 from stock_assets.market.landing.fast import fast_split
 from stock_assets.market.landing.frame import in_record_order, quotes_frame
-from stock_assets.market.landing.framing import Fatal, decode, format_of, split_records
+from stock_assets.market.landing.framing import Fatal, decode, format_of, inflate, split_records
 from stock_assets.market.landing.spec import Problem, RecordChecker, RecordReject, cut, utc
 
 # The fast tiers in use, fastest first: "arrow" (JSON Lines read whole) and "regex" (every
@@ -43,11 +43,12 @@ def parse_landing_object(
 ) -> LandingParse:
     """Parse one landing object into quotes and rejects (naive `now` is taken as UTC).
 
-    Records in the producers' usual shape are taken column-wise by the fast tiers, every
-    other record is checked one by one by the spec.
+    GZIP-compressed objects are inflated first. Records in the producers' usual shape are
+    taken column-wise by the fast tiers, every other record is checked one by one by the spec.
     """
     checker = RecordChecker(utc(now) + future_tolerance, default_source)
     try:
+        body = inflate(body)
         text = decode(body)
         fmt = format_of(key, text)
         split = fast_split(fmt, text, body, checker, _FAST_TIERS) if _FAST_TIERS else None

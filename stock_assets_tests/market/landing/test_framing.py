@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import gzip
 import json
 import tracemalloc
 
@@ -301,3 +302,45 @@ def test_unknown_extension_with_garbage_is_fatal():
         "CSV header lacks required column(s) symbol, price, ts|timestamp "
         "(first row: 'hello world'); is the header missing?"
     )
+
+
+# -- Kinesis Data Firehose: concatenated records, GZIP ----------------------------------------
+
+FIREHOSE_KEY = "landing/quotes/2024/07/05/14/stream-1-2024-07-05-14-00-00-8c1f0e2a"
+
+
+def test_concatenated_json_records_without_newlines_are_each_a_record():
+    body = line() + line(symbol="MSFT") + " \n" + line(symbol="TMUS")
+    result = parse(body, FIREHOSE_KEY)
+    assert result.fatal is None and result.rejects == ()
+    assert result.quotes["symbol"].tolist() == ["AAPL", "MSFT", "TMUS"]
+    assert result.quotes["record_no"].tolist() == [1, 2, 3]
+
+
+def test_a_broken_concatenated_record_is_rejected_and_the_stream_goes_on():
+    body = line() + '{"symbol": "MSFT", "price": }' + line(symbol="TMUS") + "[1]"
+    result = parse(body, FIREHOSE_KEY)
+    assert result.quotes["symbol"].tolist() == ["AAPL", "TMUS"]
+    assert [(no, reason.split(":")[0]) for no, reason in reasons(result)] == [
+        (2, "record is not valid JSON"),
+        (4, "record is an array, expected a JSON object"),
+    ]
+    assert result.rejects[0].raw == '{"symbol": "MSFT", "price": }'
+
+
+def test_gzip_objects_are_read_by_their_magic_bytes_whatever_their_name():
+    body = (line() + line(symbol="MSFT")).encode()
+    for key in (FIREHOSE_KEY, FIREHOSE_KEY + ".gz", "landing/quotes/q.json.gz"):
+        result = parse(gzip.compress(body), key)
+        assert result.fatal is None and result.quotes["symbol"].tolist() == ["AAPL", "MSFT"]
+    lines = parse(gzip.compress((line() + "\n" + line(price=-1) + "\n").encode()), "q.jsonl.gz")
+    assert reasons(lines) == [(2, "price must be positive, got -1")]
+
+
+def test_a_truncated_gzip_object_is_fatal_with_the_reason():
+    result = parse(gzip.compress(line().encode())[:-6], FIREHOSE_KEY + ".gz")
+    assert result.fatal.startswith("object is GZIP-compressed but cannot be decompressed")
+
+
+def test_a_lone_broken_json_document_is_still_fatal():
+    assert parse('{"symbol": "AAPL", "price": 1,', FIREHOSE_KEY).fatal.startswith("not valid JSON")
