@@ -118,8 +118,8 @@ class Stack:
         down = [*self._command, "down", "--drop-database"]
         subprocess.run(down, env=self.env, check=True, timeout=300)
 
-    def graphql(self, query: str, variables: dict | None = None) -> dict:
-        return stack.graphql(self.url, query, variables)
+    def graphql(self, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
+        return stack.graphql(self.url, query, variables, timeout)
 
     def quiesce(self) -> None:
         """Stop every sensor and schedule (the producer and arrivals would compete for the
@@ -153,7 +153,9 @@ class Stack:
             "runConfigData": RUN_CONFIG,
             "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
         }
-        result = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+        # The webserver plans the whole range before it answers: minutes for years of days.
+        result = self.graphql(LAUNCH_RUN, {"params": params}, timeout=RUN_TIMEOUT_SECONDS)
+        result = result["launchRun"]
         if result["__typename"] != "LaunchRunSuccess":
             raise RuntimeError(f"launch of {start}..{end} refused: {result}")
         return result["run"]["runId"]
