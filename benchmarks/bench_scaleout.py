@@ -59,6 +59,11 @@ mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
 RUN_STATUS = """
 query($id: ID!) { runOrError(runId: $id) { ... on Run { status startTime endTime } } }
 """
+RUN_ERRORS = """
+query($id: ID!) { logsForRun(runId: $id, limit: 100000) { ... on EventConnection { events {
+    __typename ... on ExecutionStepFailureEvent { stepKey error { message } }
+    ... on RunFailureEvent { message } } } } }
+"""
 ACTIVE_RUNS = """
 query($statuses: [RunStatus!]) { runsOrError(filter: {statuses: $statuses}) {
     ... on Runs { results { runId } } } }
@@ -133,6 +138,12 @@ class Stack:
                     self.graphql(STOP_SCHEDULE, {"id": schedule["id"]})
         self.wait([run["runId"] for run in self._active()])
 
+    def errors(self, run_id: str) -> dict:
+        """The failed steps of a run and their errors (the run's own log is in the stack)."""
+        events = self.graphql(RUN_ERRORS, {"id": run_id})["logsForRun"]["events"]
+        found = [e for e in events if e["__typename"] != "EventConnection" and len(e) > 1]
+        return {"run": run_id, "errors": found}
+
     def _active(self) -> list[dict]:
         return self.graphql(ACTIVE_RUNS, {"statuses": ACTIVE})["runsOrError"]["results"]
 
@@ -174,7 +185,7 @@ class Stack:
             time.sleep(1)
         failed = [r for r, run in ended.items() if run["status"] != "SUCCESS"]
         if failed:
-            raise RuntimeError(f"runs did not succeed: {failed}")
+            raise RuntimeError(f"runs did not succeed: {[self.errors(r) for r in failed]}")
         return [ended[r] for r in run_ids]
 
     def client(self, service: str):
@@ -256,7 +267,11 @@ def measure(
             stack_.empty_lake()
             if any(len(frame) for frame in stack_.tables().values()):
                 raise RuntimeError("the lake still has rows after emptying it")
-            outcome = backfill(stack_, days, parts)
+            try:
+                outcome = backfill(stack_, days, parts)
+            except RuntimeError as error:  # a failed run: recorded, the other N still run
+                results[parts] = {"error": str(error)}
+                continue
             tables = {name: canonical(frame) for name, frame in stack_.tables().items()}
             if parts == 1:
                 reference = tables

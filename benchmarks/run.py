@@ -448,6 +448,9 @@ def dashboard(args: argparse.Namespace) -> tuple[list[Row], dict]:
     return rows, result
 
 
+_SCALEOUT = "scale-out (local stack, Iceberg on moto)"
+
+
 def scaleout(args: argparse.Namespace) -> tuple[list[Row], dict]:
     """The history backfill as 1, 2, 4 ... concurrent runs on the local stack (bench_scaleout)."""
     sys.path.insert(0, str(HERE))
@@ -460,11 +463,15 @@ def scaleout(args: argparse.Namespace) -> tuple[list[Row], dict]:
     single = result["splits"][1]
     rows = []
     for parts, outcome in result["splits"].items():
+        if "error" in outcome:
+            failed = f"{parts} runs at once: {outcome['error']}"
+            rows.append(Row(_SCALEOUT, failed, 0, "s", passed=False))
+            continue
         written = sum(outcome["rows"].values())
         shape = f"{parts} run(s) at once, {outcome['waves']} wave(s), {outcome['runs']} runs"
         rows.append(
             Row(
-                "scale-out (local stack, Iceberg on moto)",
+                _SCALEOUT,
                 f"wall, {len(days)} sessions x default watchlist, {shape}, {written:,} rows",
                 outcome["seconds"],
                 "s",
