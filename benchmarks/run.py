@@ -41,6 +41,7 @@ BENCHMARKS = (
     "aws",
     "dashboard",
     "arrivals",
+    "scaleout",
 )
 GIB = 1024**3
 
@@ -515,6 +516,43 @@ def arrivals(args: argparse.Namespace) -> tuple[list[Row], dict]:
     return rows, result
 
 
+_SCALEOUT = "scale-out (local stack, Iceberg on moto)"
+
+
+def scaleout(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    """The history backfill as 1, 2, 4 ... concurrent runs on the local stack (bench_scaleout)."""
+    sys.path.insert(0, str(HERE))
+    import bench_pipeline as pipeline
+    import bench_scaleout
+
+    days = pipeline.sessions(args.scaleout_sessions, dt.date.fromisoformat(args.first))
+    with tempfile.TemporaryDirectory(prefix="bench_scaleout_") as tmp:
+        result = bench_scaleout.measure(days, args.scaleout_runs, Path(tmp))
+    single = result["splits"][1]
+    rows = []
+    for parts, outcome in result["splits"].items():
+        if "error" in outcome:
+            failed = f"{parts} runs at once: {outcome['error']}"
+            rows.append(Row(_SCALEOUT, failed, 0, "s", passed=False))
+            continue
+        written = sum(outcome["rows"].values())
+        shape = f"{parts} run(s) at once, {outcome['waves']} wave(s), {outcome['runs']} runs"
+        rows.append(
+            Row(
+                _SCALEOUT,
+                f"wall, {len(days)} sessions x default watchlist, {shape}, {written:,} rows",
+                outcome["seconds"],
+                "s",
+                reference="the single run",
+                reference_value=single["seconds"],
+                ratio=outcome["seconds"] / single["seconds"],
+                target="tables equal to the single run's",
+                passed=all(outcome["equal_to_single_run"].values()),
+            )
+        )
+    return rows, result
+
+
 RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict]]] = {
     "full_history": full_history,
     "daily_increment": daily_increment,
@@ -525,6 +563,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict]]] = {
     "aws": aws,
     "dashboard": dashboard,
     "arrivals": arrivals,
+    "scaleout": scaleout,
 }
 
 
@@ -634,6 +673,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream-day-symbols", type=int, default=500, help="quotes per batch")
     parser.add_argument(
         "--arrivals-history", type=int, default=100_000, help="consumed landing objects"
+    )
+    parser.add_argument(
+        "--scaleout-sessions", type=int, default=2520, help="sessions of the split backfill"
+    )
+    parser.add_argument(
+        "--scaleout-runs", type=int, nargs="+", default=[1, 2, 4], help="runs at once; 1 first"
     )
     parser.add_argument("--latency-files", type=int, default=20, help="0 skips the latency")
     parser.add_argument("--instance", choices=INSTANCES, default="postgres")

@@ -170,3 +170,28 @@ def test_the_daily_rows_name_their_setup_and_take_ratios_against_the_expert(dail
     assert outputs["ours"] == 0 and outputs["passed"] is True
     slower = {**result, "cold": spread(5.0, 6.0, 7.0)}
     assert daily_bench.summary_rows(slower, "500 symbols")[0]["passed"] is False
+
+
+@pytest.mark.slow
+# A stack start and seven runs, each a process loading the code location: minutes on 2 cores.
+@pytest.mark.timeout(1500)
+def test_the_scaleout_benchmark_splits_the_backfill_and_compares_the_tables(harness, tmp_path):
+    sessions = 3
+    argv = ["--only", "scaleout", "--scaleout-sessions", str(sessions), "--scaleout-runs", "1", "2"]
+    assert harness.main([*argv, "--out-dir", str(tmp_path)]) == 0
+    (report_path,) = tmp_path.glob("*.json")
+    report = json.loads(report_path.read_text())
+    single_row, split_row = report["rows"]
+    details = report["details"]["scaleout"]
+    assert details["sessions"] == sessions
+    single, split = details["splits"]["1"], details["splits"]["2"]
+    # One run of the six tables; split in two: three waves of two runs (the lookbacks).
+    assert (single["runs"], single["waves"]) == (1, 1)
+    assert (split["runs"], split["waves"]) == (6, 3)
+    # The default watchlist's symbols (12 in 2015: ARM lists in 2023) for every session, in
+    # both shapes, equal row for row.
+    assert single["rows"]["silver.prices"] == 12 * sessions
+    assert single["rows"] == split["rows"]
+    assert all(split["equal_to_single_run"].values())
+    assert single_row["ratio"] == 1 and single_row["status"] == "pass"
+    assert split_row["status"] == "pass" and split_row["reference_value"] == single["seconds"]

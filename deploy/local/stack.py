@@ -326,13 +326,13 @@ def http_ok(url: str) -> bool:
         return response.status == 200
 
 
-def graphql(url: str, query: str, variables: dict | None = None) -> dict:
+def graphql(url: str, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
     """POST one GraphQL operation to the webserver; raise on GraphQL errors."""
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
     request = urllib.request.Request(
         f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         payload = json.load(response)
     if payload.get("errors"):
         raise StackError(f"GraphQL errors: {payload['errors']}")
