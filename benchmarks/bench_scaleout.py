@@ -148,11 +148,11 @@ class Stack:
         return self.graphql(ACTIVE_RUNS, {"statuses": ACTIVE})["runsOrError"]["results"]
 
     def launch(self, assets: Sequence[tuple[str, str]], start: dt.date, end: dt.date) -> str:
-        """One run of `assets` (and their checks) over [start, end] through daily_market_job."""
+        """One run of `assets` (and their checks) over [start, end] through history_backfill_job (the job for history loads)."""
         selector = {
             "repositoryLocationName": stack.LOCATION,
             "repositoryName": "__repository__",
-            "jobName": "daily_market_job",
+            "jobName": "history_backfill_job",
             "assetSelection": [{"path": list(key)} for key in assets],
         }
         tags = {
