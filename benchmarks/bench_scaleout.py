@@ -148,7 +148,7 @@ class Stack:
         return self.graphql(ACTIVE_RUNS, {"statuses": ACTIVE})["runsOrError"]["results"]
 
     def launch(self, assets: Sequence[tuple[str, str]], start: dt.date, end: dt.date) -> str:
-        """One run of `assets` (and their checks) over [start, end] through history_backfill_job (the job for history loads)."""
+        """One run of `assets` (and their checks) over [start, end]: history_backfill_job."""
         selector = {
             "repositoryLocationName": stack.LOCATION,
             "repositoryName": "__repository__",
