@@ -22,6 +22,7 @@ DEFAULT_PRODUCER_CRON = "* 9-16 * * 1-5"  # every minute of the New York trading
 DEFAULT_SENSOR_INTERVAL_SECONDS = 10
 DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8501"
 DEFAULT_SNAPSHOT_RETENTION_HOURS = 168  # a week: far longer than any Athena query
+DEFAULT_MEMORY_BUDGET_GB = 2.0  # GiB a history-load run may use (market.budget)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class Settings:
     stream_freshness_minutes: int | None = None
     # STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS: Iceberg snapshots older than this are expired
     snapshot_retention_hours: int = DEFAULT_SNAPSHOT_RETENTION_HOURS
+    # STOCK_ASSETS_MEMORY_BUDGET_GB: peak memory (GiB) of one history-load run; loads are cut
+    # into pieces of sessions that fit it (market.budget)
+    memory_budget_gb: float = DEFAULT_MEMORY_BUDGET_GB
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +93,9 @@ class Settings:
             ),
             snapshot_retention_hours=_retention_hours(
                 text("STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS", str(DEFAULT_SNAPSHOT_RETENTION_HOURS))
+            ),
+            memory_budget_gb=_gibibytes(
+                text("STOCK_ASSETS_MEMORY_BUDGET_GB", str(DEFAULT_MEMORY_BUDGET_GB))
             ),
         )
 
@@ -167,3 +174,13 @@ def _retention_hours(text: str) -> int:
             f"STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS={text!r} is not a whole number of hours >= 1"
         )
     return hours
+
+
+def _gibibytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"STOCK_ASSETS_MEMORY_BUDGET_GB={text!r} is not a positive number of GiB")
+    return value

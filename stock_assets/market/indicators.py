@@ -157,14 +157,31 @@ def compute_indicators_for(
     return out.loc[keep].reset_index(drop=True)
 
 
-def indicators_for_days(prices: pd.DataFrame, days: list[dt.date]) -> pd.DataFrame:
+# Rows of history computed at once: the wide result of a whole window (16 columns per row
+# of up to 749 + N sessions) would otherwise outgrow the run's own tables.
+SHARD_ROWS: Final = 250_000
+
+
+def indicators_for_days(
+    prices: pd.DataFrame, days: list[dt.date], shard_rows: int = SHARD_ROWS
+) -> pd.DataFrame:
     """Indicator rows for `days`, each computed from its anchored history window
-    (market.lookback), so a day's values never depend on the shape of the run."""
+    (market.lookback), so a day's values never depend on the shape of the run.
+
+    Symbols are computed a shard at a time (about `shard_rows` history rows each), keeping
+    only the target days: a symbol's values depend on its own series alone, so the rows and
+    their order are those of one computation over the whole window."""
     parts = []
+    symbols = np.sort(prices["symbol"].unique()) if len(prices) else np.array([])
     for start, targets in lookback.windows_for(days).items():
         window = prices[(prices.trade_date >= start) & (prices.trade_date <= targets[-1])]
-        computed = compute_indicators(window)
-        parts.append(computed[computed.trade_date.isin(set(targets))])
+        wanted = set(targets)
+        per_shard = max(1, shard_rows * len(symbols) // max(len(window), 1))
+        codes = pd.Categorical(window["symbol"], categories=symbols).codes
+        for first in range(0, len(symbols), per_shard):
+            shard = window[(codes >= first) & (codes < first + per_shard)]
+            computed = compute_indicators(shard)
+            parts.append(computed[computed.trade_date.isin(wanted)])
     return conform(pd.concat(parts) if parts else INDICATORS.empty_frame(), INDICATORS)
 
 
