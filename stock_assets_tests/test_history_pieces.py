@@ -131,7 +131,10 @@ def test_pieces_are_consecutive_sessions_and_a_gap_ends_one():
     assert budget.pieces([week[0], week[1], week[3]], 5) == [week[:2], [week[3]]]
 
 
+# Three runs of the whole daily job each: under a minute alone, far longer on a loaded
+# 2-core machine than the suite's 600 s default.
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_pieces_store_exactly_the_tables_of_one_run(tmp_path, monkeypatch):
     runs: list = []
     assert load(tmp_path / "one", monkeypatch, len(DAYS), runs=runs) is None
@@ -153,6 +156,7 @@ def test_pieces_store_exactly_the_tables_of_one_run(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_a_failed_piece_keeps_the_others_and_a_rerun_loads_only_what_is_missing(
     tmp_path, monkeypatch
 ):
