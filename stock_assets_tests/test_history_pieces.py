@@ -143,7 +143,7 @@ def test_pieces_store_exactly_the_tables_of_one_run(tmp_path, monkeypatch):
     assert load(tmp_path / "pieces", monkeypatch, PER_PIECE, runs=runs) is None
     assert runs == [(DAYS[0], DAYS[34]), (DAYS[35], DAYS[-1])]
     # The second piece computes from history the first one stored.
-    assert lookback.window_start(DAYS[35]) == DAYS[0]
+    assert lookback.window_start(DAYS[35]) <= DAYS[0]
 
     one, pieces = tables(tmp_path / "one"), tables(tmp_path / "pieces")
     assert set(one) == set(pieces) and {"gold.indicators", "silver.intraday_bars"} <= set(one)
