@@ -9,6 +9,9 @@ read from the environment at import, and peak memory is that process's own.
   (``stock-assets run``'s single-run backfill) versus ``bare_full_history``: the same
   simulator -> bronze records -> clean -> indicators -> signals -> summary chain on the same
   data, written into the same DuckDB tables with plain inserts.
+* history load: ``stock-assets run``'s load (cli.run_history): the range in pieces of
+  sessions that fit the memory budget (STOCK_ASSETS_MEMORY_BUDGET_GB), one run each; the
+  scaling series runs it at several symbol counts.
 * daily increment: history loaded first (bare, not timed), then one new session through
   ``daily_market_job`` as the after-close schedule runs it.
 * aws: the full-history tables through the S3 Parquet + Glue IO manager (moto server).
@@ -152,6 +155,33 @@ def dagster_full_history(home: Path, symbols: Sequence[str], days: list[dt.date]
     return dagster_run(days[0], days[-1])
 
 
+def history_load(home: Path, symbols: Sequence[str], days: list[dt.date]) -> dict:
+    """The whole range through ``stock-assets run``'s pieces, recorded in $DAGSTER_HOME."""
+    import dagster as dg
+
+    from stock_assets.cli import run_history
+    from stock_assets.definitions import data_dir
+    from stock_assets.market.budget import pieces
+    from stock_assets.partitions import sessions_per_run
+
+    per_piece = sessions_per_run()
+    instance = dg.DagsterInstance.get()
+    started = time.perf_counter()
+    failed = run_history(instance, days, per_piece, log=lambda line: None)
+    seconds = time.perf_counter() - started
+    if failed is not None:
+        raise RuntimeError(f"history load failed at {failed[0]}")
+    with duckdb.connect(str(data_dir() / "warehouse.duckdb"), read_only=True) as conn:
+        rows = table_rows(conn)
+    return {
+        "seconds": seconds,
+        "rows": rows,
+        "sessions_per_piece": per_piece,
+        "pieces": len(pieces(days, per_piece)),
+        "runs": len(instance.get_runs()),
+    }
+
+
 def daily_increment(
     home: Path, symbols: Sequence[str], days: list[dt.date], repeat: int = 3
 ) -> dict:
@@ -278,6 +308,7 @@ def _quotes(symbols: Sequence[str], ts: pd.Timestamp, batch: int) -> pd.DataFram
 SCENARIOS = {
     "bare_full_history": bare_full_history,
     "dagster_full_history": dagster_full_history,
+    "history_load": history_load,
     "daily_increment": daily_increment,
     "aws_roundtrip": aws_roundtrip,
     "aws_stream_day": aws_stream_day,

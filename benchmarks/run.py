@@ -33,6 +33,7 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 BENCHMARKS = (
     "full_history",
+    "history_scaling",
     "daily_increment",
     "daily_scheduled",
     "indicators",
@@ -266,6 +267,52 @@ def full_history(args: argparse.Namespace) -> tuple[list[Row], dict]:
         ),
     ]
     return rows, {"dagster": ours, "bare": bare}
+
+
+def history_scaling(args: argparse.Namespace) -> tuple[list[Row], dict]:
+    """History loads of --days sessions at each --scaling-symbols size, through
+    ``stock-assets run``'s pieces: wall time, records per second and the run process's peak
+    memory against the budget; the largest size's rate against the smallest's."""
+    budget = args.memory_budget_gb
+    env = {"STOCK_ASSETS_MEMORY_BUDGET_GB": str(budget)}
+    rows, results = [], {}
+    for symbols in args.scaling_symbols:
+        params = {"symbols": symbols, "days": args.days, "first": args.first}
+        result = results[symbols] = run_scenario("history_load", params, env=env, **_instance(args))
+        result["rows_per_second"] = result["rows"]["bronze.raw_quotes"] / result["seconds"]
+        size = f"{symbols} symbols x {args.days} sessions"
+        shape = f"{result['pieces']} runs of <= {result['sessions_per_piece']} sessions"
+        peak = result["peak_rss_bytes"] / GIB
+        rows += [
+            Row("history scaling", f"wall, {size} ({shape})", result["seconds"], "s"),
+            Row("history scaling", f"records/s, {size}", result["rows_per_second"], "rows/s"),
+            Row(
+                "history scaling",
+                f"peak memory, {size}",
+                peak,
+                "GiB",
+                reference="budget",
+                reference_value=budget,
+                ratio=peak / budget,
+                target=f"< {budget:g} GiB",
+                passed=peak < budget,
+            ),
+        ]
+    smallest, largest = min(results), max(results)
+    if largest != smallest:
+        ratio = results[largest]["rows_per_second"] / results[smallest]["rows_per_second"]
+        rows.append(
+            Row(
+                "history scaling",
+                f"records per second, {largest} / {smallest} symbols",
+                ratio,
+                "x",
+                reference=f"{_figure(results[smallest]['rows_per_second'])} rows/s at {smallest}",
+                target=">= 0.8",
+                passed=ratio >= 0.8,
+            )
+        )
+    return rows, results
 
 
 def _instance(args: argparse.Namespace) -> dict[str, str]:
@@ -555,6 +602,7 @@ def scaleout(args: argparse.Namespace) -> tuple[list[Row], dict]:
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict]]] = {
     "full_history": full_history,
+    "history_scaling": history_scaling,
     "daily_increment": daily_increment,
     "daily_scheduled": daily_scheduled,
     "indicators": indicators,
@@ -658,6 +706,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--days", type=int, default=2520, help="sessions of full history")
     parser.add_argument("--first", default="2015-01-02", help="first session of the history")
+    parser.add_argument(
+        "--scaling-symbols",
+        type=int,
+        nargs="+",
+        default=[500, 2_000, 5_000],
+        help="history_scaling: symbol counts, each loaded over --days sessions",
+    )
+    parser.add_argument(
+        "--memory-budget-gb", type=float, default=2.0, help="history_scaling: the run budget"
+    )
     parser.add_argument("--short-history", type=int, default=252, help="daily increment base")
     parser.add_argument("--repeat", type=int, default=3, help="indicator timing repeats")
     parser.add_argument(

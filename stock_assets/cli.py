@@ -1,8 +1,9 @@
 """Command line: run the main job over a range of trading days and summarize the warehouse.
 
-`stock-assets run` is what the README's first command calls: a single-run backfill of
-the daily asset graph, recorded in the Dagster instance at $DAGSTER_HOME so that the UI
-(`dagster dev`) shows the run, its materializations and checks afterwards.
+`stock-assets run` is what the README's first command calls: a backfill of the daily
+asset graph in pieces of consecutive sessions that fit the memory budget (one run each, in
+date order; a short range is one run), recorded in the Dagster instance at $DAGSTER_HOME
+so that the UI (`dagster dev`) shows the runs, their materializations and checks.
 """
 
 from __future__ import annotations
@@ -12,19 +13,23 @@ import contextlib
 import datetime as dt
 import os
 import sys
+import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 
 import duckdb
 import pandas as pd
 
-from stock_assets.market import calendar
+from stock_assets.market import budget, calendar
 from stock_assets.market.calendar import last_closed_session
 from stock_assets.market.watchlist import resolve_symbols
-from stock_assets.settings import Settings, dagster_home_is_set
+from stock_assets.settings import DEMO_ACTIONS_FILE, Settings, dagster_home_is_set
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+LOAD_TAG = "stock_assets/history_load"  # the load a piece's run belongs to (filter runs by it)
+PIECE_TAG = "stock_assets/piece"  # "k/n": which piece of the load the run is
 
 
 def default_range(months: int, now: dt.datetime) -> tuple[dt.date, dt.date]:
@@ -89,20 +94,24 @@ def demo_actions(symbols: tuple[str, ...], start: dt.date, end: dt.date) -> str:
     return ",".join(entries)
 
 
-@contextlib.contextmanager
-def demo_actions_set(start: dt.date, end: dt.date) -> Iterator[None]:
-    """On the simulator without configured actions, the demo's actions (demo_actions) in
-    this process's environment for the run (its definitions are built from it)."""
+def record_demo_actions(start: dt.date, end: dt.date) -> None:
+    """On the simulator without configured actions, record the demo's actions
+    (demo_actions) in the data directory, where Settings reads them: this run and every
+    later one in this home (`make dev`, the schedules, a rerun next week) then simulate the
+    same history, instead of prices on both sides of an unrecorded split."""
     settings = Settings.from_env()
     if settings.source != "simulated" or settings.simulated_actions:
-        yield
         return
-    os.environ[ACTIONS_VARIABLE] = demo_actions(resolve_symbols(settings.symbols), start, end)
-    print(f"stock_assets: simulating {ACTIONS_VARIABLE}={os.environ[ACTIONS_VARIABLE]}")
-    try:
-        yield
-    finally:
-        os.environ.pop(ACTIONS_VARIABLE, None)
+    actions = demo_actions(resolve_symbols(settings.symbols), start, end)
+    if not actions:
+        return
+    path = settings.data_dir / DEMO_ACTIONS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(actions + "\n")
+    print(
+        f"stock_assets: simulating {ACTIONS_VARIABLE}={actions} (kept in {path} for later "
+        "runs; set the variable to change it)"
+    )
 
 
 def actions_summary(conn, start: dt.date, end: dt.date) -> list[str]:
@@ -151,7 +160,13 @@ def daily_market_job():
     return build_definitions().resolve_job_def("daily_market_job")
 
 
-def run_backfill(instance, start: dt.date, end: dt.date) -> bool:
+def run_backfill(
+    instance,
+    start: dt.date,
+    end: dt.date,
+    tags: dict[str, str] | None = None,
+    run_config: dict | None = None,
+) -> bool:
     """Materialize the daily job for [start, end] as one run in the configured instance,
     with the job's own executor (in process).
 
@@ -161,16 +176,75 @@ def run_backfill(instance, start: dt.date, end: dt.date) -> bool:
     """
     from dagster import execute_job, reconstructable
 
+    range_tags = {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
     with (
         backfill_settings(),
         execute_job(
             reconstructable(daily_market_job),
             instance=instance,
-            run_config=QUIET,
-            tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+            run_config={**QUIET, **(run_config or {})},
+            tags={**(tags or {}), **range_tags},
         ) as result,
     ):
         return result.success
+
+
+# A piece's run: (first session, last session, tags, run config) -> success.
+PieceRunner = Callable[[dt.date, dt.date, dict[str, str], dict], bool]
+INTRADAY_BARS_OP = "silver__intraday_bars"
+
+
+def piece_config(last_piece: bool) -> dict:
+    """Run config of a piece: only the load's last piece pulls the source's own minute bars
+    (intraday_bars' `vendor_sessions`, the last sessions of a run), as one run over the
+    whole range does, so the pieces store the tables of a single run."""
+    return {} if last_piece else {"ops": {INTRADAY_BARS_OP: {"config": {"vendor_sessions": 0}}}}
+
+
+def run_history(
+    instance,
+    days: Sequence[dt.date],
+    per_piece: int,
+    log: Callable[[str], None] = print,
+    run_piece: PieceRunner | None = None,
+) -> list[dt.date] | None:
+    """Load `days` in pieces of at most `per_piece` consecutive sessions, one run each
+    (`run_piece(first, last, tags, run_config)`, default :func:`run_backfill` in `instance`).
+
+    Pieces run in date order, so each one's indicators read the silver history the pieces
+    before it stored. A failed piece stops the load: a later piece would compute from a
+    hole in its lookback. Every finished piece stays stored. Returns None when all pieces
+    succeeded, else the days of the failed piece and those after it (what is missing).
+    """
+    if run_piece is None:
+        run_piece = partial(run_backfill, instance)
+    plan = budget.pieces(days, per_piece)
+    load = uuid.uuid4().hex[:12]
+    for number, piece in enumerate(plan, start=1):
+        label = f"{number}/{len(plan)}"
+        if len(plan) > 1:
+            log(f"stock_assets: piece {label}: {piece[0]} .. {piece[-1]} ({len(piece)} sessions)")
+        tags = {LOAD_TAG: load, PIECE_TAG: label}
+        if not run_piece(piece[0], piece[-1], tags, piece_config(number == len(plan))):
+            return [day for rest in plan[number - 1 :] for day in rest]
+    return None
+
+
+def missing_days(instance, defs, days: Sequence[dt.date]) -> list[dt.date]:
+    """The days among `days` that some trading-day asset of the daily job has not
+    materialized (its latest run for the day failed, or none ran)."""
+    from dagster import AssetPartitionStatus
+
+    from stock_assets.partitions import HISTORY_GROUPS, TRADING_DAYS
+
+    keys = [day.isoformat() for day in days]
+    missing: set[str] = set()
+    for spec in defs.resolve_all_asset_specs():
+        if spec.group_name not in HISTORY_GROUPS or spec.partitions_def is None:
+            continue
+        status = instance.get_status_by_partition(spec.key, keys, TRADING_DAYS) or {}
+        missing.update(k for k in keys if status.get(k) != AssetPartitionStatus.MATERIALIZED)
+    return [day for day in days if day.isoformat() in missing]
 
 
 def run_stream_demo(defs, instance, day: dt.date, batches: int) -> bool:
@@ -321,6 +395,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--stream-batches", type=_at_least(0), default=3, help="demo micro-batches (0: none)"
     )
+    run.add_argument(
+        "--missing",
+        action="store_true",
+        help="load only the range's sessions some table has not stored (resume a failed load)",
+    )
     args = parser.parse_args(argv)
 
     from dagster import BetaWarning, PreviewWarning
@@ -328,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     for category in (BetaWarning, PreviewWarning):  # API maturity notes, not run problems
         warnings.filterwarnings("ignore", category=category)
     from stock_assets.definitions import build_definitions, data_dir
-    from stock_assets.partitions import TRADING_DAYS
+    from stock_assets.partitions import TRADING_DAYS, sessions_per_run
 
     now, first = dt.datetime.now(dt.UTC), TRADING_DAYS.start.date()
     end = args.end or last_closed_session(now)
@@ -338,17 +417,35 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
 
-    with demo_actions_set(start, end):
-        # Built now, not at import, so the environment of this call decides the resources.
-        defs, instance = build_definitions(), _instance()
-        print(f"stock_assets: backfilling {start} .. {end} as one run", flush=True)
-        if not run_backfill(instance, start, end):
-            print("the backfill failed; see the Dagster UI or the log above", file=sys.stderr)
-            return 1
-        print(f"stock_assets: streaming {args.stream_batches} micro-batches for {end}", flush=True)
-        if args.stream_batches and not run_stream_demo(defs, instance, end, args.stream_batches):
-            print("stream ingestion failed; see the Dagster UI or the log above", file=sys.stderr)
-            return 1
+    record_demo_actions(start, end)
+    try:
+        per_piece = sessions_per_run()
+    except ValueError as exc:
+        parser.error(str(exc))
+    # Built now, not at import, so the environment of this call decides the resources.
+    defs, instance = build_definitions(), _instance()
+    days = calendar.sessions_between(start, end)
+    if args.missing:
+        days = missing_days(instance, defs, days)
+    pieces = len(budget.pieces(days, per_piece))
+    print(
+        f"stock_assets: backfilling {start} .. {end}: {len(days)} sessions in {pieces} "
+        f"run(s) of at most {per_piece} sessions",
+        flush=True,
+    )
+    failed = run_history(instance, days, per_piece, lambda line: print(line, flush=True))
+    if failed is not None:
+        print(
+            f"the backfill failed at {failed[0]}; the sessions before it are stored. See the "
+            "Dagster UI or the log above, then run again with --missing to load only "
+            f"the {len(failed)} sessions still missing",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"stock_assets: streaming {args.stream_batches} micro-batches for {end}", flush=True)
+    if args.stream_batches and not run_stream_demo(defs, instance, end, args.stream_batches):
+        print("stream ingestion failed; see the Dagster UI or the log above", file=sys.stderr)
+        return 1
 
     print(summarize(str(data_dir() / "warehouse.duckdb"), start, end))
     return 0

@@ -19,6 +19,7 @@ from stock_assets.assets.metadata import with_mode_kinds
 from stock_assets.checks import ASSET_CHECKS
 from stock_assets.dashboard.links import with_dashboard_links
 from stock_assets.io_managers import WarehouseIOManager
+from stock_assets.partitions import sessions_per_run, with_history_backfill
 from stock_assets.resources.alert_rules import AlertRulesResource
 from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.aws import aws_resources
@@ -100,7 +101,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """The code location for `settings` (default: this process's environment)."""
     settings = settings or Settings.from_env()
     resources = resources_for(settings)  # refuses an unknown mode before anything uses it
-    assets = dg.load_assets_from_modules([prices, gold, stream, intraday, live, views])
+    assets = with_history_backfill(
+        dg.load_assets_from_modules([prices, gold, stream, intraday, live, views]),
+        sessions_per_run(settings),
+    )
     return dg.Definitions(
         assets=with_dashboard_links(
             with_freshness_policies(

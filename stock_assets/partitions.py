@@ -1,14 +1,22 @@
-"""Trading-day partitions: weekdays in New York, minus NYSE holidays (exchange_calendars)."""
+"""Trading-day partitions (weekdays in New York, minus NYSE holidays from exchange_calendars)
+and the backfill policy that cuts history loads into runs that fit the memory budget."""
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Collection, Sequence
 
 import dagster as dg
 
-from stock_assets.market import calendar
+from stock_assets.market import budget, calendar
+from stock_assets.market.watchlist import resolve_symbols
 from stock_assets.settings import Settings
+
+# The groups of daily_market_job: their partitioned assets share one backfill policy, so a
+# backfill runs each piece's bronze, silver and gold together (Dagster puts assets with
+# different policies in different runs).
+HISTORY_GROUPS = frozenset({"bronze", "silver", "gold"})
 
 
 def trading_day_partitions(start: str | None = None) -> dg.TimeWindowPartitionsDefinition:
@@ -38,3 +46,31 @@ TRADING_DAYS = trading_day_partitions()
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The trading days a (possibly multi-partition) run covers."""
     return [dt.date.fromisoformat(key) for key in context.partition_keys]
+
+
+def sessions_per_run(settings: Settings | None = None) -> int:
+    """Sessions one history-load run may hold: STOCK_ASSETS_MEMORY_BUDGET_GB over the
+    watchlist's symbols (market.budget)."""
+    settings = settings or Settings.from_env()
+    symbols = len(resolve_symbols(settings.symbols))
+    return budget.sessions_per_piece(settings.memory_budget_gb * budget.GIB, symbols)
+
+
+def with_history_backfill(
+    assets: Sequence[dg.AssetsDefinition | object],
+    sessions: int,
+    groups: Collection[str] = HISTORY_GROUPS,
+) -> list[dg.AssetsDefinition | object]:
+    """The assets, with the trading-day assets of `groups` backfilled `sessions` partitions
+    per run (``BackfillPolicy.multi_run``): a UI backfill, or one launched on ECS, becomes
+    one backfill of bounded runs. Other assets (the stream's) keep their policy."""
+    policy = dg.BackfillPolicy.multi_run(sessions)
+
+    def bounded(asset: dg.AssetsDefinition | object) -> dg.AssetsDefinition | object:
+        if not isinstance(asset, dg.AssetsDefinition) or asset.partitions_def != TRADING_DAYS:
+            return asset
+        if not set(asset.group_names_by_key.values()) <= set(groups):
+            return asset
+        return asset.with_attributes(backfill_policy=policy)
+
+    return [bounded(asset) for asset in assets]

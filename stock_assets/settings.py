@@ -22,6 +22,10 @@ DEFAULT_PRODUCER_CRON = "* 9-16 * * 1-5"  # every minute of the New York trading
 DEFAULT_SENSOR_INTERVAL_SECONDS = 10
 DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8501"
 DEFAULT_SNAPSHOT_RETENTION_HOURS = 168  # a week: far longer than any Athena query
+DEFAULT_MEMORY_BUDGET_GB = 2.0  # GiB a history-load run may use (market.budget)
+
+# Under the data directory: the simulated actions `stock-assets run` chose for its demo.
+DEMO_ACTIONS_FILE = "simulated_actions.txt"
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,12 @@ class Settings:
     # STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS: Iceberg snapshots older than this are expired
     snapshot_retention_hours: int = DEFAULT_SNAPSHOT_RETENTION_HOURS
     # STOCK_ASSETS_SIMULATED_ACTIONS: the simulator's splits and dividends,
-    # SYMBOL:YYYY-MM-DD:split|dividend:VALUE,... (validated here, market.actions)
+    # SYMBOL:YYYY-MM-DD:split|dividend:VALUE,... (validated here, market.actions); unset:
+    # the demo's actions `stock-assets run` recorded in the data directory, if any
     simulated_actions: str = ""
+    # STOCK_ASSETS_MEMORY_BUDGET_GB: peak memory (GiB) of one history-load run; loads are cut
+    # into pieces of sessions that fit it (market.budget)
+    memory_budget_gb: float = DEFAULT_MEMORY_BUDGET_GB
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -97,7 +105,12 @@ class Settings:
             snapshot_retention_hours=_retention_hours(
                 text("STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS", str(DEFAULT_SNAPSHOT_RETENTION_HOURS))
             ),
-            simulated_actions=_actions(text("STOCK_ASSETS_SIMULATED_ACTIONS")),
+            simulated_actions=_actions(
+                text("STOCK_ASSETS_SIMULATED_ACTIONS") or _recorded_actions(data_dir)
+            ),
+            memory_budget_gb=_gibibytes(
+                text("STOCK_ASSETS_MEMORY_BUDGET_GB", str(DEFAULT_MEMORY_BUDGET_GB))
+            ),
         )
 
 
@@ -174,6 +187,12 @@ def _minutes_of_an_hour(text: str) -> int | None:
     return int(text)
 
 
+def _recorded_actions(data_dir: Path) -> str:
+    """The demo's actions `stock-assets run` recorded in this data directory, if any."""
+    path = data_dir / DEMO_ACTIONS_FILE
+    return path.read_text().strip() if path.is_file() else ""
+
+
 def _actions(text: str) -> str:
     """The action list, refused (naming the entry and the reason) unless every entry is valid."""
     from stock_assets.market.actions import parse_action_list
@@ -192,3 +211,13 @@ def _retention_hours(text: str) -> int:
             f"STOCK_ASSETS_SNAPSHOT_RETENTION_HOURS={text!r} is not a whole number of hours >= 1"
         )
     return hours
+
+
+def _gibibytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"STOCK_ASSETS_MEMORY_BUDGET_GB={text!r} is not a positive number of GiB")
+    return value

@@ -195,3 +195,26 @@ def test_the_scaleout_benchmark_splits_the_backfill_and_compares_the_tables(harn
     assert all(split["equal_to_single_run"].values())
     assert single_row["ratio"] == 1 and single_row["status"] == "pass"
     assert split_row["status"] == "pass" and split_row["reference_value"] == single["seconds"]
+
+
+@pytest.mark.slow
+def test_the_scaling_series_reports_each_size_against_the_memory_budget(harness, tmp_path):
+    argv = ["--only", "history_scaling", "--scaling-symbols", "2", "3", "--days", "4"]
+    argv += ["--memory-budget-gb", "1.5", "--instance", "sqlite", "--out-dir", str(tmp_path)]
+    assert harness.main(argv) == 0
+    (report_path,) = tmp_path.glob("*.json")
+    report = json.loads(report_path.read_text())
+    details = report["details"]["history_scaling"]
+    assert sorted(details) == ["2", "3"]
+    for symbols, result in details.items():
+        # The whole range was loaded through stock-assets run's pieces (one run at this size).
+        assert result["rows"]["silver.prices"] == int(symbols) * 4
+        assert result["pieces"] == result["runs"] == 1
+    rows = {r["measure"]: r for r in report["rows"]}
+    peak = rows["peak memory, 3 symbols x 4 sessions"]
+    assert peak["reference_value"] == 1.5 and 0.05 < peak["ours"] < 1.5
+    assert peak["ours"] == details["3"]["peak_rss_bytes"] / 1024**3
+    ratio = rows["records per second, 3 / 2 symbols"]
+    assert ratio["ours"] == pytest.approx(
+        details["3"]["rows_per_second"] / details["2"]["rows_per_second"]
+    )

@@ -12,6 +12,7 @@ from dagster import DagsterEventType, DagsterInstance
 
 from stock_assets import cli
 from stock_assets.market import calendar
+from stock_assets.settings import Settings
 
 
 def test_last_closed_session_waits_for_the_close():
@@ -43,7 +44,12 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     # and the split day fires nothing: indicators and signals use each day's share basis.
     assert "STOCK_ASSETS_SIMULATED_ACTIONS=AAPL:2024-07-03:split:10," in out
     assert "  AAPL 2024-07-03: split 10-for-1; signals that day: none" in out
+    # Recorded in the data directory, so later runs in this home (make dev, the schedules)
+    # simulate the same split rather than prices on both sides of an unrecorded one.
     assert "STOCK_ASSETS_SIMULATED_ACTIONS" not in os.environ
+    recorded = (data_home / "simulated_actions.txt").read_text().strip()
+    assert recorded.startswith("AAPL:2024-07-03:split:10,")
+    assert Settings.from_env().simulated_actions == recorded
 
     def counts() -> dict[str, int]:
         with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:

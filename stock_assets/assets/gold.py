@@ -94,6 +94,9 @@ def _chart_metadata(
         "prices": dg.AssetIn(
             key=["silver", "prices"],
             partition_mapping=_earlier_partitions(lookback.MAX_LOOKBACK_SESSIONS),
+            # Up to 749 earlier sessions per day: only what the indicators compute from
+            # (market.budget counts these bytes per symbol-session).
+            metadata={"columns": ["symbol", "trade_date", "close", "volume"]},
         ),
         "corporate_actions": dg.AssetIn(key=["silver", "corporate_actions"]),
     },

@@ -34,6 +34,7 @@ from stock_assets.resources.market_data import MarketDataResource
 INTRADAY_BARS_KEY = dg.AssetKey(["silver", "intraday_bars"])
 DAILY_KPIS_KEY = dg.AssetKey(["gold", "daily_kpis"])
 STREAM_SOURCE = "stream"
+BACKFILL_TAG = "dagster/backfill"  # set by Dagster on the runs of a backfill
 BARS_MERGE = MergeSpec(
     keys=("symbol", "bar_start"),
     newest_by="ingested_at",
@@ -88,6 +89,19 @@ def _vendor_pull(
             errors[day.isoformat()] = problems
     bars = pd.concat(frames, ignore_index=True) if frames else intraday.empty_bars()
     return bars, errors
+
+
+def _vendor_days(
+    context: dg.AssetExecutionContext, days: list[dt.date], sessions: int, now: pd.Timestamp
+) -> list[dt.date]:
+    """The run's last `sessions` days; in a run of a backfill (the UI's, cut into runs of
+    the memory budget's size) only those among the latest `sessions` closed sessions, so
+    each run's last session does not get minute bars a single run would not pull."""
+    recent = days[-sessions:]
+    if BACKFILL_TAG not in context.run.tags:
+        return recent
+    latest = calendar.session_ordinal(calendar.last_closed_session(now))
+    return [day for day in recent if latest - calendar.session_ordinal(day) < sessions]
 
 
 def landing_objects(context: dg.AssetExecutionContext) -> list[str] | None:
@@ -150,7 +164,7 @@ def intraday_bars(
     else:
         vendor = intraday.empty_bars()
         if config.vendor_sessions > 0:
-            recent = days[-config.vendor_sessions :]
+            recent = _vendor_days(context, days, config.vendor_sessions, now)
             vendor, vendor_errors = _vendor_pull(context, market_data, recent, now)
         bars = pd.concat([intraday.bars_from_quotes(history), vendor], ignore_index=True)
         # The merge drops these too; dropped here, the counts and charts are what is stored.

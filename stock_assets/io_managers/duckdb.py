@@ -29,6 +29,7 @@ from pydantic import Field
 from stock_assets.io_managers.merge import MergeSpec, merge_spec, one_row_per_key
 from stock_assets.io_managers.table_metadata import (
     PARTITION_COLUMN,
+    input_columns,
     output_metadata,
     qualified_name,
     valid_table_name,
@@ -82,12 +83,14 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             return pd.DataFrame()
         where, params = _slice(context, metadata)
         table = qualified_name(context.asset_key)
+        columns = input_columns(context)
         with self._connection() as conn:
             if not _exists(conn, table) and table in TABLES:
                 # A contract table nobody has written yet reads as empty, as on S3: the
                 # daily job's intraday bars read the stream history before any arrival.
-                return TABLES[table].empty_frame()
-            return _select(conn, table, where, params)
+                empty = TABLES[table].empty_frame()
+                return empty[list(columns)] if columns else empty
+            return _select(conn, table, where, params, columns)
 
     # -- the public read ------------------------------------------------------------------
 
@@ -154,9 +157,17 @@ def _slice(
     return f' WHERE "{column}" >= ? AND "{column}" < ?', [window.start.date(), window.end.date()]
 
 
-def _select(conn: duckdb.DuckDBPyConnection, table: str, where: str, params: list) -> pd.DataFrame:
-    """Rows with the dtypes assets produce (DuckDB hands DATE back as datetime64)."""
-    frame = conn.execute(f"SELECT * FROM {table}{where}", params).fetchdf()
+def _select(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    where: str,
+    params: list,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Rows (all columns, or `columns`) with the dtypes assets produce (DuckDB hands DATE
+    back as datetime64)."""
+    selected = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    frame = conn.execute(f"SELECT {selected} FROM {table}{where}", params).fetchdf()
     contract = TABLES.get(table)
     if contract is not None and not frame.empty:
         for name, sql_type in contract.columns:

@@ -38,6 +38,7 @@ from pydantic import Field
 from stock_assets.io_managers.merge import MergeSpec, merge_frames, merge_spec
 from stock_assets.io_managers.table_metadata import (
     PARTITION_COLUMN,
+    input_columns,
     output_metadata,
     qualified_name,
     valid_table_name,
@@ -180,12 +181,14 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         table = self.table(
             qualified_name(context.asset_key), partitioned=context.has_asset_partitions
         )
+        columns = input_columns(context)
         if not table.partitioned:
-            return self.scan(table)
+            return self.scan(table, columns=columns)
         if not context.asset_partition_keys:
-            return table.to_frame(None)
+            frame = table.to_frame(None)
+            return frame[list(columns)] if columns else frame
         window = context.asset_partitions_time_window  # lookbacks included: one range scan
-        return self.scan(table, _day_range(window.start.date(), window.end.date()))
+        return self.scan(table, _day_range(window.start.date(), window.end.date()), columns=columns)
 
     # -- the public read --------------------------------------------------------------------
 
@@ -285,14 +288,25 @@ class IcebergIOManager(dg.ConfigurableIOManager):
 
     # -- reads -----------------------------------------------------------------------------
 
-    def scan(self, table: IcebergTable, row_filter=None, snapshot_id: int | None = None):
-        """The table's rows (matching `row_filter`) at its current or a given snapshot."""
+    def scan(
+        self,
+        table: IcebergTable,
+        row_filter=None,
+        snapshot_id: int | None = None,
+        columns: Sequence[str] | None = None,
+    ):
+        """The table's rows (matching `row_filter`; all columns or `columns`) at its current
+        or a given snapshot."""
         current = self.load(table)
         if current is None or current.current_snapshot() is None:
-            return table.to_frame(None)
+            frame = table.to_frame(None)
+            return frame[list(columns)] if columns else frame
         kwargs = {"row_filter": row_filter} if row_filter is not None else {}
+        if columns:
+            kwargs["selected_fields"] = tuple(columns)
         data = current.scan(snapshot_id=snapshot_id, **kwargs).to_arrow()
-        return table.to_frame(data)
+        frame = table.to_frame(data)
+        return frame[list(columns)] if columns else frame
 
 
 def _merge(transaction, current, table: IcebergTable, frame, scope, properties) -> bool:

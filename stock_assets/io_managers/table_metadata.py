@@ -26,6 +26,14 @@ def qualified_name(key: dg.AssetKey) -> str:
     return valid_table_name(f"{key.path[-2]}.{key.path[-1]}")
 
 
+def input_columns(context: dg.InputContext) -> tuple[str, ...] | None:
+    """The columns an input asks for (its ``columns`` metadata), or None for all: a lookback
+    over years of history reads only what it computes from."""
+    columns = (context.definition_metadata or {}).get("columns")
+    columns = getattr(columns, "value", columns)
+    return tuple(columns) if columns else None
+
+
 def valid_table_name(table: str) -> str:
     """`table` if it is a `layer.table` name of a-z, 0-9 and _; refused otherwise, since
     it is written into SQL and storage paths."""

@@ -157,22 +157,39 @@ def compute_indicators_for(
     return out.loc[keep].reset_index(drop=True)
 
 
+# Rows of history computed at once: the wide result of a whole window (16 columns per row
+# of up to 749 + N sessions) would otherwise outgrow the run's own tables.
+SHARD_ROWS: Final = 250_000
+
+
 def indicators_for_days(
-    prices: pd.DataFrame, days: list[dt.date], actions: pd.DataFrame | None = None
+    prices: pd.DataFrame,
+    days: list[dt.date],
+    actions: pd.DataFrame | None = None,
+    shard_rows: int = SHARD_ROWS,
 ) -> pd.DataFrame:
     """Indicator rows for `days`, each computed from its anchored history window
     (market.lookback) adjusted to the day's own share basis with `actions` (market.adjust),
-    so a day's values never depend on the shape of the run or on later actions."""
+    so a day's values never depend on the shape of the run or on later actions.
+
+    Symbols are computed a shard at a time (about `shard_rows` history rows each), keeping
+    only the target days: a symbol's values depend on its own series alone, so the rows and
+    their order are those of one computation over the whole window."""
     parts = []
+    symbols = np.sort(prices["symbol"].unique()) if len(prices) else np.array([])
     for start, targets in lookback.windows_for(days).items():
         window = prices[(prices.trade_date >= start) & (prices.trade_date <= targets[-1])]
-        series = adjust.point_in_time_series(window, targets, actions)
-        # Sorted by (series, trade_date): compute_indicators keeps that row order.
-        computed = compute_indicators(
-            series.drop(columns="symbol").rename(columns={"series": "symbol"})
-        )
-        computed = computed[series["is_target"].to_numpy()]
-        parts.append(computed.assign(symbol=adjust.series_symbol(computed["symbol"])))
+        per_shard = max(1, shard_rows * len(symbols) // max(len(window), 1))
+        codes = pd.Categorical(window["symbol"], categories=symbols).codes
+        for first in range(0, len(symbols), per_shard):
+            shard = window[(codes >= first) & (codes < first + per_shard)]
+            series = adjust.point_in_time_series(shard, targets, actions)
+            # Sorted by (series, trade_date): compute_indicators keeps that row order.
+            computed = compute_indicators(
+                series.drop(columns="symbol").rename(columns={"series": "symbol"})
+            )
+            computed = computed[series["is_target"].to_numpy()]
+            parts.append(computed.assign(symbol=adjust.series_symbol(computed["symbol"])))
     return conform(pd.concat(parts) if parts else INDICATORS.empty_frame(), INDICATORS)
 
 

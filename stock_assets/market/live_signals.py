@@ -66,8 +66,9 @@ class LiveThresholds:
 
 
 def with_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """trade_date as datetime.date whatever the store returned (DATE may read as datetime64)."""
-    if frame.empty or not pd.api.types.is_datetime64_any_dtype(frame.trade_date):
+    """trade_date as datetime.date whatever the store returned (DATE may read as datetime64;
+    an empty read too, so comparing it with a date still works)."""
+    if not pd.api.types.is_datetime64_any_dtype(frame.trade_date):
         return frame
     return frame.assign(trade_date=frame.trade_date.dt.date)
 
