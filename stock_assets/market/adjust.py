@@ -70,8 +70,9 @@ def bar_factors(
 def back_adjusted(prices: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
     """gold.adjusted_prices: OHLCV of `prices` adjusted to today's basis, with `factor`
     (the price factor; volume is multiplied by the splits' ratios instead, to whole
-    shares)."""
-    columns = ["symbol", "trade_date", "open", "high", "low", "close", "volume", "factor"]
+    shares). Of open/high/low, those `prices` has (the indicators read close and volume)."""
+    ohlc = [name for name in ("open", "high", "low", "close") if name in prices.columns]
+    columns = ["symbol", "trade_date", *ohlc, "volume", "factor"]
     if prices.empty:
         return pd.DataFrame(columns=columns)
     factors = action_factors(actions, prices)
@@ -82,7 +83,7 @@ def back_adjusted(prices: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
         price = bar_factors(bars["trade_date"], mine, "price_factor")
         volume = bar_factors(bars["trade_date"], mine, "volume_factor")
         adjusted = bars[["symbol", "trade_date"]].copy()
-        for name in ("open", "high", "low", "close"):
+        for name in ohlc:
             adjusted[name] = bars[name].to_numpy(dtype="float64") * price
         shares = bars["volume"].to_numpy(dtype="float64", na_value=np.nan) * volume
         adjusted["volume"] = pd.array(np.rint(shares), dtype="Int64")
