@@ -230,7 +230,8 @@ def volume_surge_signals(
         return pd.DataFrame(columns=COLUMNS)
     bars = bars.sort_values(["symbol", "trade_date", "bar_start"]).reset_index(drop=True)
     bars = bars.assign(minute=minute_of_session(bars.bar_start, bars.trade_date))
-    bars = bars.merge(baseline, how="left", on=["symbol", "minute"])
+    usual = baseline[["symbol", "minute", "avg_volume", "sessions"]]  # not its trade_date
+    bars = bars.merge(usual, how="left", on=["symbol", "minute"])
     usable = (bars.sessions >= t.min_baseline_sessions) & (bars.avg_volume > 0)
     threshold = t.surge_ratio * bars.avg_volume
     surging = (usable & (bars.volume > threshold)).to_numpy()
