@@ -143,7 +143,15 @@ def _wait(process: subprocess.Popen, timeout: float) -> tuple[int, int, os.struc
 def worker(name: str, home: Path, params: dict, result: Path) -> None:
     """Inside the subprocess: set the scenario's environment, run it, write its result."""
     sys.path.insert(0, str(HERE))
-    if name in ("indicators", "stream_ingest", "stream_latency", "intraday", "dashboard"):
+    if name in (
+        "indicators",
+        "stream_ingest",
+        "stream_latency",
+        "stack_latency",
+        "live_signal_cost",
+        "intraday",
+        "dashboard",
+    ):
         outcome = _module_benchmark(name, home, params)
     else:
         import bench_pipeline as pipeline
@@ -175,11 +183,20 @@ def _module_benchmark(name: str, home: Path, params: dict) -> dict:
         argv = ["--symbols", str(params["symbols"]), "--days", str(params["days"])]
         bench_indicators.main([*argv, "--repeat", str(params["repeat"]), "--out", str(out)])
         return json.loads(out.read_text())
+    if name == "live_signal_cost":
+        import bench_live
+
+        return bench_live.bench(params["records"], params["repeat"])
+    latency = (params.get("files"), params.get("interval"), params.get("sensor_seconds"))
+    if name == "stack_latency":
+        import bench_stack
+
+        return bench_stack.bench(*latency)
     import bench_stream
 
     if name == "stream_ingest":
         return bench_stream.bench_ingest(params["records"])
-    return bench_stream.bench_latency(params["files"], params["interval"], params["sensor_seconds"])
+    return bench_stream.bench_latency(*latency)
 
 
 # -- the benchmarks ------------------------------------------------------------------------
@@ -326,22 +343,61 @@ def stream(args: argparse.Namespace) -> tuple[list[Row], dict]:
             passed=ingest["ratio_ours_to_bare"] <= 3,
         ),
     ]
-    results = {"ingest": ingest}
+    cost = run_scenario("live_signal_cost", {"records": args.records, "repeat": args.repeat})
+    rows.append(
+        Row(
+            "stream",
+            f"arrivals run with live signals, {args.records} quotes",
+            cost["ingest_with_signals_seconds"],
+            "s",
+            reference="the same ingest without them",
+            reference_value=cost["ingest_seconds"],
+            ratio=cost["ratio"],
+            target="<= 1.5x, same ingest",
+            passed=cost["ratio"] <= 1.5 and cost["outputs_equal"],
+        )
+    )
+    results = {"ingest": ingest, "live_signal_cost": cost}
     if args.latency_files:
         params = {"files": args.latency_files, "interval": 3.0, "sensor_seconds": 5}
-        latency = results["latency"] = run_scenario("stream_latency", params)
-        rows += [
-            Row(
-                "stream",
-                "arrival -> snapshot p50 (dagster dev)",
-                latency["p50_seconds"],
-                "s",
-                target="< 10 s",
-                passed=latency["p50_seconds"] < 10,
-            ),
-            Row("stream", "arrival -> snapshot p95 (dagster dev)", latency["p95_seconds"], "s"),
-        ]
+        for name, setup in (("stream_latency", "dagster dev"), ("stack_latency", "local stack")):
+            if name == "stack_latency" and args.skip_stack:
+                continue
+            latency = results[name] = run_scenario(name, params)
+            rows += latency_rows(latency, setup)
     return rows, results
+
+
+def latency_rows(latency: dict, setup: str) -> list[Row]:
+    """Arrival -> snapshot and arrival -> alert accepted by the sink, from one run."""
+    alerts = latency["alerts"]
+    return [
+        Row(
+            "stream",
+            f"arrival -> snapshot p50 ({setup})",
+            latency["p50_seconds"],
+            "s",
+            target="< 10 s",
+            passed=latency["p50_seconds"] < 10,
+        ),
+        Row("stream", f"arrival -> snapshot p95 ({setup})", latency["p95_seconds"], "s"),
+        Row(
+            "stream",
+            f"arrival -> live signal -> alert sink p50 ({setup})",
+            alerts["p50_seconds"],
+            "s",
+            target="< 10 s",
+            passed=alerts["p50_seconds"] < 10,
+        ),
+        Row(
+            "stream",
+            f"arrival -> live signal -> alert sink p95 ({setup})",
+            alerts["p95_seconds"],
+            "s",
+            target="< 15 s",
+            passed=alerts["p95_seconds"] < 15,
+        ),
+    ]
 
 
 def intraday(args: argparse.Namespace) -> tuple[list[Row], dict]:
@@ -560,6 +616,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stream-day-symbols", type=int, default=500, help="quotes per batch")
     parser.add_argument("--latency-files", type=int, default=20, help="0 skips the latency")
+    parser.add_argument(
+        "--skip-stack", action="store_true", help="latency under dagster dev only (no local stack)"
+    )
     parser.add_argument("--instance", choices=INSTANCES, default="postgres")
     parser.add_argument(
         "--postgres-url",
