@@ -73,3 +73,16 @@ def test_the_dashboard_benchmark_times_a_symbol_page_against_whole_tables(harnes
     assert page["ours"] == details["ours_seconds"]
     assert page["reference_value"] == details["whole_tables_seconds"]
     assert page["status"] in ("pass", "MISS") and first_view["status"] == "info"
+
+
+@pytest.mark.slow
+def test_the_live_signal_cost_times_the_same_ingest_with_and_without_the_signals(harness):
+    import bench_live
+
+    result = bench_live.bench(records=15_000, repeat=1)
+    # The same stream history, snapshot and bars both ways; the signals were evaluated.
+    assert result["outputs_equal"] and sum(result["signals"].values()) > 0
+    ((alone, with_signals),) = result["pairs_seconds"]
+    assert result["ingest_seconds"] == alone
+    assert result["ingest_with_signals_seconds"] == with_signals
+    assert result["ratio"] == pytest.approx(with_signals / alone, abs=0.01)

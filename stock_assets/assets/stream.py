@@ -16,7 +16,7 @@ from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.io_managers import TableReader
 from stock_assets.io_managers.merge import MergeSpec
 from stock_assets.market import landing, stream
-from stock_assets.market.schemas import LATEST_SNAPSHOT, LIVE_SIGNALS, STREAM_HISTORY
+from stock_assets.market.schemas import LATEST_SNAPSHOT, LIVE_SIGNALS, STREAM_HISTORY, conform
 from stock_assets.partitions import TRADING_DAYS, partition_days
 from stock_assets.resources.lake import LakeResource
 
@@ -176,7 +176,9 @@ def _snapshot_table(
     stored tables are read through the IO manager's own `read` (an empty contract frame
     before the first write).
     """
+    # A table stored before the contract gained columns reads them as NULL.
     stored = warehouse.read(LATEST_SNAPSHOT.qualified_name)
+    stored = conform(stored.reindex(columns=LATEST_SNAPSHOT.column_names), LATEST_SNAPSHOT)
     signals = warehouse.read(LIVE_SIGNALS.qualified_name, days)
     return stream.snapshot_table(stored, newest, signals)
 

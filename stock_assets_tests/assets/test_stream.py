@@ -351,3 +351,26 @@ def test_snapshot_volume_is_the_sessions_and_resets_on_a_new_session(data_home, 
     snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
     assert [snapshot.loc[q["symbol"], "volume"] for q in later] == [q["volume"] for q in later]
     assert all(q["volume"] < f["volume"] for q, f in zip(later, friday, strict=True))
+
+
+def test_a_snapshot_stored_before_the_new_columns_gets_them(data_home, lake):
+    """A warehouse from before gold.latest_snapshot had volume and last_signal*: the next
+    run adds them (NULL for the rows it does not move) and fills them for the rows it does."""
+    with duckdb.connect(str(data_home / "warehouse.duckdb")) as conn:
+        conn.execute("CREATE SCHEMA gold")
+        conn.execute(
+            "CREATE TABLE gold.latest_snapshot (symbol VARCHAR, ts TIMESTAMP, price DOUBLE, "
+            "change DOUBLE, change_pct DOUBLE, name VARCHAR, updated_at TIMESTAMP)"
+        )
+        conn.execute(
+            "INSERT INTO gold.latest_snapshot VALUES "
+            "('IBM', '2024-07-05 14:00', 170, 1, 0.5, 'IBM', '2024-07-05 14:00')"
+        )
+    harness = Harness(data_home, lake)
+    quotes = quotes_at(15, 0)
+    put(lake, "landing/quotes/first.jsonl", quotes)
+    harness.tick()
+    snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
+    assert sorted(snapshot.index) == sorted([*SYMBOLS, "IBM"])
+    assert pd.isna(snapshot.loc["IBM", "volume"]) and snapshot.loc["IBM", "price"] == 170
+    assert [snapshot.loc[q["symbol"], "volume"] for q in quotes] == [q["volume"] for q in quotes]
