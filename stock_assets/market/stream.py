@@ -113,20 +113,32 @@ def newest_per_symbol(history: pd.DataFrame, updated_at: dt.datetime) -> pd.Data
 def _carried_forward(rows: pd.DataFrame, sessions: pd.Series) -> pd.DataFrame:
     """Per symbol, sorted: its newest row by ts (ties: the later row), with KEPT_FIELDS from
     its newest row that has them and SESSION_FIELDS from its newest that has them in the
-    newest row's session (`sessions`: each row's trading day)."""
+    newest row's session (`sessions`: each row's trading day); filled fields as objects.
+
+    Column-wise on ~10^5 quotes: only the newest rows are taken whole, and only fields
+    some newest row lacks are looked for further back."""
     # A stable sort on ts alone keeps rows of equal ts in order, so "last" is the later row.
     by_time = np.argsort(rows["ts"].to_numpy(), kind="stable")
-    rows = rows.iloc[by_time].reset_index(drop=True)
-    sessions = pd.Series(sessions.to_numpy()[by_time])
-    symbols = rows["symbol"]
-    last = ~symbols.duplicated(keep="last").to_numpy()
-    newest = rows[last].set_index("symbol")
-    session_of_newest = pd.Series(sessions.to_numpy()[last], index=newest.index)
-    same_session = sessions.to_numpy() == session_of_newest.reindex(symbols).to_numpy()
-    kept = rows.groupby("symbol", sort=False)[list(KEPT_FIELDS)].last()  # skips nulls
-    session = rows[same_session].groupby("symbol", sort=False)[list(SESSION_FIELDS)].last()
-    newest[list(KEPT_FIELDS)] = kept.reindex(newest.index)
-    newest[list(SESSION_FIELDS)] = session.reindex(newest.index)
+    symbols, days = rows["symbol"].to_numpy(), sessions.to_numpy()
+    newest_at = by_time[~pd.Series(symbols[by_time]).duplicated(keep="last").to_numpy()]
+    newest = rows.iloc[newest_at].set_index("symbol")
+    day_of_newest = dict(zip(newest.index, days[newest_at], strict=True))
+    for field in (*KEPT_FIELDS, *SESSION_FIELDS):
+        gaps = set(newest.index[newest[field].isna().to_numpy()])
+        if not gaps:
+            continue
+        usable = rows[field].notna().to_numpy() & np.isin(symbols, list(gaps))
+        at = np.flatnonzero(usable)
+        if field in SESSION_FIELDS:
+            at = at[[days[i] == day_of_newest[symbols[i]] for i in at]]
+        at = at[np.argsort(rows["ts"].to_numpy()[at], kind="stable")]
+        known = pd.Series(rows[field].to_numpy()[at], index=symbols[at])
+        known = known[~known.index.duplicated(keep="last")]
+        # As objects (pandas' fillna would downcast them); the caller conforms the dtypes.
+        values = newest[field].to_numpy(dtype=object)
+        found = known.reindex(newest.index).to_numpy(dtype=object)
+        values[pd.isna(values)] = found[pd.isna(values)]
+        newest[field] = values
     return newest.sort_index().reset_index()
 
 
