@@ -4,9 +4,13 @@
    (parse, validate, dedupe, merge into DuckDB via dagster.materialize) versus a bare
    DuckDB insert of the same file (read_json + INSERT) into an identical table.
 2. latency: `dagster dev` (webserver + daemon) running with a 5 s sensor interval; files
-   are dropped into the landing folder one by one, and the latency of each is the time from
-   its write to the end of the run that wrote it to gold.latest_snapshot (read from the
-   Dagster instance, so the benchmark never contends for the DuckDB writer lock).
+   are dropped into the landing folder one by one once the sensor ticks. Per file, in the
+   same run: the time from its write to the end of the run that wrote it to
+   gold.latest_snapshot (read from the Dagster instance, so the benchmark never contends
+   for the DuckDB writer lock), and to the moment the alert sink accepted the alerts its
+   quotes triggered (each file's quotes cross a user rule's price level: a RULE live signal
+   per symbol; the accept time is the sent-ledger object the sink's delivery writes once
+   the sink returned). bench_stack.py measures the same on the local stack.
 
     python benchmarks/bench_stream.py ingest --records 150000 --repeat 3
     python benchmarks/bench_stream.py latency --files 20
