@@ -103,7 +103,7 @@ def _measure(stack: Stack, files: int, interval: float, sensor_seconds: int) -> 
         written[key] = time.time()
         stamps[stream._alert_stamp(now)] = key
         time.sleep(interval)
-    latencies = _wait_for_runs(stack, written, timeout=300)
+    latencies = _wait_for_runs(stack, written, timeout=600)
     accepted: dict[str, list[float]] = {}
 
     def sent() -> dict[str, list[float]]:

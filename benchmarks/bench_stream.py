@@ -275,7 +275,7 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
                 written[key] = time.time()
                 stamps[_alert_stamp(now)] = key
                 time.sleep(interval)
-            latencies = _wait_for_runs(instance, RunsFilter, written, timeout=180)
+            latencies = _wait_for_runs(instance, RunsFilter, written, timeout=600)
             sent = home / "lake" / "alerts" / "sent" / "live"
             accepted = _wait_for_alerts(lambda: _sent_files(sent), stamps, timeout=60)
             tick_spacing = _sensor_tick_spacing(instance, "landing_arrivals_sensor")
