@@ -4,9 +4,13 @@
    (parse, validate, dedupe, merge into DuckDB via dagster.materialize) versus a bare
    DuckDB insert of the same file (read_json + INSERT) into an identical table.
 2. latency: `dagster dev` (webserver + daemon) running with a 5 s sensor interval; files
-   are dropped into the landing folder one by one, and the latency of each is the time from
-   its write to the end of the run that wrote it to gold.latest_snapshot (read from the
-   Dagster instance, so the benchmark never contends for the DuckDB writer lock).
+   are dropped into the landing folder one by one once the sensor ticks. Per file, in the
+   same run: the time from its write to the end of the run that wrote it to
+   gold.latest_snapshot (read from the Dagster instance, so the benchmark never contends
+   for the DuckDB writer lock), and to the moment the alert sink accepted the alerts its
+   quotes triggered (each file's quotes cross a user rule's price level: a RULE live signal
+   per symbol; the accept time is the sent-ledger object the sink's delivery writes once
+   the sink returned). bench_stack.py measures the same on the local stack.
 
     python benchmarks/bench_stream.py ingest --records 150000 --repeat 3
     python benchmarks/bench_stream.py latency --files 20
@@ -16,6 +20,7 @@ Results are written as JSON under benchmarks/results/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -177,22 +182,61 @@ def _rows_per_object(conn) -> dict[str, int]:
     return dict(conn.execute(query).fetchall())
 
 
+# Two user rules on a price level: the quotes alternate across it, so every file makes each
+# of its symbols cross one of them, which is a RULE signal and an alert (market.alert_rules).
+ALERT_RULES = """rules:
+  - {name: bench_up, symbol: "*", condition: price_above, level: 105}
+  - {name: bench_down, symbol: "*", condition: price_below, level: 105}
+"""
+LATENCY_SYMBOLS = ("AAPL", "MSFT", "NVDA")
+
+
+def crossing_quotes(i: int, now: dt.datetime) -> list[dict]:
+    """File i's quotes: one per symbol at `now`, above the rules' level on even files and
+    below it on odd ones. Dated now, since only live signals of the last hour alert."""
+    price = 110.0 if i % 2 == 0 else 100.0
+    ts = now.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+    return [{"symbol": s, "ts": ts, "price": price, "source": "bench"} for s in LATENCY_SYMBOLS]
+
+
+def require_session_today(now: dt.datetime) -> None:
+    """Alerts are sent for quotes of the last hour, and quotes of a closed day are rejected."""
+    from stock_assets.market import calendar
+
+    day = calendar.trading_day_of(now)
+    if not calendar.is_session(day):
+        raise RuntimeError(f"{day} is no NYSE session: run the latency benchmark on a weekday")
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_seconds": round(statistics.median(values), 2),
+        "p95_seconds": round(float(np.percentile(values, 95)), 2),
+        "max_seconds": round(max(values), 2),
+    }
+
+
 def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
+    """Under `dagster dev` (SQLite instance, local lake and DuckDB, the log sink): per file,
+    write -> end of the run that put it in gold.latest_snapshot, and write -> its alerts
+    accepted by the sink (the sent ledger's file, written once the sink returned)."""
     from dagster import DagsterInstance, RunsFilter
 
     from stock_assets.market.landing import encode_micro_batch
-    from stock_assets.market.sources.simulated import SimulatedSource
 
+    require_session_today(dt.datetime.now(dt.UTC))
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         dagster_home = home / "dagster_home"
         dagster_home.mkdir()
         (dagster_home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+        (home / "rules.yaml").write_text(ALERT_RULES)
         env = {
             **os.environ,
             "DAGSTER_HOME": str(dagster_home),
             "STOCK_ASSETS_DATA_DIR": str(home),
             "STOCK_ASSETS_SENSOR_INTERVAL_SECONDS": str(sensor_seconds),
+            "STOCK_ASSETS_ALERT_RULES": str(home / "rules.yaml"),
         }
         server = subprocess.Popen(
             [
@@ -217,19 +261,23 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
             os.environ["DAGSTER_HOME"] = str(dagster_home)
             landing = home / "lake" / "landing" / "quotes" / "bench"
             landing.mkdir(parents=True)
-            time.sleep(20)  # webserver, daemon and code server start-up
-            source, written = SimulatedSource(), {}
+            # Webserver, daemon and code server start-up: the files come once the sensor ticks.
+            instance = DagsterInstance.get()
+            _wait_for_ticks(instance, "landing_arrivals_sensor", timeout=300)
+            written, stamps = {}, {}
             for i in range(files):
-                as_of = DAY_OPEN + dt.timedelta(minutes=5 + i)
-                quotes = source.latest_quotes(["AAPL", "MSFT", "NVDA"], as_of)
+                now = dt.datetime.now(dt.UTC)
                 path = landing / f"q{i:03d}.jsonl"
                 tmp_path = path.with_suffix(".part")
-                tmp_path.write_bytes(encode_micro_batch(quotes))
+                tmp_path.write_bytes(encode_micro_batch(crossing_quotes(i, now)))
                 os.replace(tmp_path, path)
-                written[f"landing/quotes/bench/{path.name}"] = time.time()
+                key = f"landing/quotes/bench/{path.name}"
+                written[key] = time.time()
+                stamps[_alert_stamp(now)] = key
                 time.sleep(interval)
-            instance = DagsterInstance.get()
-            latencies = _wait_for_runs(instance, RunsFilter, written, timeout=180)
+            latencies = _wait_for_runs(instance, RunsFilter, written, timeout=600)
+            sent = home / "lake" / "alerts" / "sent" / "live"
+            accepted = _wait_for_alerts(lambda: _sent_files(sent), stamps, timeout=60)
             tick_spacing = _sensor_tick_spacing(instance, "landing_arrivals_sensor")
         finally:
             os.killpg(server.pid, signal.SIGINT)
@@ -237,23 +285,77 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
-    values = sorted(sum(parts) for parts in latencies.values())
-    sensed, launched, ran = (list(part) for part in zip(*latencies.values(), strict=True))
     return {
+        "setup": "dagster dev (SQLite instance, DuckDB, local lake, log alert sink)",
         "files": files,
         "sensor_interval_seconds": sensor_seconds,
         # What the daemon did: the seconds between the sensor's ticks while files arrived.
         "median_seconds_between_ticks": round(statistics.median(tick_spacing), 2),
         "max_seconds_between_ticks": round(max(tick_spacing), 2),
         "seconds_between_files": interval,
-        "processed": len(values),
-        "p50_seconds": round(statistics.median(values), 2),
-        "p95_seconds": round(float(np.percentile(values, 95)), 2),
-        "max_seconds": round(max(values), 2),
+        **_summary(latencies, written, accepted),
+    }
+
+
+def _summary(
+    latencies: dict[str, tuple[float, float, float]],
+    written: dict[str, float],
+    accepted: dict[str, float],
+) -> dict:
+    """Snapshot latency (with where it went) and alert latency, per file, of one run."""
+    snapshot = [sum(parts) for parts in latencies.values()]
+    sensed, launched, ran = (list(part) for part in zip(*latencies.values(), strict=True))
+    alerts = [accepted[key] - written[key] for key in written]
+    return {
+        "processed": len(snapshot),
+        **percentiles(snapshot),
         "median_seconds_to_run_request": round(statistics.median(sensed), 2),
         "median_seconds_request_to_start": round(statistics.median(launched), 2),
         "median_seconds_run": round(statistics.median(ran), 2),
+        "alerts": {"files": len(alerts), **percentiles(alerts)},
     }
+
+
+def _alert_stamp(moment: dt.datetime) -> str:
+    """The trigger time as alert ids spell it (resources.alerts.live_alert_id), to the ms."""
+    return moment.astimezone(dt.UTC).strftime("%H%M%S%f")[:9] + "000"
+
+
+def _sent_files(root: Path) -> dict[str, list[float]]:
+    """Live alerts marked sent, by trigger-time stamp: when the sink had accepted each (the
+    mark's mtime: it is written as soon as the sink returned)."""
+    accepted: dict[str, list[float]] = {}
+    for path in root.rglob("*.json") if root.exists() else ():
+        accepted.setdefault(path.stem.rsplit("-", 1)[-1], []).append(path.stat().st_mtime)
+    return accepted
+
+
+def _wait_for_alerts(sent, stamps: dict[str, str], timeout: float) -> dict[str, float]:
+    """Per landing object: when the last of its alerts (one per symbol) was accepted.
+    `sent()` lists the accepted alerts' times by trigger-time stamp."""
+    deadline = time.time() + timeout
+    while True:
+        found = sent()
+        done = {s for s in stamps if len(found.get(s, ())) >= len(LATENCY_SYMBOLS)}
+        if len(done) == len(stamps) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    if len(done) < len(stamps):
+        raise RuntimeError(
+            f"{len(stamps) - len(done)} files' alerts were not all accepted within {timeout} s"
+        )
+    return {key: max(found[stamp]) for stamp, key in stamps.items()}
+
+
+def _wait_for_ticks(instance, sensor_name: str, timeout: float, ticks: int = 2) -> None:
+    """Until the daemon has ticked the sensor `ticks` times (a loaded machine starts slowly)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with contextlib.suppress(ValueError):  # the daemon has not registered it yet
+            if len(_sensor_tick_spacing(instance, sensor_name)) >= ticks - 1:
+                return
+        time.sleep(1)
+    raise RuntimeError(f"{sensor_name} did not tick within {timeout} s of the start")
 
 
 def _sensor_tick_spacing(instance, sensor_name: str) -> list[float]:

@@ -170,6 +170,8 @@ MODULE_BENCHMARKS = (
     "indicators",
     "stream_ingest",
     "stream_latency",
+    "stack_latency",
+    "live_signal_cost",
     "intraday",
     "dashboard",
     "arrivals",
@@ -197,11 +199,20 @@ def _module_benchmark(name: str, home: Path, params: dict) -> dict:
         argv = ["--symbols", str(params["symbols"]), "--days", str(params["days"])]
         bench_indicators.main([*argv, "--repeat", str(params["repeat"]), "--out", str(out)])
         return json.loads(out.read_text())
+    if name == "live_signal_cost":
+        import bench_live
+
+        return bench_live.bench(params["records"], params["repeat"])
+    latency = (params.get("files"), params.get("interval"), params.get("sensor_seconds"))
+    if name == "stack_latency":
+        import bench_stack
+
+        return bench_stack.bench(*latency)
     import bench_stream
 
     if name == "stream_ingest":
         return bench_stream.bench_ingest(params["records"])
-    return bench_stream.bench_latency(params["files"], params["interval"], params["sensor_seconds"])
+    return bench_stream.bench_latency(*latency)
 
 
 # -- the benchmarks ------------------------------------------------------------------------
@@ -406,22 +417,72 @@ def stream(args: argparse.Namespace) -> tuple[list[Row], dict]:
             passed=ingest["ratio_ours_to_bare"] <= 3,
         ),
     ]
-    results = {"ingest": ingest}
+    cost = run_scenario("live_signal_cost", {"records": args.records, "repeat": args.repeat})
+    rows.append(
+        Row(
+            "stream",
+            f"arrivals run with live signals, {args.records} quotes",
+            cost["ingest_with_signals_seconds"],
+            "s",
+            reference="the same ingest without them",
+            reference_value=cost["ingest_seconds"],
+            ratio=cost["ratio"],
+            target="<= 1.5x, same ingest",
+            passed=cost["ratio"] <= 1.5 and cost["outputs_equal"],
+        )
+    )
+    rows.append(
+        Row(
+            "stream",
+            f"CPU time (shared machine), arrivals run with live signals, {args.records} quotes",
+            cost["ingest_with_signals_cpu_seconds"],
+            "s",
+            reference="the same ingest without them",
+            reference_value=cost["ingest_cpu_seconds"],
+            ratio=cost["cpu_ratio"],
+        )
+    )
+    results = {"ingest": ingest, "live_signal_cost": cost}
     if args.latency_files:
         params = {"files": args.latency_files, "interval": 3.0, "sensor_seconds": 5}
-        latency = results["latency"] = run_scenario("stream_latency", params)
-        rows += [
-            Row(
-                "stream",
-                "arrival -> snapshot p50 (dagster dev)",
-                latency["p50_seconds"],
-                "s",
-                target="< 10 s",
-                passed=latency["p50_seconds"] < 10,
-            ),
-            Row("stream", "arrival -> snapshot p95 (dagster dev)", latency["p95_seconds"], "s"),
-        ]
+        for name, setup in (("stream_latency", "dagster dev"), ("stack_latency", "local stack")):
+            if name == "stack_latency" and args.skip_stack:
+                continue
+            latency = results[name] = run_scenario(name, params)
+            rows += latency_rows(latency, setup)
     return rows, results
+
+
+def latency_rows(latency: dict, setup: str) -> list[Row]:
+    """Arrival -> snapshot and arrival -> alert accepted by the sink, from one run."""
+    alerts = latency["alerts"]
+    return [
+        Row(
+            "stream",
+            f"arrival -> snapshot p50 ({setup})",
+            latency["p50_seconds"],
+            "s",
+            target="< 10 s",
+            passed=latency["p50_seconds"] < 10,
+        ),
+        Row("stream", f"arrival -> snapshot p95 ({setup})", latency["p95_seconds"], "s"),
+        Row(
+            "stream",
+            f"arrival -> live signal -> alert sink p50 ({setup})",
+            alerts["p50_seconds"],
+            "s",
+            target="< 10 s",
+            passed=alerts["p50_seconds"] < 10,
+        ),
+        Row(
+            "stream",
+            f"arrival -> live signal -> alert sink p95 ({setup})",
+            alerts["p95_seconds"],
+            "s",
+            target="< 15 s",
+            passed=alerts["p95_seconds"] < 15,
+        ),
+    ]
 
 
 def intraday(args: argparse.Namespace) -> tuple[list[Row], dict]:
@@ -739,6 +800,9 @@ def main(argv: list[str] | None = None) -> int:
         "--scaleout-runs", type=int, nargs="+", default=[1, 2, 4], help="runs at once; 1 first"
     )
     parser.add_argument("--latency-files", type=int, default=20, help="0 skips the latency")
+    parser.add_argument(
+        "--skip-stack", action="store_true", help="latency under dagster dev only (no local stack)"
+    )
     parser.add_argument("--instance", choices=INSTANCES, default="postgres")
     parser.add_argument(
         "--postgres-url",

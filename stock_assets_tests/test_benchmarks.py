@@ -218,3 +218,16 @@ def test_the_scaling_series_reports_each_size_against_the_memory_budget(harness,
     assert ratio["ours"] == pytest.approx(
         details["3"]["rows_per_second"] / details["2"]["rows_per_second"]
     )
+
+
+@pytest.mark.slow
+def test_the_live_signal_cost_times_the_same_ingest_with_and_without_the_signals(harness):
+    import bench_live
+
+    result = bench_live.bench(records=15_000, repeat=1)
+    # The same stream history, snapshot and bars both ways; the signals were evaluated.
+    assert result["outputs_equal"] and sum(result["signals"].values()) > 0
+    ((alone, with_signals),) = result["pairs_seconds"]
+    assert result["ingest_seconds"] == alone
+    assert result["ingest_with_signals_seconds"] == with_signals
+    assert result["ratio"] == pytest.approx(with_signals / alone, abs=0.01)

@@ -16,7 +16,12 @@ from stock_assets.assets.metadata import OWNERS, add_materialization_metadata, d
 from stock_assets.assets.prices import PRICES_KEY, WAREHOUSE_POOL
 from stock_assets.assets.stream import HISTORY_KEY
 from stock_assets.market import calendar, live_signals
-from stock_assets.market.schemas import LIVE_SIGNALS, MINUTE_VOLUME_PROFILE, conform
+from stock_assets.market.schemas import (
+    LIVE_SIGNALS,
+    MINUTE_VOLUME_PROFILE,
+    TableSchema,
+    conform,
+)
 from stock_assets.partitions import TRADING_DAYS, partition_days
 
 LIVE_SIGNALS_KEY = dg.AssetKey(["gold", "live_signals"])
@@ -58,9 +63,16 @@ def minute_volume_profile(context: dg.AssetExecutionContext, bars: pd.DataFrame)
         )
         for day in partition_days(context)
     ]
-    frame = conform(pd.concat(frames, ignore_index=True), MINUTE_VOLUME_PROFILE)
+    frame = _concat(frames, MINUTE_VOLUME_PROFILE)
     add_materialization_metadata(context, frame, MINUTE_VOLUME_PROFILE)
     return frame
+
+
+def _concat(frames: list[pd.DataFrame], schema: TableSchema) -> pd.DataFrame:
+    """The days' frames as one, in the schema (pandas deprecates concatenating empty frames,
+    whose all-NULL columns would decide the dtypes)."""
+    filled = [frame for frame in frames if not frame.empty]
+    return conform(pd.concat(filled, ignore_index=True), schema) if filled else schema.empty_frame()
 
 
 class LiveSignalConfig(dg.Config):
@@ -110,7 +122,7 @@ def live_signals_asset(
         context.log.error(f"alert rule skipped: {error}")
     days = partition_days(context)
     profile = live_signals.with_dates(profile)
-    found = pd.concat(
+    found = _concat(
         [
             live_signals.detect_live_signals(
                 live_signals.with_dates(history).query("trade_date == @day"),
@@ -122,7 +134,7 @@ def live_signals_asset(
             )
             for day in days
         ],
-        ignore_index=True,
+        LIVE_SIGNALS,
     )
     stored = context.resources.io_manager.read(LIVE_SIGNALS.qualified_name, days)
     frame, new = live_signals.with_detection_times(stored, found, now)

@@ -14,9 +14,9 @@ from stock_assets.assets.metadata import (
 )
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.io_managers import TableReader
-from stock_assets.io_managers.merge import MergeSpec, merge_frames
+from stock_assets.io_managers.merge import MergeSpec
 from stock_assets.market import landing, stream
-from stock_assets.market.schemas import LATEST_SNAPSHOT, STREAM_HISTORY
+from stock_assets.market.schemas import LATEST_SNAPSHOT, LIVE_SIGNALS, STREAM_HISTORY, conform
 from stock_assets.partitions import TRADING_DAYS, partition_days
 from stock_assets.resources.lake import LakeResource
 
@@ -131,7 +131,8 @@ def stream_assets(
     object_keys = objects_to_ingest(config, lake)
     parses, quarantined, missing = _read_batch(context, lake, object_keys)
     batch = stream.stream_batch(parses, ingested_at=now)
-    inside = batch.rows.trade_date.isin(set(partition_days(context))).to_numpy()
+    days = partition_days(context)
+    inside = batch.rows.trade_date.isin(set(days)).to_numpy()
     history = batch.rows
     if not inside.all():
         # Content changed after the sensor looked: the sensor's run for the new version
@@ -158,22 +159,28 @@ def stream_assets(
         asset_key=HISTORY_KEY,
     )
     yield dg.Output(history, output_name="history")
-    snapshot = _snapshot_table(io_manager, stream.newest_per_symbol(history, updated_at=now))
+    newest = stream.newest_per_symbol(history, updated_at=now)
+    snapshot = _snapshot_table(io_manager, newest, days)
     add_materialization_metadata(context, snapshot, LATEST_SNAPSHOT, asset_key=SNAPSHOT_KEY)
     yield dg.Output(snapshot, output_name="snapshot")
 
 
-def _snapshot_table(warehouse: TableReader, newest: pd.DataFrame) -> pd.DataFrame:
-    """The whole snapshot table once `newest` is merged in, by symbol.
+def _snapshot_table(
+    warehouse: TableReader, newest: pd.DataFrame, days: list[dt.date]
+) -> pd.DataFrame:
+    """The whole snapshot table once `newest` is merged in, by symbol, with the newest live
+    signal stored for the run's days (market.stream.snapshot_table).
 
     Written whole, the IO manager's merge leaves it as it is, and the materialization's
     count and preview describe the table people query, not the batch that moved it. The
-    stored table is read through the IO manager's own `read` (an empty contract frame
+    stored tables are read through the IO manager's own `read` (an empty contract frame
     before the first write).
     """
+    # A table stored before the contract gained columns reads them as NULL.
     stored = warehouse.read(LATEST_SNAPSHOT.qualified_name)
-    table = merge_frames(stored, newest, SNAPSHOT_MERGE)
-    return table.sort_values("symbol", ignore_index=True)
+    stored = conform(stored.reindex(columns=LATEST_SNAPSHOT.column_names), LATEST_SNAPSHOT)
+    signals = warehouse.read(LIVE_SIGNALS.qualified_name, days)
+    return stream.snapshot_table(stored, newest, signals)
 
 
 def _write_reject_reports(lake: LakeResource, rejects: list) -> None:

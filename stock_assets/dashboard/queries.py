@@ -190,7 +190,8 @@ class Warehouse:
 
     def latest_snapshot(self) -> pd.DataFrame:
         return self._query(
-            "SELECT symbol, name, ts, price, change, change_pct, updated_at "
+            "SELECT symbol, name, ts, price, change, change_pct, volume, last_signal, "
+            "last_signal_at, updated_at "
             "FROM gold.latest_snapshot ORDER BY symbol"
         )
 

@@ -34,7 +34,7 @@ from stock_assets.io_managers.table_metadata import (
     qualified_name,
     valid_table_name,
 )
-from stock_assets.market.schemas import TABLES
+from stock_assets.market.schemas import TABLES, TableSchema
 
 _FRAME = "_stock_assets_out"  # the registered Arrow table an insert reads
 _CONNECT_ATTEMPTS = 10  # another process may hold the file's write lock for a moment
@@ -197,10 +197,27 @@ def _create(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) ->
     contract = TABLES.get(table)
     if contract is not None:
         conn.execute(contract.ddl())
+        _add_new_columns(conn, contract)
     elif not _exists(conn, table):
         conn.register(_FRAME, frame)
         conn.execute(f"CREATE TABLE {table} AS SELECT * FROM {_FRAME} LIMIT 0")
         conn.unregister(_FRAME)
+
+
+def _add_new_columns(conn: duckdb.DuckDBPyConnection, contract: TableSchema) -> None:
+    """Columns the contract gained since the table was created (e.g. the snapshot's
+    `volume` and `last_signal*`), added NULL to its stored rows."""
+    stored = {
+        name
+        for (name,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            [contract.layer, contract.name],
+        ).fetchall()
+    }
+    for name, sql_type in contract.columns:
+        if name not in stored:
+            conn.execute(f'ALTER TABLE {contract.qualified_name} ADD COLUMN "{name}" {sql_type}')
 
 
 def _merge(conn: duckdb.DuckDBPyConnection, table: str, spec: MergeSpec) -> None:

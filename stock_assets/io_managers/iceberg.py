@@ -122,11 +122,14 @@ class IcebergTable:
         return pa.Table.from_pandas(frame.loc[:, schema.names], schema=schema, preserve_index=False)
 
     def to_frame(self, data: pa.Table | None) -> pd.DataFrame:
-        """Arrow -> pandas with the dtypes the assets produce (market.schemas.conform)."""
+        """Arrow -> pandas with the dtypes the assets produce (market.schemas.conform);
+        columns the contract gained after the table was written read as NULL."""
         if data is None:
             return self.contract.empty_frame() if self.contract else pd.DataFrame()
         frame = data.to_pandas(types_mapper=_NULLABLE_INTS.get)
-        return conform(frame, self.contract) if self.contract else frame
+        if self.contract is None:
+            return frame
+        return conform(frame.reindex(columns=self.contract.column_names), self.contract)
 
 
 class IcebergIOManager(dg.ConfigurableIOManager):
@@ -271,7 +274,7 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         from pyiceberg.exceptions import CommitFailedException, ValidationException
 
         for attempt in range(self.commit_attempts):
-            current = self.load(table) or self.create(table, schema)
+            current = _with_new_columns(self.load(table) or self.create(table, schema), schema)
             transaction = current.transaction()
             try:
                 with warnings.catch_warnings():  # replacing a partition not written before
@@ -307,6 +310,17 @@ class IcebergIOManager(dg.ConfigurableIOManager):
         data = current.scan(snapshot_id=snapshot_id, **kwargs).to_arrow()
         frame = table.to_frame(data)
         return frame[list(columns)] if columns else frame
+
+
+def _with_new_columns(current, schema: pa.Schema):
+    """The table with the columns the contract gained since it was created (e.g. the
+    snapshot's `volume` and `last_signal*`) added, NULL in the rows it holds."""
+    stored = {field.name for field in current.schema().fields}
+    if all(name in stored for name in schema.names):
+        return current
+    with current.update_schema() as update:
+        update.union_by_name(schema)
+    return current.refresh()
 
 
 def _merge(transaction, current, table: IcebergTable, frame, scope, properties) -> bool:

@@ -19,6 +19,7 @@ from stock_assets.market.rules import (
     WATCHLIST_COMPLETE,
     Check,
     Rule,
+    Scope,
     completeness_check,
     keys_check,
     listed_since,
@@ -41,6 +42,16 @@ from stock_assets.market.schemas import (
 )
 
 REJECTS = PRICE_REJECTS.qualified_name
+
+
+def _signal_by_ts(scope: Scope) -> quality.Outcome:
+    """A snapshot's last signal came from a quote of its symbol no newer than its own."""
+    rows = scope.rows
+    bad = rows[(rows["last_signal_at"] > rows["ts"]).to_numpy()]
+    return quality.Outcome(
+        bad, "rows have a last signal newer than their quote", "signals no newer than the quote"
+    )
+
 
 TABLE_CHECKS: dict[str, tuple[Check, ...]] = {
     RAW_QUOTES.qualified_name: (
@@ -197,7 +208,9 @@ TABLE_CHECKS: dict[str, tuple[Check, ...]] = {
         values_check(
             "The snapshot shows real prices at real times.",
             positive("price"),
+            non_negative("volume", allow_null=True),
             not_in_future("ts", "updated_at"),
+            Rule("a row's last signal was triggered by a quote no newer than ts", _signal_by_ts),
         ),
     ),
     **INTRADAY_TABLE_CHECKS,

@@ -33,6 +33,7 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 from stock_assets.market import calendar
 from stock_assets.market.alert_rules import (
@@ -84,8 +85,11 @@ def _group_starts(keys: pd.DataFrame) -> np.ndarray:
     """Positions where a new group begins in rows sorted by those keys."""
     if keys.empty:
         return np.zeros(0, dtype=bool)
-    changed = (keys != keys.shift()).any(axis=1).to_numpy()
-    changed[0] = True
+    changed = np.ones(len(keys), dtype=bool)
+    changed[1:] = False
+    for name in keys.columns:  # neighbours compared in NumPy: pandas' shift costs ~10x more
+        values = keys[name].to_numpy()
+        changed[1:] |= values[1:] != values[:-1]
     return changed
 
 
@@ -103,6 +107,16 @@ def previous_closes(quotes: pd.DataFrame, daily_closes: pd.DataFrame) -> pd.Data
     days = days.merge(implied, how="left")
     days["prev_close"] = days.prev_close.fillna(days.implied)
     return days[["symbol", "trade_date", "prev_close"]]
+
+
+def with_prev_close(quotes: pd.DataFrame, prev: pd.DataFrame) -> pd.DataFrame:
+    """Quotes sorted by (symbol, trade_date, ts), each with its symbol-day's prev_close
+    (joined once per symbol-day, then repeated over its quotes)."""
+    first = np.flatnonzero(_group_starts(quotes[["symbol", "trade_date"]]))
+    heads = quotes.iloc[first][["symbol", "trade_date"]]
+    closes = heads.merge(prev, how="left", on=["symbol", "trade_date"]).prev_close.to_numpy()
+    sizes = np.diff(np.append(first, len(quotes)))
+    return quotes.assign(prev_close=np.repeat(closes.astype("float64"), sizes))
 
 
 def percent_change(rows: pd.DataFrame) -> np.ndarray:
@@ -131,7 +145,7 @@ def _signals(
 
 def move_signals(quotes: pd.DataFrame, prev: pd.DataFrame, pct: float) -> pd.DataFrame:
     """MOVE crossings on quotes sorted by (symbol, trade_date, ts)."""
-    rows = quotes.merge(prev, how="left", on=["symbol", "trade_date"])
+    rows = with_prev_close(quotes, prev)
     change = percent_change(rows)
     starts = _group_starts(rows[["symbol", "trade_date"]])
     frames = []
@@ -165,17 +179,31 @@ def completed_bars(bars: pd.DataFrame) -> pd.DataFrame:
     return bars[~newest.to_numpy() | final]
 
 
+def rolling_means(values: np.ndarray, group_starts: np.ndarray, window: int) -> np.ndarray:
+    """Each row's mean of its group's last `window` values (rows sorted by group), NaN
+    until the group has that many: pandas' rolling(window).mean() per group, without a
+    Python call per group."""
+    means = np.full(len(values), np.nan)
+    if len(values) < window:
+        return means
+    rows = np.arange(len(values))
+    group_first = np.maximum.accumulate(np.where(group_starts, rows, 0))
+    means[window - 1 :] = sliding_window_view(values, window).mean(axis=1)
+    means[rows - group_first < window - 1] = np.nan
+    return means
+
+
 def cross_signals(quotes: pd.DataFrame, bars: pd.DataFrame, t: LiveThresholds) -> pd.DataFrame:
     """CROSS_UP / CROSS_DOWN of SMA-fast vs SMA-slow on completed one-minute closes."""
     done = completed_bars(bars).reset_index(drop=True)
     if done.empty:
         return pd.DataFrame(columns=COLUMNS)
-    grouped = done.groupby(["symbol", "trade_date"], sort=False).close
-    fast = grouped.transform(lambda c: c.rolling(t.fast_window).mean()).to_numpy()
-    slow = grouped.transform(lambda c: c.rolling(t.slow_window).mean()).to_numpy()
+    starts = _group_starts(done[["symbol", "trade_date"]])
+    closes = done.close.to_numpy(dtype="float64")
+    fast = rolling_means(closes, starts, t.fast_window)
+    slow = rolling_means(closes, starts, t.slow_window)
     side = np.where(np.abs(fast - slow) <= _REL_TOL * np.abs(slow), 0.0, np.sign(fast - slow))
     evaluable = ~np.isnan(side)
-    starts = _group_starts(done[["symbol", "trade_date"]])
     # A crossing needs the previous bar to be evaluable too: the first SMA-slow bar is no cross.
     prev_evaluable = np.concatenate([[False], evaluable[:-1]])
     prev_evaluable[starts] = False
@@ -231,7 +259,8 @@ def volume_surge_signals(
         return pd.DataFrame(columns=COLUMNS)
     bars = bars.sort_values(["symbol", "trade_date", "bar_start"]).reset_index(drop=True)
     bars = bars.assign(minute=minute_of_session(bars.bar_start, bars.trade_date))
-    bars = bars.merge(baseline, how="left", on=["symbol", "minute"])
+    usual = baseline[["symbol", "minute", "avg_volume", "sessions"]]  # not its trade_date
+    bars = bars.merge(usual, how="left", on=["symbol", "minute"])
     usable = (bars.sessions >= t.min_baseline_sessions) & (bars.avg_volume > 0)
     threshold = t.surge_ratio * bars.avg_volume
     surging = (usable & (bars.volume > threshold)).to_numpy()
@@ -264,8 +293,11 @@ def volume_surge_signals(
 def rule_signals(
     quotes: pd.DataFrame, prev: pd.DataFrame, rules: Sequence[AlertRule]
 ) -> pd.DataFrame:
-    """RULE crossings per rule and symbol-day, with each rule's quiet period."""
-    rows = quotes.merge(prev, how="left", on=["symbol", "trade_date"])
+    """RULE crossings per rule and symbol-day, with each rule's quiet period (quotes
+    sorted by (symbol, trade_date, ts))."""
+    if not rules:
+        return pd.DataFrame(columns=COLUMNS)
+    rows = with_prev_close(quotes, prev)
     change = percent_change(rows)
     price = rows.price.to_numpy(dtype="float64")
     starts = _group_starts(rows[["symbol", "trade_date"]])
@@ -323,8 +355,8 @@ def detect_live_signals(
     """
     quotes, daily_closes = with_dates(quotes), with_dates(daily_closes)
     bars = with_dates(bars)[["symbol", "trade_date", "bar_start", "close", "volume"]]
-    quotes = quotes.sort_values(["symbol", "trade_date", "ts"], kind="stable")
-    quotes = quotes.drop_duplicates(["symbol", "ts"]).reset_index(drop=True)
+    used = ["symbol", "trade_date", "ts", "price", "volume", "change", "ingested_at"]
+    quotes = _sorted_unique(quotes[[c for c in used if c in quotes.columns]])
     prev = previous_closes(quotes, daily_closes)
     found = [
         move_signals(quotes, prev, thresholds.move_pct),
@@ -338,6 +370,21 @@ def detect_live_signals(
     frame = pd.concat(found, ignore_index=True)
     frame = frame.sort_values(["trade_date", "symbol", "ts", "signal", "rule"], kind="stable")
     return frame[list(COLUMNS)].reset_index(drop=True)
+
+
+def _sorted_unique(quotes: pd.DataFrame) -> pd.DataFrame:
+    """Quotes sorted by (symbol, trade_date, ts), stably; of each (symbol, ts) the first.
+
+    Sorted on integer codes: sorting and deduplicating on the object columns themselves
+    costs most of an evaluation of 10^5 quotes."""
+    symbols = pd.factorize(quotes["symbol"], sort=True)[0]
+    days = pd.factorize(quotes["trade_date"], sort=True)[0]
+    ts = quotes["ts"].to_numpy()
+    order = np.lexsort((ts, days, symbols))  # stable: equal keys keep their order
+    symbols, ts = symbols[order], ts[order]
+    repeated = np.zeros(len(order), dtype=bool)
+    repeated[1:] = (symbols[1:] == symbols[:-1]) & (ts[1:] == ts[:-1])
+    return quotes.iloc[order[~repeated]].reset_index(drop=True)
 
 
 SIGNAL_KEY: Final = ("symbol", "ts", "signal", "rule")

@@ -89,6 +89,9 @@ COLUMN_DESCRIPTIONS = {
     "updated_at": "When the snapshot row was last written (UTC)",
     "rule": "The user alert rule that fired (RULE signals), else NULL",
     "detected_at": "When the platform first recorded the signal (UTC)",
+    "last_signal": "Kind of the symbol's newest live signal (MOVE, CROSS_UP, RULE, ...)",
+    "last_signal_at": "Time of the quote that triggered it (UTC)",
+    "last_signal_reason": "What triggered it (a RULE's reason starts with the rule's name)",
     "minute": "Minutes from the session's open to the bar's start",
     "avg_volume": "Mean volume of that minute of the session",
     "sessions": "Sessions the mean is taken over",
@@ -250,10 +253,18 @@ LATEST_SNAPSHOT = TableSchema(
         ("change_pct", "DOUBLE"),
         ("name", "VARCHAR"),
         ("updated_at", "TIMESTAMP"),
+        ("volume", "BIGINT"),
+        ("last_signal", "VARCHAR"),
+        ("last_signal_at", "TIMESTAMP"),
+        ("last_signal_reason", "VARCHAR"),
     ),
     description=(
         "The newest quote per symbol. A late file carrying older quotes never replaces a "
-        "newer price."
+        "newer price. A field the quote omits keeps its last known value (name always; "
+        "volume, change and change_pct within the session). volume: the session's so far. "
+        "last_signal: the symbol's newest live signal by trigger time among those stored when "
+        "its row last moved (a run writes the snapshot before its signals, so a signal shows "
+        "with the symbol's next quote)."
     ),
 )
 

@@ -92,18 +92,105 @@ def stream_batch(parses: Sequence[LandingParse], ingested_at: dt.datetime) -> St
     return StreamBatch(conform(rows, STREAM_HISTORY), rejected, duplicates)
 
 
+# Fields a quote may omit. Its snapshot row keeps their last known value: the name from any
+# earlier quote, the session's figures (cumulative volume, change since the previous close)
+# only from a quote of the same session, since yesterday's are wrong today.
+KEPT_FIELDS = ("name",)
+SESSION_FIELDS = ("volume", "change", "change_pct")
+SIGNAL_FIELDS = ("last_signal", "last_signal_at", "last_signal_reason")
+
+
 def newest_per_symbol(history: pd.DataFrame, updated_at: dt.datetime) -> pd.DataFrame:
-    """One row per symbol: the quote with the greatest ts (ties: the later row)."""
+    """One row per symbol: the quote with the greatest ts (ties: the later row), the fields
+    it omits carried from the symbol's earlier quotes in `history`; no signal columns yet."""
     if history.empty:
         return LATEST_SNAPSHOT.empty_frame()
+    newest = _carried_forward(history, history["trade_date"])
+    newest = newest.assign(updated_at=np.datetime64(_naive_utc(updated_at), "us"))
+    return conform(newest.assign(**dict.fromkeys(SIGNAL_FIELDS)), LATEST_SNAPSHOT)
+
+
+def _carried_forward(rows: pd.DataFrame, sessions: pd.Series) -> pd.DataFrame:
+    """Per symbol, sorted: its newest row by ts (ties: the later row), with KEPT_FIELDS from
+    its newest row that has them and SESSION_FIELDS from its newest that has them in the
+    newest row's session (`sessions`: each row's trading day); filled fields as objects.
+
+    Column-wise on ~10^5 quotes: only the newest rows are taken whole, and only fields
+    some newest row lacks are looked for further back."""
     # A stable sort on ts alone keeps rows of equal ts in order, so "last" is the later row.
-    by_time = np.argsort(history["ts"].to_numpy(), kind="stable")
-    symbols = pd.Series(history["symbol"].to_numpy()[by_time])
-    newest = history.iloc[by_time[~symbols.duplicated(keep="last").to_numpy()]]
-    newest = newest.sort_values("symbol").assign(
-        updated_at=np.datetime64(_naive_utc(updated_at), "us")
+    by_time = np.argsort(rows["ts"].to_numpy(), kind="stable")
+    symbols, days = rows["symbol"].to_numpy(), sessions.to_numpy()
+    newest_at = by_time[~pd.Series(symbols[by_time]).duplicated(keep="last").to_numpy()]
+    newest = rows.iloc[newest_at].set_index("symbol")
+    day_of_newest = dict(zip(newest.index, days[newest_at], strict=True))
+    for field in (*KEPT_FIELDS, *SESSION_FIELDS):
+        gaps = set(newest.index[newest[field].isna().to_numpy()])
+        if not gaps:
+            continue
+        usable = rows[field].notna().to_numpy() & np.isin(symbols, list(gaps))
+        at = np.flatnonzero(usable)
+        if field in SESSION_FIELDS:
+            at = at[[days[i] == day_of_newest[symbols[i]] for i in at]]
+        at = at[np.argsort(rows["ts"].to_numpy()[at], kind="stable")]
+        known = pd.Series(rows[field].to_numpy()[at], index=symbols[at])
+        known = known[~known.index.duplicated(keep="last")]
+        # As objects (pandas' fillna would downcast them); the caller conforms the dtypes.
+        values = newest[field].to_numpy(dtype=object)
+        found = known.reindex(newest.index).to_numpy(dtype=object)
+        values[pd.isna(values)] = found[pd.isna(values)]
+        newest[field] = values
+    return newest.sort_index().reset_index()
+
+
+def snapshot_table(
+    stored: pd.DataFrame, newest: pd.DataFrame, signals: pd.DataFrame
+) -> pd.DataFrame:
+    """The whole LATEST_SNAPSHOT table once the batch's `newest` rows are merged into the
+    `stored` table, sorted by symbol.
+
+    A symbol's row moves only to a newer quote (on a tie the stored row stays, as in every
+    IO manager's merge). The row it moves to carries forward what its quote omits from the
+    stored row (KEPT_FIELDS always, SESSION_FIELDS within the session) and takes the
+    symbol's newest signal by trigger time, of `signals` (LIVE_SIGNALS rows) and the stored
+    row's. Rows that do not move stay as stored: the table returned is the one the IO
+    manager leaves.
+    """
+    if newest.empty:
+        return stored.sort_values("symbol", ignore_index=True)
+    before = stored.set_index("symbol")["ts"].reindex(newest["symbol"]).to_numpy()
+    moves = newest[pd.isna(before) | (newest["ts"].to_numpy() > before)]
+    if moves.empty:
+        return stored.sort_values("symbol", ignore_index=True)
+    earlier = stored[stored["symbol"].isin(moves["symbol"])]
+    both = pd.concat([frame for frame in (earlier, moves) if not frame.empty], ignore_index=True)
+    moved = _carried_forward(both, quote_trading_days(both)).set_index("symbol")
+    latest = _newest_signals(earlier, signals).reindex(moved.index)
+    moved[list(SIGNAL_FIELDS)] = latest[list(SIGNAL_FIELDS)]
+    kept = stored[~stored["symbol"].isin(moves["symbol"])]
+    moved = conform(moved.reset_index(), LATEST_SNAPSHOT)
+    table = pd.concat([frame for frame in (kept, moved) if not frame.empty], ignore_index=True)
+    return conform(table.sort_values("symbol", ignore_index=True), LATEST_SNAPSHOT)
+
+
+def _newest_signals(stored: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
+    """Per symbol: its newest signal by trigger time among the stored rows' and `signals`
+    (one quote's signals ordered by kind, then reason, so the pick is the same every run)."""
+    found = pd.DataFrame(
+        {
+            "symbol": signals["symbol"].to_numpy(),
+            "last_signal": signals["signal"].to_numpy(),
+            "last_signal_at": signals["ts"].to_numpy(),
+            "last_signal_reason": signals["reason"].to_numpy(),
+        }
     )
-    return conform(newest, LATEST_SNAPSHOT)
+    known = stored.loc[stored["last_signal_at"].notna(), ["symbol", *SIGNAL_FIELDS]]
+    frames = [frame for frame in (known, found) if not frame.empty]
+    if not frames:
+        return pd.DataFrame(columns=list(SIGNAL_FIELDS), index=pd.Index([], name="symbol"))
+    candidates = pd.concat(frames, ignore_index=True).sort_values(
+        ["symbol", "last_signal_at", "last_signal", "last_signal_reason"], kind="stable"
+    )
+    return candidates.drop_duplicates("symbol", keep="last").set_index("symbol")
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:

@@ -191,3 +191,31 @@ def test_a_bad_rule_is_reported_and_the_good_ones_still_fire(home, tmp_path, mon
     (materialization,) = run.asset_materializations_for_node("gold__live_signals")
     (error,) = materialization.metadata["rule_errors"].value
     assert error.startswith("broken: condition 'price_sideways'")
+
+
+def snapshot_row(home: Path) -> pd.Series:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        return conn.execute("SELECT * FROM gold.latest_snapshot").fetchdf().iloc[0]
+
+
+def test_the_snapshot_carries_the_newest_live_signal_by_trigger_time(home, monkeypatch):
+    monkeypatch.setattr(calendar, "utc_now", lambda: at("14:59:00"))
+    close = previous_close(home)
+    files = moves(close)
+    # c (MOVEs at 14:50) first, then b (a MOVE at 14:40) arrives late.
+    cursor, _ = ingest(home, {"landing/quotes/c.jsonl": files["landing/quotes/c.jsonl"]})
+    assert pd.isna(snapshot_row(home).last_signal)  # its signals are stored after the snapshot
+    cursor, _ = ingest(home, {"landing/quotes/b.jsonl": files["landing/quotes/b.jsonl"]}, cursor)
+    # The late file's quote is older: the row does not move.
+    assert pd.isna(snapshot_row(home).last_signal)
+    # Still above the threshold at 14:55: no new crossing, no new signal.
+    ingest(home, {"landing/quotes/d.jsonl": [quote("14:55:00", close * 1.065, 500)]}, cursor)
+    row = snapshot_row(home)
+    assert row.ts == at("14:55:00").replace(tzinfo=None) and row.volume == 500
+    # Both MOVEs (14:40, 14:50) are stored by now; the newest by trigger time is the one shown.
+    assert (row.last_signal, row.last_signal_at) == ("MOVE", at("14:50:00").replace(tzinfo=None))
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        (reason,) = conn.execute(
+            "SELECT reason FROM gold.live_signals WHERE ts = ?", [row.last_signal_at]
+        ).fetchone()
+    assert row.last_signal_reason == reason

@@ -310,3 +310,85 @@ def test_firehose_objects_land_exactly_once(data_home, lake):
     assert len(history) == len(plain) + len(packed) == 2 * len(SYMBOLS)
     assert not history.duplicated(["symbol", "ts"]).any()
     assert [o.key for o in lake.list_objects("quarantine")] == []
+
+
+def bare(quotes: list[dict], *omitted: str) -> list[dict]:
+    """The quotes without the `omitted` fields (a source that sends only some of them)."""
+    return [{k: v for k, v in q.items() if k not in omitted} for q in quotes]
+
+
+def test_a_quote_without_name_or_change_keeps_the_last_known_values(data_home, lake):
+    harness = Harness(data_home, lake)
+    named = quotes_at(15, 0)
+    put(lake, "landing/quotes/named.jsonl", named)
+    harness.tick()
+    later = quotes_at(15, 1)
+    put(lake, "landing/quotes/bare.jsonl", bare(later, "name", "change", "change_pct", "volume"))
+    harness.tick()
+    snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
+    for before, now in zip(named, later, strict=True):
+        row = snapshot.loc[now["symbol"]]
+        assert row.price == now["price"]  # the row moved to the bare quote...
+        assert row.ts == pd.Timestamp(now["ts"]).tz_localize(None)
+        # ...and kept what it omits: the name, and the session's change and volume so far.
+        assert row["name"] == before["name"]
+        assert (row.change, row.change_pct) == (before["change"], before["change_pct"])
+        assert row.volume == before["volume"]
+    # Within one file too: the newest quote omits the name an earlier quote gave.
+    one = SimulatedSource().latest_quotes(["AAPL"], dt.datetime(2024, 7, 5, 15, 2, tzinfo=dt.UTC))
+    newer = SimulatedSource().latest_quotes(["AAPL"], dt.datetime(2024, 7, 5, 15, 3, tzinfo=dt.UTC))
+    put(lake, "landing/quotes/mixed.jsonl", [*bare(newer, "name"), {**one[0], "name": "Apple X"}])
+    harness.tick()
+    assert harness.table("gold.latest_snapshot").set_index("symbol").loc["AAPL", "name"] == (
+        "Apple X"
+    )
+
+
+def test_snapshot_volume_is_the_sessions_and_resets_on_a_new_session(data_home, lake):
+    harness = Harness(data_home, lake)
+    friday = quotes_at(19, 55)
+    put(lake, "landing/quotes/friday.jsonl", friday)
+    harness.tick()
+    snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
+    assert [snapshot.loc[q["symbol"], "volume"] for q in friday] == [q["volume"] for q in friday]
+
+    # Monday's first quotes omit volume and change: Friday's figures are not Monday's.
+    monday = SimulatedSource().latest_quotes(
+        SYMBOLS, dt.datetime(2024, 7, 8, 13, 31, tzinfo=dt.UTC)
+    )
+    put(lake, "landing/quotes/monday.jsonl", bare(monday, "volume", "change", "change_pct"))
+    harness.tick()
+    snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
+    assert snapshot.volume.isna().all() and snapshot.change.isna().all()
+    assert snapshot.change_pct.isna().all()
+    assert list(snapshot.loc[SYMBOLS, "name"]) == [q["name"] for q in friday]  # names stay
+
+    later = SimulatedSource().latest_quotes(SYMBOLS, dt.datetime(2024, 7, 8, 13, 40, tzinfo=dt.UTC))
+    put(lake, "landing/quotes/monday-later.jsonl", later)
+    harness.tick()
+    snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
+    assert [snapshot.loc[q["symbol"], "volume"] for q in later] == [q["volume"] for q in later]
+    assert all(q["volume"] < f["volume"] for q, f in zip(later, friday, strict=True))
+
+
+def test_a_snapshot_stored_before_the_new_columns_gets_them(data_home, lake):
+    """A warehouse from before gold.latest_snapshot had volume and last_signal*: the next
+    run adds them (NULL for the rows it does not move) and fills them for the rows it does."""
+    with duckdb.connect(str(data_home / "warehouse.duckdb")) as conn:
+        conn.execute("CREATE SCHEMA gold")
+        conn.execute(
+            "CREATE TABLE gold.latest_snapshot (symbol VARCHAR, ts TIMESTAMP, price DOUBLE, "
+            "change DOUBLE, change_pct DOUBLE, name VARCHAR, updated_at TIMESTAMP)"
+        )
+        conn.execute(
+            "INSERT INTO gold.latest_snapshot VALUES "
+            "('IBM', '2024-07-05 14:00', 170, 1, 0.5, 'IBM', '2024-07-05 14:00')"
+        )
+    harness = Harness(data_home, lake)
+    quotes = quotes_at(15, 0)
+    put(lake, "landing/quotes/first.jsonl", quotes)
+    harness.tick()
+    snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
+    assert sorted(snapshot.index) == sorted([*SYMBOLS, "IBM"])
+    assert pd.isna(snapshot.loc["IBM", "volume"]) and snapshot.loc["IBM", "price"] == 170
+    assert [snapshot.loc[q["symbol"], "volume"] for q in quotes] == [q["volume"] for q in quotes]

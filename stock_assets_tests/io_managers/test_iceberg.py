@@ -11,6 +11,7 @@ import boto3
 import dagster as dg
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from stock_assets.assets.gold import indicators, market_summary, signals
 from stock_assets.assets.prices import corporate_actions, prices, raw_quotes
 from stock_assets.io_managers import WarehouseIOManager
-from stock_assets.io_managers.iceberg import IcebergIOManager
+from stock_assets.io_managers.iceberg import IcebergIOManager, arrow_schema
 from stock_assets.io_managers.merge import MergeSpec
 from stock_assets.market import calendar
 from stock_assets.market.schemas import BATCH_TABLES, LATEST_SNAPSHOT, PRICES, TABLES, conform
@@ -303,6 +304,10 @@ def snapshot(price: float, ts: str) -> pd.DataFrame:
             "change_pct": [0.1, None],
             "name": ["Apple Inc.", None],
             "updated_at": pd.to_datetime([ts, ts]),
+            "volume": [None, None],
+            "last_signal": [None, None],
+            "last_signal_at": pd.to_datetime([None, None]),
+            "last_signal_reason": [None, None],
         }
     )
     return conform(frame, LATEST_SNAPSHOT)
@@ -340,6 +345,26 @@ def test_an_unpartitioned_table_is_replaced_by_each_write(io_manager):
     pd.testing.assert_frame_equal(loaded, snapshot(11.0, "2024-07-05 15:00"), check_exact=True)
     independent = iceberg("gold.latest_snapshot").scan().to_arrow()
     assert sorted(independent.column("price").to_pylist()) == [11.0, 12.0]
+
+
+def test_a_table_written_before_its_contract_gained_columns_takes_them(io_manager):
+    """gold.latest_snapshot gained volume and last_signal*: a stored table gets them (NULL
+    in its rows) on the next write, and reads them as NULL before it."""
+    new = ["volume", "last_signal", "last_signal_at", "last_signal_reason"]
+    table = io_manager.table("gold.latest_snapshot", partitioned=False)
+    old = snapshot(10.0, "2024-07-05 14:00").drop(columns=new)
+    schema = pa.schema([f for f in arrow_schema(LATEST_SNAPSHOT) if f.name not in new])
+    io_manager.create(table, schema).append(pa.Table.from_pandas(old, schema=schema))
+    before = io_manager.read("gold.latest_snapshot")
+    assert list(before.columns) == LATEST_SNAPSHOT.column_names and before[new].isna().all().all()
+
+    frames = [snapshot(11.0, "2024-07-05 15:00").assign(volume=500, last_signal="MOVE")]
+    key = ["gold", "latest_snapshot"]
+    assert dg.materialize([table_writer(key, frames)], resources={"io_manager": io_manager}).success
+    stored = iceberg("gold.latest_snapshot")
+    assert [f.name for f in stored.schema().fields] == LATEST_SNAPSHOT.column_names
+    after = io_manager.read("gold.latest_snapshot")
+    assert after.volume.tolist() == [500, 500] and after.last_signal.tolist() == ["MOVE"] * 2
 
 
 def test_a_table_without_contract_keeps_the_frames_schema(io_manager):

@@ -17,7 +17,14 @@ def snap(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["symbol", "ts", "price"])
     frame["ts"] = pd.to_datetime(frame["ts"])
     return frame.assign(
-        change=0.0, change_pct=0.0, name=None, updated_at=pd.Timestamp("2024-07-05")
+        change=0.0,
+        change_pct=0.0,
+        name=None,
+        updated_at=pd.Timestamp("2024-07-05"),
+        volume=None,
+        last_signal=None,
+        last_signal_at=pd.NaT,
+        last_signal_reason=None,
     )
 
 

@@ -85,6 +85,10 @@ def write_former_lake() -> tuple[pd.DataFrame, pd.DataFrame]:
                 "change_pct": [0.1],
                 "name": ["Apple Inc."],
                 "updated_at": pd.to_datetime(["2024-07-05 14:00"]),
+                "volume": [1_000],
+                "last_signal": [None],
+                "last_signal_at": pd.to_datetime([None]),
+                "last_signal_reason": [None],
             }
         ),
         LATEST_SNAPSHOT,

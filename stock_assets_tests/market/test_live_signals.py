@@ -186,8 +186,11 @@ def surge_quotes(peak: int) -> pd.DataFrame:
     )
 
 
-def test_volume_surge_fires_at_the_quote_that_passes_three_times_the_minute_average():
+@pytest.mark.parametrize("stored", [False, True])
+def test_volume_surge_fires_at_the_quote_that_passes_three_times_the_minute_average(stored):
     baseline = minute_volume_baseline(history(20, 100), sessions=20)
+    if stored:  # as the asset passes gold.minute_volume_profile: dated the session it is as of
+        baseline = baseline.assign(trade_date=PREVIOUS)
     found = detect(surge_quotes(400), baseline=baseline)
     # Running volume in the 10:00 bar: 150, 310 (> 300: fires here), 400.
     assert fired(found, VOLUME_SURGE) == [(ny("10:00:40"), 4.0)]

@@ -7,7 +7,8 @@ import datetime as dt
 import pandas as pd
 
 from stock_assets.market.landing import LandingParse
-from stock_assets.market.stream import newest_per_symbol, stream_batch
+from stock_assets.market.schemas import LATEST_SNAPSHOT, LIVE_SIGNALS, conform
+from stock_assets.market.stream import newest_per_symbol, snapshot_table, stream_batch
 
 INGESTED = dt.datetime(2024, 7, 5, 16, 0, tzinfo=dt.UTC)
 
@@ -127,3 +128,51 @@ def test_the_snapshot_keeps_each_symbol_s_newest_quote_ties_to_the_later_row():
     tie = pd.concat([history.iloc[[1]], history.iloc[[1]].assign(price=9.0)], ignore_index=True)
     assert newest_per_symbol(tie, INGESTED)["price"].tolist() == [9.0]
     assert newest_per_symbol(history.iloc[:0], INGESTED).empty
+
+
+def snapshot_rows(*rows: tuple[str, str, str | None]) -> pd.DataFrame:
+    """Stored snapshot rows: (symbol, ts, last_signal_at or None), all with signal MOVE."""
+    frame = pd.DataFrame(rows, columns=["symbol", "ts", "last_signal_at"])
+    frame = frame.assign(
+        price=1.0,
+        change=0.1,
+        change_pct=0.1,
+        name="Name",
+        updated_at=pd.Timestamp("2024-07-05 15:00"),
+        volume=10,
+        last_signal=frame.last_signal_at.map(lambda t: None if t is None else "MOVE"),
+        last_signal_reason=frame.last_signal_at.map(lambda t: None if t is None else "stored"),
+    )
+    return conform(frame, LATEST_SNAPSHOT)
+
+
+def live(*rows: tuple[str, str, str, str]) -> pd.DataFrame:
+    """LIVE_SIGNALS rows: (symbol, ts, signal, reason)."""
+    frame = pd.DataFrame(rows, columns=["symbol", "ts", "signal", "reason"])
+    frame = frame.assign(trade_date=dt.date(2024, 7, 5), rule=None, value=1.0, detected_at=None)
+    return conform(frame, LIVE_SIGNALS)
+
+
+def test_snapshot_takes_the_newest_signal_by_trigger_time_whatever_the_order():
+    stored = snapshot_rows(("AAPL", "2024-07-05 14:50", "2024-07-05 14:45"))
+    batch = newest_per_symbol(
+        stream_batch([parse("k", [("AAPL", "2024-07-05 14:55", 2.0)])], INGESTED).rows, INGESTED
+    )
+    # The run's day holds an older signal and two of one newer quote: the newest wins, and
+    # of one quote's signals the same one every time, whatever order they are listed in.
+    signals = live(
+        ("AAPL", "2024-07-05 14:40", "MOVE", "old"),
+        ("AAPL", "2024-07-05 14:52", "VOLUME_SURGE", "surge"),
+        ("AAPL", "2024-07-05 14:52", "CROSS_UP", "cross"),
+    )
+    for ordered in (signals, signals.iloc[::-1]):
+        (row,) = snapshot_table(stored, batch, ordered).itertuples()
+        assert (row.last_signal, str(row.last_signal_at)) == ("VOLUME_SURGE", "2024-07-05 14:52:00")
+    # Only older signals in the run: the stored row's newer one stays.
+    (row,) = snapshot_table(stored, batch, signals.iloc[:1]).itertuples()
+    assert (row.last_signal_reason, str(row.last_signal_at)) == ("stored", "2024-07-05 14:45:00")
+    # A batch that does not move the row leaves it exactly as stored.
+    older = newest_per_symbol(
+        stream_batch([parse("k", [("AAPL", "2024-07-05 14:30", 3.0)])], INGESTED).rows, INGESTED
+    )
+    pd.testing.assert_frame_equal(snapshot_table(stored, older, signals), stored)
