@@ -166,10 +166,10 @@ def test_a_failed_piece_keeps_the_others_and_a_rerun_loads_only_what_is_missing(
     broken_day = DAYS[45]  # in the second piece
     compute = gold.indicators_for_days
 
-    def failing(prices, days):
+    def failing(prices, days, *rest):
         if broken_day in days:
             raise RuntimeError("planted failure")
-        return compute(prices, days)
+        return compute(prices, days, *rest)
 
     runs: list = []
     with dg.instance_for_test() as instance:
