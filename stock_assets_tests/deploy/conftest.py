@@ -142,7 +142,7 @@ UI_TIMEOUT_MS = 60_000
 @pytest.fixture
 def page(browser):
     # Tall enough for the whole lineage at the zoom that still shows asset names.
-    context = browser.new_context(viewport={"width": 1500, "height": 1400})
+    context = browser.new_context(viewport={"width": 1500, "height": 2200})
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
     yield page
