@@ -13,59 +13,24 @@ the counts are those of a run, without Dagster's own writes to its instance.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+
+from run import moto_server
 
 HERE = Path(__file__).resolve().parent
 BUCKET = "stock-assets-requests"
 PREFIX = "bench"
 # werkzeug colours some lines (ANSI escapes after the quote).
 REQUEST = re.compile(r'"(?:\x1b\[[0-9;]*m)*(GET|PUT|POST|HEAD|DELETE) (\S+) HTTP')
-
-
-@contextlib.contextmanager
-def logged_moto(log: Path) -> Iterator[dict[str, str]]:
-    """moto's server on loopback with its access log in `log`; the AWS variables for it."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto server did not start") from None
-                time.sleep(0.2)
-        yield {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def requests_in(lines: list[str]) -> Counter:
@@ -160,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "moto.log"
-        with logged_moto(log) as env:
+        with moto_server(log) as env:
             os.environ.update(env)
             result = measure(args.symbols, args.history, log)
     text = json.dumps(result, indent=2)

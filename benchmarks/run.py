@@ -677,8 +677,9 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], tuple[list[Row], dict]]] = {
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[dict[str, str]]:
+def moto_server(log: Path | None = None) -> Iterator[dict[str, str]]:
     """moto's S3/Glue server on loopback; yields the AWS variables that point boto3 at it.
+    With `log`, its access log (every request it answers) goes to that file.
 
     (The tests' fixture does the same; a benchmark script does not import the test package.)
     """
@@ -687,7 +688,8 @@ def moto_server() -> Iterator[dict[str, str]]:
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log.open("w") if log else contextlib.nullcontext(subprocess.DEVNULL) as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
