@@ -360,15 +360,9 @@ def _wait_for_ticks(instance, sensor_name: str, timeout: float, ticks: int = 2) 
 
 def _sensor_tick_spacing(instance, sensor_name: str) -> list[float]:
     """Seconds between consecutive ticks of the sensor, oldest first."""
-    from dagster._core.definitions.run_request import InstigatorType
+    from stock_assets.compat import sensor_tick_times
 
-    (state,) = [
-        s
-        for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-        if s.instigator_name == sensor_name
-    ]
-    ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=10_000)
-    times = sorted(tick.timestamp for tick in ticks)
+    times = sensor_tick_times(instance, sensor_name)
     return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 

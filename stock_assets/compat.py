@@ -36,6 +36,9 @@ What Dagster lacks, and how this project works around it
   (``dagster_shared.check.builder.EvalContext.update_from_frame``); :func:`new_check_evaluation`
   builds check results from a frame that holds nothing else, so the first result of a
   process does not pin the table its check op loaded.
+* **A sensor's tick history.** The instance lists ticks by instigator origin and selector
+  ids, which only the stored instigator state (looked up by the private
+  ``InstigatorType``) holds: see :func:`sensor_tick_times` (benchmarks read tick spacing).
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ PRIVATE_SYMBOLS = (
         "AssetCheckEvaluationTargetMaterializationData",
     ),
     ("dagster_shared.check.builder", "EvalContext"),  # its frame capture: new_check_evaluation
+    ("dagster._core.definitions.run_request", "InstigatorType"),  # sensor_tick_times
 )
 
 
@@ -146,3 +150,16 @@ def _metadata_step(context: dg.AssetExecutionContext) -> Any | None:
         return None
     accumulator = getattr(step, "_metadata_accumulator", None)
     return step if isinstance(accumulator, _MetadataAccumulator) else None
+
+
+def sensor_tick_times(instance: dg.DagsterInstance, sensor_name: str) -> list[float]:
+    """The timestamps of a sensor's ticks in `instance`, oldest first."""
+    from dagster._core.definitions.run_request import InstigatorType
+
+    (state,) = [
+        s
+        for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        if s.instigator_name == sensor_name
+    ]
+    ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=10_000)
+    return sorted(tick.timestamp for tick in ticks)
