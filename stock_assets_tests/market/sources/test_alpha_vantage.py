@@ -398,6 +398,24 @@ def test_intraday_bars_of_a_recent_session_in_utc_with_their_values():
     assert request["extended_hours"] == "false" and "month" not in request
 
 
+def test_intraday_bars_at_five_minutes_ask_for_5min_and_keep_its_stamps():
+    server = RecordedAlphaVantage()
+    source, _ = make_source(server)
+    pull = source.intraday_bars(["IBM"], JAN5, interval_minutes=5)
+
+    assert server.requests[0]["interval"] == "5min" and pull.symbol_errors == {}
+    recorded = recorded_series("intraday_5min_IBM.json", "5min")
+    on_day = sorted(stamp for stamp in recorded if stamp.startswith("2024-01-05"))
+    bars = pull.bars  # the 2024-01-04 bars of the same answer are another session
+    assert bars["bar_start"].dt.strftime("%H:%M").tolist() == [
+        "14:30", "14:35", "14:40", "14:45", "14:50", "14:55", "15:00", "15:05",
+    ]  # fmt: skip
+    assert bars["volume"].tolist() == [int(recorded[s]["5. volume"]) for s in on_day]
+    assert bars["close"].tolist() == [float(recorded[s]["4. close"]) for s in on_day]
+    with pytest.raises(ValueError, match="1 or 5 minutes"):
+        source.intraday_bars(["IBM"], JAN5, interval_minutes=15)
+
+
 def test_intraday_bars_of_an_older_session_ask_for_its_month():
     server = RecordedAlphaVantage({"IBM": ["intraday_1min_IBM_2023-11.json"]})
     source, _ = make_source(server)
