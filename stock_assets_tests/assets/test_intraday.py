@@ -110,6 +110,9 @@ def test_vendor_bars_replace_the_stream_for_a_closed_session_and_keep_their_sour
         **by_source,
         ("TMUS", "stream"): 2,
     }
+    # The late file wrote TMUS's 14:45 bar only: its 14:31 bar is the same write as before.
+    tmus = [frame[frame.symbol == "TMUS"].iloc[0] for frame in (bars, after)]
+    assert tmus[0].equals(tmus[1]) and tmus[1].bar_start == pd.Timestamp("2024-07-05 14:31")
     vendor = after[after.source == "simulated"].drop(columns="ingested_at").reset_index(drop=True)
     pd.testing.assert_frame_equal(
         vendor, bars[bars.source == "simulated"].drop(columns="ingested_at").reset_index(drop=True)
