@@ -10,8 +10,9 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from stock_assets.assets.intraday import daily_kpis, intraday_bars
+from stock_assets.assets.intraday import INTRADAY_BARS_KEY, daily_kpis, intraday_bars
 from stock_assets.assets.stream import stream_assets
+from stock_assets.checks import ASSET_CHECKS
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets.resources.lake import LocalLake
@@ -21,6 +22,7 @@ from stock_assets_tests.market.test_intraday import assert_bars_equal, reference
 
 DAY = dt.date(2024, 7, 5)
 SYMBOLS = ["AAPL", "MSFT", "TMUS"]
+BAR_CHECKS = [c for c in ASSET_CHECKS if {k.asset_key for k in c.check_keys} == {INTRADAY_BARS_KEY}]
 
 
 def quotes_at(minute: int, second: int = 0) -> list[dict]:
@@ -85,12 +87,22 @@ def test_vendor_bars_replace_the_stream_for_a_closed_session_and_keep_their_sour
     resources = {**local_resources(home, symbols=",".join(SYMBOLS[:2])), "lake": lake}
     config = {"ops": {"silver__intraday_bars": {"config": {"vendor_sessions": 1}}}}
     run = dg.materialize(
-        [stream_assets, intraday_bars],
-        selection=[intraday_bars.key],
+        [stream_assets, intraday_bars, *BAR_CHECKS],
+        selection=dg.AssetSelection.assets(intraday_bars.key),
         resources=resources,
         partition_key=DAY.isoformat(),
         run_config=config,
     )
+    # The bars' checks in the same run: the stream-only symbol lacks most of its minutes (a
+    # WARN listing them in New York time); everything else passes.
+    evaluations = {e.check_name: e for e in run.get_asset_check_evaluations()}
+    assert set(evaluations) == {"schema", "keys", "values", "completeness", "daily_agreement"}
+    assert {name for name, e in evaluations.items() if not e.passed} == {"completeness"}
+    completeness = evaluations["completeness"]
+    assert completeness.severity == dg.AssetCheckSeverity.WARN
+    sample = completeness.metadata["failing_sample"].value
+    assert "| TMUS | 2024-07-05 | 389 | 390 | 09:30, 09:31, 09:32" in sample
+    assert "AAPL" not in sample and "MSFT" not in sample
     (materialization,) = run.asset_materializations_for_node("silver__intraday_bars")
     chart = materialization.metadata["chart_AAPL"].value
     assert chart.startswith("![AAPL intraday](data:image/png;base64,iVBORw0KGgo")  # a PNG
