@@ -450,6 +450,14 @@ def test_intraday_bars_are_the_recorded_bars_in_utc(yahoo, minutes):
     assert (calls[0]["start"], calls[0]["end"]) == ("2024-01-05", "2024-01-06")
 
 
+def test_intraday_bars_of_a_zone_less_index_are_read_as_new_york_time(yahoo):
+    aware, _ = make_source(yahoo)
+    naive, _ = make_source(yahoo, ignore_tz=True)  # yfinance drops the zone: New York clock
+    expected = aware.intraday_bars(["AAPL"], JAN5).bars
+    assert expected["bar_start"].iloc[0] == pd.Timestamp("2024-01-05 20:55", tz="UTC")  # 15:55 ET
+    pd.testing.assert_frame_equal(naive.intraday_bars(["AAPL"], JAN5).bars, expected)
+
+
 def test_intraday_bars_beyond_yahoos_reach_fail_with_the_limit(yahoo):
     source, _ = make_source(yahoo, now=dt.datetime(2024, 2, 20, 15, tzinfo=dt.UTC))
     with pytest.raises(SourceError, match="1-minute bars reach back 30 days only"):
