@@ -16,7 +16,9 @@ ASSET_PAGES = {
     "bronze/raw_quotes": "quality",
     "silver/price_rejects": "quality",
     "silver/prices": "symbol",
+    "gold/adjusted_prices": "symbol",
     "gold/indicators": "symbol",
+    "silver/intraday_bars": "symbol",
     "gold/stock_analysis": "symbol",
     "gold/signals": "overview",
     "gold/market_summary": "overview",
@@ -24,6 +26,7 @@ ASSET_PAGES = {
     "gold/todays_signals": "overview",
     "silver/stream_history": "live",
     "gold/latest_snapshot": "live",
+    "gold/live_signals": "live",
     "gold/latest_prices": "live",
 }
 
