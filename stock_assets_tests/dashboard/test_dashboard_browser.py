@@ -188,6 +188,9 @@ def test_overview_shows_the_days_breadth_movers_signals_and_heat_map(page, dashb
     assert heatmap[0]["x"][-1] == day.isoformat()
     signals = warehouse(dataset, "SELECT symbol FROM gold.signals WHERE trade_date = ?", day)
     assert set(signals.symbol) <= set(table_cells(page, 2, signals.symbol))
+    # The tables of the page link their Dagster asset pages (make dev's UI by default).
+    link = page.get_by_role("link", name="gold/market_summary")
+    assert link.get_attribute("href") == "http://127.0.0.1:3000/assets/gold/market_summary"
     screenshot(page, "overview")
 
 

@@ -114,6 +114,18 @@ def test_assets_link_to_their_dashboard_page():
     )
 
 
+def test_each_page_links_the_dagster_asset_pages_of_its_tables():
+    default = Settings.from_env({})
+    assert default.dagster_url == "http://127.0.0.1:3000"
+    viewers = Settings.from_env({"STOCK_ASSETS_DAGSTER_URL": "https://dagster.example.com/"})
+    line = links.dagster_links_markdown(viewers.dagster_url, "symbol")
+    for asset in ("silver/prices", "gold/adjusted_prices", "silver/intraday_bars"):
+        assert f"[{asset}](https://dagster.example.com/assets/{asset})" in line
+    assert "gold/latest_snapshot" not in line
+    shown = {asset for page in links.PAGE_PATHS for asset in links.page_assets(page)}
+    assert shown == set(links.ASSET_PAGES)
+
+
 def test_the_code_location_links_its_tables(monkeypatch):
     from stock_assets.definitions import build_definitions
 

@@ -26,6 +26,7 @@ def market_open(now: dt.datetime) -> bool:
 
 def render() -> None:
     st.title("Live")
+    state.dagster_links("live")
     is_open = market_open(dt.datetime.now(dt.UTC))
     if is_open:
         st.caption(f"The market is open: this page refreshes every {LIVE_REFRESH_SECONDS} s.")
