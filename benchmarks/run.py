@@ -565,7 +565,11 @@ def dashboard(args: argparse.Namespace) -> tuple[list[Row], dict]:
     params = {"symbols": args.symbols, "days": args.days, "repeat": args.repeat}
     result = run_scenario("dashboard", params)
     target = result["target_seconds"]
-    measure = f"symbol page, {result['best']['bars']} daily bars (queries + figure + JSON)"
+    best = result["best"]
+    measure = (
+        f"symbol page, {best['bars']} daily bars and {best['minute_bars']} minute bars, "
+        "slower price basis (queries + figures + JSON)"
+    )
     rows = [
         Row(
             "dashboard",

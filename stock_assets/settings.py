@@ -21,6 +21,7 @@ DEFAULT_WORKGROUP = "primary"
 DEFAULT_PRODUCER_CRON = "* 9-16 * * 1-5"  # every minute of the New York trading hours
 DEFAULT_SENSOR_INTERVAL_SECONDS = 10
 DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8501"
+DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"  # make dev's webserver
 DEFAULT_SNAPSHOT_RETENTION_HOURS = 168  # a week: far longer than any Athena query
 DEFAULT_MEMORY_BUDGET_GB = 2.0  # GiB a history-load run may use (market.budget)
 
@@ -49,6 +50,8 @@ class Settings:
     producer_running: bool = False
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS  # ..._SENSOR_INTERVAL_SECONDS
     dashboard_url: str = DEFAULT_DASHBOARD_URL  # STOCK_ASSETS_DASHBOARD_URL: asset pages link it
+    # STOCK_ASSETS_DAGSTER_URL: the Dagster UI the dashboard links to (the read-only one)
+    dagster_url: str = DEFAULT_DAGSTER_URL
     alert_rules: str = ""  # STOCK_ASSETS_ALERT_RULES: the user's alert rules file; empty: none
     # STOCK_ASSETS_STREAM_FRESHNESS_MINUTES: a new quote expected this often in the session;
     # None (unset): the stream tables have no freshness policy, the producer being off
@@ -98,6 +101,7 @@ class Settings:
                 text("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", str(DEFAULT_SENSOR_INTERVAL_SECONDS))
             ),
             dashboard_url=text("STOCK_ASSETS_DASHBOARD_URL", DEFAULT_DASHBOARD_URL).rstrip("/"),
+            dagster_url=text("STOCK_ASSETS_DAGSTER_URL", DEFAULT_DAGSTER_URL).rstrip("/"),
             alert_rules=text("STOCK_ASSETS_ALERT_RULES"),
             stream_freshness_minutes=_minutes_of_an_hour(
                 text("STOCK_ASSETS_STREAM_FRESHNESS_MINUTES")

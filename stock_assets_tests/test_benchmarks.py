@@ -75,6 +75,10 @@ def test_the_dashboard_benchmark_times_a_symbol_page_against_whole_tables(harnes
     page, first_view = report["rows"]
     details = report["details"]["dashboard"]
     assert details["best"]["bars"] == 120  # the whole history of one symbol was drawn
+    assert details["best"]["minute_bars"] == 390  # and a full session of minute bars
+    # Each price basis the page offers was timed; the figure is the slower one.
+    assert set(details["bases"]) == {"adjusted", "raw"}
+    assert details["ours_seconds"] == max(v["seconds"] for v in details["bases"].values())
     assert page["ours"] == details["ours_seconds"]
     assert page["reference_value"] == details["whole_tables_seconds"]
     assert page["status"] in ("pass", "MISS") and first_view["status"] == "info"

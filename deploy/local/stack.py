@@ -506,7 +506,8 @@ def _start(state: dict) -> str:
     )
     daemon = started(spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], env))
     dashboard_argv = [sys.executable, "-m", "stock_assets.dashboard", "--port", str(dashboard_port)]
-    dashboard = started(spawn("dashboard", dashboard_argv, env, dashboard_port))
+    dashboard_env = {**env, "STOCK_ASSETS_DAGSTER_URL": read_only_url}  # pages link the viewers' UI
+    dashboard = started(spawn("dashboard", dashboard_argv, dashboard_env, dashboard_port))
     state.update(url=url, readonly_url=read_only_url)
     write_state(state)
     for service, base in ((full, url), (read_only, read_only_url)):

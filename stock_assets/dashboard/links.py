@@ -1,4 +1,5 @@
-"""Addresses of dashboard pages, and the link from each Dagster asset to its page."""
+"""Addresses of dashboard pages, the link from each Dagster asset to its page, and back:
+from each page to the Dagster asset pages of the tables it shows."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ ASSET_PAGES = {
     "bronze/raw_quotes": "quality",
     "silver/price_rejects": "quality",
     "silver/prices": "symbol",
+    "gold/adjusted_prices": "symbol",
     "gold/indicators": "symbol",
+    "silver/intraday_bars": "symbol",
     "gold/stock_analysis": "symbol",
     "gold/signals": "overview",
     "gold/market_summary": "overview",
@@ -24,8 +27,25 @@ ASSET_PAGES = {
     "gold/todays_signals": "overview",
     "silver/stream_history": "live",
     "gold/latest_snapshot": "live",
+    "gold/live_signals": "live",
     "gold/latest_prices": "live",
 }
+
+
+def dagster_asset_url(dagster_url: str, asset: str) -> str:
+    """The Dagster UI's page of an asset (`layer/name`) at `dagster_url`."""
+    return f"{dagster_url.rstrip('/')}/assets/{asset}"
+
+
+def page_assets(page: str) -> list[str]:
+    """The assets (`layer/name`) whose data a page (a key of PAGE_PATHS) shows."""
+    return [asset for asset, shown_on in ASSET_PAGES.items() if shown_on == page]
+
+
+def dagster_links_markdown(dagster_url: str, page: str) -> str:
+    """A line of Markdown linking the Dagster asset pages of the tables a page shows."""
+    shown = " · ".join(f"[{a}]({dagster_asset_url(dagster_url, a)})" for a in page_assets(page))
+    return f"In Dagster: {shown}"
 
 
 def page_url(base_url: str, page: str, params: Mapping[str, str] | None = None) -> str:

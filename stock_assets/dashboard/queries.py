@@ -195,6 +195,14 @@ class Warehouse:
             "FROM gold.latest_snapshot ORDER BY symbol"
         )
 
+    def live_signals(self, day: dt.date) -> pd.DataFrame:
+        """The signals the stream raised during the session, newest trigger first."""
+        return self._query(
+            "SELECT symbol, ts, signal, rule, value, reason, detected_at FROM gold.live_signals "
+            "WHERE trade_date = ? ORDER BY ts DESC, symbol, signal",
+            day,
+        )
+
     # -- data quality ----------------------------------------------------------------------
 
     def rejects(self, start: dt.date, end: dt.date) -> pd.DataFrame:

@@ -1,5 +1,6 @@
-"""Streamlit plumbing shared by the pages: the engine, the busy notice, URL parameters and
-how errors meant for the user are shown (a message, never a stack trace)."""
+"""Streamlit plumbing shared by the pages: the engine, the busy notice, URL parameters, the
+links to Dagster and how errors meant for the user are shown (a message, never a stack
+trace)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TypeVar
 import pandas as pd
 import streamlit as st
 
+from stock_assets.dashboard import links
 from stock_assets.dashboard.inputs import InputError
 from stock_assets.dashboard.queries import DayRange, Warehouse, engine_from_env
 from stock_assets.resources.sql_engine import (
@@ -19,6 +21,7 @@ from stock_assets.resources.sql_engine import (
     WarehouseBusyError,
     WarehouseMissingError,
 )
+from stock_assets.settings import Settings
 
 # Seconds the symbol list and day range are reused before they are asked again.
 CATALOG_TTL_SECONDS = 30
@@ -28,6 +31,17 @@ T = TypeVar("T")
 @st.cache_resource
 def engine() -> SqlEngine:
     return engine_from_env()
+
+
+@st.cache_resource
+def dagster_url() -> str:
+    return Settings.from_env().dagster_url
+
+
+def dagster_links(page: str) -> None:
+    """Under the title: the Dagster asset pages (STOCK_ASSETS_DAGSTER_URL, the viewers'
+    read-only UI in a deployment) of the tables the page shows."""
+    st.caption(links.dagster_links_markdown(dagster_url(), page))
 
 
 class PageNotice:

@@ -146,11 +146,15 @@ def day_text(value: object) -> str:
     return str(value)[:10]
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, element=None) -> None:
+    """The page as the window shows it, or one element of it (scrolled into view)."""
     folder = Path(os.environ.get("STOCK_ASSETS_DATA_DIR", REPO / "data")) / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"dashboard-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    if element is None:
+        page.screenshot(path=str(path), full_page=True)
+    else:
+        element.screenshot(path=str(path))
     assert path.stat().st_size > 10_000
 
 
@@ -184,6 +188,9 @@ def test_overview_shows_the_days_breadth_movers_signals_and_heat_map(page, dashb
     assert heatmap[0]["x"][-1] == day.isoformat()
     signals = warehouse(dataset, "SELECT symbol FROM gold.signals WHERE trade_date = ?", day)
     assert set(signals.symbol) <= set(table_cells(page, 2, signals.symbol))
+    # The tables of the page link their Dagster asset pages (make dev's UI by default).
+    link = page.get_by_role("link", name="gold/market_summary")
+    assert link.get_attribute("href") == "http://127.0.0.1:3000/assets/gold/market_summary"
     screenshot(page, "overview")
 
 
@@ -233,6 +240,37 @@ def test_symbol_page_draws_the_bars_indicators_and_signals(page, dashboard, data
     last_close = f"{prices.close.iloc[-1]:.2f}"
     assert metrics(page)[f"Close {day_text(prices.trade_date.iloc[-1])}"] == last_close
     screenshot(page, "symbol")
+    minute_chart = page.locator(".js-plotly-plot").nth(1)
+    screenshot(page, "symbol-minutes", minute_chart)
+
+
+def test_the_raw_choice_shows_the_bars_as_sent(page, dashboard, dataset):
+    """NVDA has make run's 10-for-1 split inside the range: adjusted and raw bars differ."""
+    start, end = START, END
+    open_page(
+        page,
+        f"{dashboard}/symbol?symbol=NVDA&start={start}&end={end}",
+        "NVDA: daily bars and indicators",
+    )
+    query = (
+        "SELECT close FROM {} WHERE symbol = 'NVDA' AND trade_date BETWEEN ? AND ? "
+        "ORDER BY trade_date"
+    )
+    adjusted = warehouse(dataset, query.format("gold.adjusted_prices"), start, end).close
+    raw = warehouse(dataset, query.format("silver.prices"), start, end).close
+    assert raw.iloc[0] == pytest.approx(10 * adjusted.iloc[0])  # before the split
+
+    def daily_closes() -> list[list[float]]:
+        """The closes of each daily chart on the page (a rerun may briefly show two)."""
+        daily = [f for f in figures(page, 2) if any(t["name"] == "SMA 5" for t in f)]
+        return [next(t for t in chart if t["name"] == "NVDA")["close"] for chart in daily]
+
+    assert daily_closes() == [pytest.approx(adjusted.tolist())]
+    page.get_by_text("raw", exact=True).click()
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while daily_closes() != [pytest.approx(raw.tolist())] and time.monotonic() < deadline:
+        page.wait_for_timeout(300)
+    assert daily_closes() == [pytest.approx(raw.tolist())]
 
 
 def test_bad_input_gets_a_message_not_a_traceback(page, dashboard):
@@ -250,6 +288,14 @@ def test_live_page_shows_the_latest_snapshot(page, dashboard, dataset):
     cells = table_cells(page, 0, [*snapshot.symbol, *prices])
     for symbol, price in zip(snapshot.symbol, prices, strict=True):
         assert symbol in cells and price in cells
+    live = warehouse(
+        dataset,
+        "SELECT symbol, signal FROM gold.live_signals WHERE trade_date = "
+        "(SELECT max(trade_date) FROM silver.stream_history)",
+    )
+    assert len(live) > 0, "make run's stream demo raises live signals"
+    shown = table_cells(page, 1, [*live.symbol, *live.signal])
+    assert set(live.symbol) | set(live.signal) <= set(shown)
     screenshot(page, "live")
 
 

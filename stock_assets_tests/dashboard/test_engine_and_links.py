@@ -51,9 +51,11 @@ def test_queries_keep_placeholders_and_take_the_glue_prefix():
         translate_query(text, "mysql")
 
 
-def test_every_table_the_dashboard_reads_is_a_contract_table(tmp_path):
-    """Each Warehouse query, captured as run, names only tables of market.schemas."""
-    from stock_assets.dashboard.queries import Warehouse
+def test_every_table_the_dashboard_reads_is_a_contract_table_whose_asset_links_to_it(tmp_path):
+    """Each Warehouse query, captured as run, names only tables of market.schemas and the
+    project's views, and the asset of each links to a dashboard page."""
+    from stock_assets.dashboard.queries import PRICE_TABLES, Warehouse
+    from stock_assets.market.sql import load_views
 
     class Recorder:
         statements: list[str] = []
@@ -73,8 +75,10 @@ def test_every_table_the_dashboard_reads_is_a_contract_table(tmp_path):
         lambda: warehouse.signals_between(day, day),
         lambda: warehouse.signals_between(day, day, "AAPL"),
         lambda: warehouse.returns_grid(day, day),
-        lambda: warehouse.symbol_history("AAPL", day, day),
+        *(lambda b=basis: warehouse.symbol_history("AAPL", day, day, b) for basis in PRICE_TABLES),
+        lambda: warehouse.latest_session_bars("AAPL", day),
         warehouse.latest_snapshot,
+        lambda: warehouse.live_signals(day),
         lambda: warehouse.rejects(day, day),
         lambda: warehouse.reject_counts(day, day),
     ):
@@ -86,7 +90,10 @@ def test_every_table_the_dashboard_reads_is_a_contract_table(tmp_path):
         parsed = sqlglot.parse_one(statement, read="athena")
         ctes = {cte.alias for cte in parsed.find_all(exp.CTE)}
         tables |= {f"{t.db}.{t.name}" for t in parsed.find_all(exp.Table) if t.name not in ctes}
-    assert tables and tables <= set(TABLES), tables - set(TABLES)
+    views = {view.qualified_name for view in load_views()}
+    assert tables and tables <= set(TABLES) | views, tables - set(TABLES) - views
+    unlinked = {table.replace(".", "/") for table in tables} - set(links.ASSET_PAGES)
+    assert not unlinked, unlinked
 
 
 def test_assets_link_to_their_dashboard_page():
@@ -105,6 +112,18 @@ def test_assets_link_to_their_dashboard_page():
     assert links.page_url(base.dashboard_url, "symbol", {"symbol": "BRK-B"}) == (
         "https://dash.example.com/symbol?symbol=BRK-B"
     )
+
+
+def test_each_page_links_the_dagster_asset_pages_of_its_tables():
+    default = Settings.from_env({})
+    assert default.dagster_url == "http://127.0.0.1:3000"
+    viewers = Settings.from_env({"STOCK_ASSETS_DAGSTER_URL": "https://dagster.example.com/"})
+    line = links.dagster_links_markdown(viewers.dagster_url, "symbol")
+    for asset in ("silver/prices", "gold/adjusted_prices", "silver/intraday_bars"):
+        assert f"[{asset}](https://dagster.example.com/assets/{asset})" in line
+    assert "gold/latest_snapshot" not in line
+    shown = {asset for page in links.PAGE_PATHS for asset in links.page_assets(page)}
+    assert shown == set(links.ASSET_PAGES)
 
 
 def test_the_code_location_links_its_tables(monkeypatch):

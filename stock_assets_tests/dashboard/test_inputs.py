@@ -86,3 +86,24 @@ def test_the_live_page_refreshes_only_while_the_nyse_is_open(instant, is_open):
     from stock_assets.dashboard.screens.live import market_open
 
     assert market_open(dt.datetime.fromisoformat(instant)) is is_open
+
+
+@pytest.mark.parametrize("is_open", [True, False])
+def test_the_live_panel_reruns_on_its_own_only_while_the_nyse_is_open(monkeypatch, is_open):
+    """render() wraps the panel in a fragment that reruns every LIVE_REFRESH_SECONDS while the
+    market is open, and not at all while it is closed."""
+    from stock_assets.dashboard.screens import live
+
+    intervals, drawn = [], []
+
+    def fragment(run_every=None):
+        intervals.append(run_every)
+        return lambda panel: panel
+
+    monkeypatch.setattr(live.st, "fragment", fragment)
+    monkeypatch.setattr(live.state, "dagster_links", lambda page: None)
+    monkeypatch.setattr(live, "market_open", lambda now: is_open)
+    monkeypatch.setattr(live, "_panel", lambda: drawn.append(True))
+    live.render()
+    assert intervals == [live.LIVE_REFRESH_SECONDS if is_open else None]
+    assert drawn == [True]

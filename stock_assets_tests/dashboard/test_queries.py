@@ -24,6 +24,7 @@ from stock_assets.market import calendar
 from stock_assets.market.schemas import (
     INDICATORS,
     INTRADAY_BARS,
+    LIVE_SIGNALS,
     PRICES,
     SIGNALS,
     TABLES,
@@ -87,6 +88,18 @@ def _prices() -> pd.DataFrame:
     return conform(pd.DataFrame(rows), PRICES)
 
 
+def _live_signals() -> pd.DataFrame:
+    """Two live signals in the last session and one in the session before."""
+    last, before = SESSIONS[-1], SESSIONS[-2]
+    rows = [
+        ("AAPL", last, pd.Timestamp(f"{last} 14:35"), "MOVE", None, 5.5, "moved"),
+        ("MSFT", last, pd.Timestamp(f"{last} 15:10"), "RULE", "dip", 1.0, "rule"),
+        ("AAPL", before, pd.Timestamp(f"{before} 19:00"), "CROSS_UP", None, 1.0, "crossed"),
+    ]
+    frame = pd.DataFrame(rows, columns=LIVE_SIGNALS.column_names[:-1])
+    return conform(frame.assign(detected_at=pd.Timestamp("2024-07-01")), LIVE_SIGNALS)
+
+
 @pytest.fixture(scope="module")
 def warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("dashboard") / "warehouse.duckdb"
@@ -115,6 +128,7 @@ def warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ("gold.indicators", conform(indicators, INDICATORS)),
             ("gold.signals", conform(signals, SIGNALS)),
             ("silver.intraday_bars", _minute_bars()),
+            ("gold.live_signals", _live_signals()),
         ]:
             conn.register("frame", frame)
             conn.execute(f"INSERT INTO {name} BY NAME SELECT * FROM frame")
@@ -301,3 +315,12 @@ def test_the_minute_chart_draws_the_running_session_vwap_in_new_york_time():
     np.testing.assert_allclose(np.asarray(vwap.y, dtype=float), running)
     assert pd.Timestamp(candles.x[0]).strftime("%H:%M") == "10:30"
     assert list(volume.y) == [100, 200, 300]
+
+
+def test_live_signals_are_the_sessions_newest_first(warehouse):
+    got = warehouse.live_signals(SESSIONS[-1])
+    assert got.symbol.tolist() == ["MSFT", "AAPL"]
+    assert got.signal.tolist() == ["RULE", "MOVE"]
+    assert got["rule"].tolist()[0] == "dip"
+    assert warehouse.live_signals(SESSIONS[-2]).signal.tolist() == ["CROSS_UP"]
+    assert warehouse.live_signals(SESSIONS[0]).empty

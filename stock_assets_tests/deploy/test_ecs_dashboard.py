@@ -24,6 +24,7 @@ from streamlit.web.server.starlette.starlette_server_config import (
 
 from stock_assets_tests.deploy.test_ecs_sign_in import (
     PROVIDERS,
+    _command_behind,
     _forward_target,
     _host_of,
     _ref,
@@ -121,6 +122,19 @@ def test_dashboard_task_runs_streamlit_under_its_path_with_a_health_check() -> N
     # Not in the Dagster tasks' group: it cannot reach the code server.
     groups = service["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
     assert {"Ref": "TaskSecurityGroup"} not in groups
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_dashboard_links_the_read_only_webserver(provider: str) -> None:
+    template = deployed(provider)
+    container = _container(template, _dashboard_service(template))
+    environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert environment["STOCK_ASSETS_DAGSTER_URL"] == {"Fn::Sub": "https://${ViewerHostName}"}
+    viewer = _rules_by_host(template)["ViewerHostName"]
+    assert _command_behind(template, _forward_target(viewer))[:2] == [
+        "dagster-webserver",
+        "--read-only",
+    ]
 
 
 def test_load_balancer_keeps_an_idle_dashboard_websocket_open() -> None:

@@ -1,5 +1,6 @@
-"""The latest snapshot of every symbol with the signals of its session; while the NYSE is
-open the panel re-reads the snapshot every LIVE_REFRESH_SECONDS on its own."""
+"""The latest snapshot of every symbol with the live signals of its session (gold.live_signals,
+raised on the stream); while the NYSE is open the panel re-reads both every
+LIVE_REFRESH_SECONDS on its own."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def market_open(now: dt.datetime) -> bool:
 
 def render() -> None:
     st.title("Live")
+    state.dagster_links("live")
     is_open = market_open(dt.datetime.now(dt.UTC))
     if is_open:
         st.caption(f"The market is open: this page refreshes every {LIVE_REFRESH_SECONDS} s.")
@@ -46,9 +48,9 @@ def _panel() -> None:
         state.table(snapshot, "snapshot")
         moves = snapshot.rename(columns={"change_pct": "pct_change"})
         st.plotly_chart(charts.moves_figure(moves), key="live_moves")
-        st.subheader(f"Signals of the session {day}")
-        signals = warehouse.signals_between(day, day)
+        st.subheader(f"Live signals of the session {day}")
+        signals = warehouse.live_signals(day)
         if signals.empty:
-            st.write("No signals for this session yet (daily signals come after the close).")
+            st.write("No live signals in this session yet.")
         else:
             state.table(signals, "live_signals")

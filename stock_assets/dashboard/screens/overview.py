@@ -16,6 +16,7 @@ TOP_MOVERS = 5
 
 def render() -> None:
     st.title("Market overview")
+    state.dagster_links("overview")
     days = state.known_days()
     if days is None:
         st.info("The warehouse has no market summary yet: run the pipeline first (make run).")

@@ -14,6 +14,7 @@ DEFAULT_SPAN = dt.timedelta(days=30)
 
 def render() -> None:
     st.title("Data quality")
+    state.dagster_links("quality")
     st.subheader("Latest check results")
     _check_results()
     st.subheader("Rejected records")

@@ -33,6 +33,7 @@ class Selection:
 
 def render() -> None:
     st.title("Symbol")
+    state.dagster_links("symbol")
     days, symbols = state.known_days(), state.known_symbols()
     if days is None or not symbols:
         st.info("The warehouse has no prices yet: run the pipeline first (make run).")
