@@ -18,6 +18,15 @@ from stock_assets.run_policy import OP_RETRY_POLICY, STREAM_TASK
 from stock_assets.settings import Settings
 
 MAX_OBJECTS_PER_TICK = 500
+# Runs of the stream job that exist but are not executing yet: queued, or their process is
+# starting. While one waits, new objects wait for the next tick and join a single run.
+_WAITING = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+]
+# A run waiting longer than this is stuck (run monitoring fails it eventually): stop holding.
+MAX_HOLD = dt.timedelta(minutes=3)
 
 
 def daemon_minimum_interval(cadence_seconds: int) -> int:
@@ -104,6 +113,18 @@ def arrival_run_requests(lake: LakeResource, objects: list[ObjectInfo]) -> list[
     return requests
 
 
+def waiting_stream_run(instance: dg.DagsterInstance, now: dt.datetime) -> str | None:
+    """The id of a stream ingestion run requested but not executing yet (at most `MAX_HOLD`
+    old), or None."""
+    records = instance.get_run_records(
+        dg.RunsFilter(
+            job_name=stream_ingest_job.name, statuses=_WAITING, created_after=now - MAX_HOLD
+        ),
+        limit=1,
+    )
+    return records[0].dagster_run.run_id if records else None
+
+
 @dg.sensor(
     job=stream_ingest_job,
     minimum_interval_seconds=daemon_minimum_interval(sensor_cadence_seconds()),
@@ -111,7 +132,8 @@ def arrival_run_requests(lake: LakeResource, objects: list[ObjectInfo]) -> list[
     description="New or re-written objects under landing/quotes/ (S3 or the local lake).",
 )
 def landing_arrivals_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-    """Request a stream ingestion run for each batch of new landing objects, once each."""
+    """Request a stream ingestion run for each batch of new landing objects, once each;
+    while an earlier run still waits to start, let the objects accumulate instead."""
     cursor = ArrivalCursor.from_json(context.cursor)
     listed = lake.list_objects(LANDING_QUOTES_PREFIX, start_after=cursor.start_after)
     fresh, next_cursor = new_arrivals(listed, cursor, limit=MAX_OBJECTS_PER_TICK)
@@ -121,6 +143,15 @@ def landing_arrivals_sensor(context: dg.SensorEvaluationContext, lake: LakeResou
             return dg.SkipReason(skip)
         # The key floor moved past settled objects: keep it, or the next tick lists them again.
         return dg.SensorResult(skip_reason=skip, cursor=next_cursor.to_json())
+    waiting = waiting_stream_run(context.instance, dt.datetime.now(dt.UTC))
+    if waiting is not None:
+        # Each run costs a process start and the warehouse writer whatever it carries: one
+        # run per tick would queue faster than the writer drains it. The cursor stays, so
+        # these objects and any that follow go to the next run, once this one executes.
+        return dg.SkipReason(
+            f"{len(fresh)} new objects wait for run {waiting} of {stream_ingest_job.name} "
+            "to start; they join the next run"
+        )
     requests = arrival_run_requests(lake, fresh)
     context.log.info(f"{len(fresh)} new objects in {len(requests)} runs")
     return dg.SensorResult(run_requests=requests, cursor=next_cursor.to_json())

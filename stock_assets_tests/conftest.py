@@ -58,6 +58,21 @@ def local_resources(home: Path, **market: object) -> dict[str, object]:
     }
 
 
+def sense(lake, cursor: str | None = None, instance=None):
+    """Evaluate the arrivals sensor as the daemon would: against an instance (a fresh one,
+    holding no waiting stream run, unless the test passes its own)."""
+    import dagster as dg
+
+    from stock_assets.sensors import landing_arrivals_sensor
+
+    context = dg.build_sensor_context(
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        cursor=cursor,
+        resources={"lake": lake},
+    )
+    return landing_arrivals_sensor(context)
+
+
 # -- Debian's headless Chromium, for the Dagster UI and dashboard tests ---------------------
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))

@@ -12,8 +12,8 @@ from stock_assets.io_managers import WarehouseIOManager
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets.resources.lake import LocalLake
-from stock_assets.sensors import landing_arrivals_sensor
 from stock_assets.settings import Settings
+from stock_assets_tests.conftest import sense
 
 # Fargate's valid task sizes: CPU units -> MiB allowed (AWS ECS developer guide, Task size).
 FARGATE_MEMORY = {
@@ -91,9 +91,7 @@ def test_a_transient_failure_after_a_write_is_retried_without_duplicates(data_ho
         ["AAPL", "MSFT"], dt.datetime(2024, 7, 5, 15, tzinfo=dt.UTC)
     )
     lake.put("landing/quotes/2024/07/05/q.jsonl", encode_micro_batch(quotes))
-    (request,) = landing_arrivals_sensor(
-        dg.build_sensor_context(resources={"lake": lake})
-    ).run_requests
+    (request,) = sense(lake).run_requests
 
     result = defs.resolve_job_def("stream_ingest_job").execute_in_process(
         run_config=request.run_config,

@@ -16,8 +16,7 @@ from stock_assets.checks import ASSET_CHECKS
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets.resources.lake import LocalLake
-from stock_assets.sensors import landing_arrivals_sensor
-from stock_assets_tests.conftest import local_resources
+from stock_assets_tests.conftest import local_resources, sense
 from stock_assets_tests.market.test_intraday import assert_bars_equal, reference_bars
 
 DAY = dt.date(2024, 7, 5)
@@ -34,8 +33,7 @@ def ingest(home, lake, objects: dict[str, list[dict]], cursor=None):
     """Write the objects, evaluate the sensor and run what it asks for; the next cursor."""
     for key, quotes in objects.items():
         lake.put(key, encode_micro_batch(quotes, "jsonl"))
-    context = dg.build_sensor_context(cursor=cursor, resources={"lake": lake})
-    result = landing_arrivals_sensor(context)
+    result = sense(lake, cursor)
     for request in result.run_requests:
         run = dg.materialize(
             [stream_assets, intraday_bars],

@@ -22,8 +22,7 @@ from stock_assets.market.landing import encode_micro_batch
 from stock_assets.resources.alert_rules import AlertRulesResource
 from stock_assets.resources.alerts import AlertSink, pending_alerts
 from stock_assets.resources.lake import LocalLake
-from stock_assets.sensors import landing_arrivals_sensor
-from stock_assets_tests.conftest import local_resources
+from stock_assets_tests.conftest import local_resources, sense
 
 DAY, PREVIOUS = dt.date(2024, 7, 8), dt.date(2024, 7, 5)
 SYMBOL = "AAPL"
@@ -79,9 +78,7 @@ def ingest(home: Path, files: dict[str, list[dict]], cursor=None, sink=None, rul
     lake = LocalLake(root=str(home / "lake"))
     for key, quotes in files.items():
         lake.put(key, encode_micro_batch(quotes, "jsonl"))
-    result = landing_arrivals_sensor(
-        dg.build_sensor_context(cursor=cursor, resources={"lake": lake})
-    )
+    result = sense(lake, cursor)
     resources = {
         **local_resources(home, symbols=SYMBOL),
         "lake": lake,

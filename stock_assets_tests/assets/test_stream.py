@@ -15,8 +15,7 @@ import pandas as pd
 from stock_assets.assets.stream import stream_assets
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
-from stock_assets.sensors import landing_arrivals_sensor
-from stock_assets_tests.conftest import local_resources
+from stock_assets_tests.conftest import local_resources, sense
 
 DAY = dt.date(2024, 7, 5)
 SYMBOLS = ["AAPL", "MSFT", "TMUS"]
@@ -37,8 +36,7 @@ class Harness:
         self.instance = dg.DagsterInstance.ephemeral()  # one instance for every run, as deployed
 
     def tick(self) -> list[dg.RunRequest]:
-        context = dg.build_sensor_context(cursor=self.cursor, resources={"lake": self.lake})
-        result = landing_arrivals_sensor(context)
+        result = sense(self.lake, self.cursor, self.instance)
         if isinstance(result, dg.SkipReason):
             return []
         self.cursor = result.cursor
@@ -207,8 +205,7 @@ def test_an_object_gone_before_its_run_is_reported_not_fatal(data_home, lake):
     harness = Harness(data_home, lake)
     put(lake, "landing/quotes/kept.jsonl", quotes_at(15, 0))
     put(lake, "landing/quotes/vanishing.jsonl", quotes_at(15, 1))
-    context = dg.build_sensor_context(resources={"lake": lake})
-    (request,) = landing_arrivals_sensor(context).run_requests
+    (request,) = sense(lake).run_requests
     lake.move("landing/quotes/vanishing.jsonl", "elsewhere/vanishing.jsonl")
     result = harness.execute(request)
     (history,) = [

@@ -28,7 +28,7 @@ from stock_assets.resources.alerts import LogAlertSink
 from stock_assets.resources.aws import aws_resources
 from stock_assets.resources.lake import S3Lake
 from stock_assets.resources.market_data import MarketDataResource
-from stock_assets_tests.conftest import JULY_2024, local_resources
+from stock_assets_tests.conftest import JULY_2024, local_resources, sense
 
 BUCKET = "lake-bucket"
 ROOT = "stock-assets/tables/silver/prices/"
@@ -494,7 +494,6 @@ def test_stream_path_writes_the_same_tables_in_both_modes(aws_endpoint, tmp_path
     from stock_assets.assets.stream import stream_assets
     from stock_assets.market.landing import encode_micro_batch
     from stock_assets.market.sources.simulated import SimulatedSource
-    from stock_assets.sensors import landing_arrivals_sensor
 
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     monkeypatch.setenv("STOCK_ASSETS_S3_BUCKET", BUCKET)
@@ -507,8 +506,7 @@ def test_stream_path_writes_the_same_tables_in_both_modes(aws_endpoint, tmp_path
     for resources in modes.values():
         for i, quotes in enumerate(batches):
             resources["lake"].put(f"landing/quotes/b{i}.jsonl", encode_micro_batch(quotes))
-        context = dg.build_sensor_context(resources={"lake": resources["lake"]})
-        for request in landing_arrivals_sensor(context).run_requests:
+        for request in sense(resources["lake"]).run_requests:
             assert dg.materialize(
                 [stream_assets],
                 resources=resources,
