@@ -256,7 +256,6 @@ def run_stream_demo(defs, instance, day: dt.date, batches: int) -> bool:
     from dagster import RunsFilter, build_sensor_context
 
     from stock_assets.market.producer import produce_micro_batch
-    from stock_assets.sensors import landing_arrivals_sensor
 
     lake, market_data = defs.resources["lake"], defs.resources["market_data"]
     close = calendar.market_close_utc(day).to_pydatetime()
@@ -266,12 +265,13 @@ def run_stream_demo(defs, instance, day: dt.date, batches: int) -> bool:
             market_data.client(), market_data.watchlist(), as_of, lake.put, sequence=i
         )
         print(f"produced {count} quotes -> {key}")
+    sensor = defs.resolve_sensor_def("landing_arrivals_sensor")
     context = build_sensor_context(instance=instance, resources={"lake": lake})
-    result = landing_arrivals_sensor(context)
+    result = sensor(context)
     job = defs.resolve_job_def("stream_ingest_job")
     for request in getattr(result, "run_requests", []):
         run_tags = {
-            "dagster/sensor_name": landing_arrivals_sensor.name,
+            "dagster/sensor_name": sensor.name,
             "dagster/run_key": request.run_key,
         }
         if instance.get_runs_count(RunsFilter(tags=run_tags)):

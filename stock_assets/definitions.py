@@ -32,12 +32,12 @@ from stock_assets.schedules import (
     history_backfill_job,
     lake_maintenance_job,
     lake_maintenance_schedule,
-    market_hours_producer_schedule,
     produce_quotes_job,
+    producer_schedule,
     quality_job,
     with_freshness_policies,
 )
-from stock_assets.sensors import landing_arrivals_sensor, stream_ingest_job
+from stock_assets.sensors import arrivals_sensor, stream_ingest_job
 from stock_assets.settings import Settings
 
 # Arrow's default allocator (mimalloc) keeps freed pages mapped, which counts against a run
@@ -123,8 +123,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             alert_retry_job,
             lake_maintenance_job,
         ],
-        schedules=[after_close_schedule, market_hours_producer_schedule, lake_maintenance_schedule],
-        sensors=[landing_arrivals_sensor, run_failure_alert_sensor, alert_retry_sensor],
+        schedules=[after_close_schedule, producer_schedule(settings), lake_maintenance_schedule],
+        sensors=[arrivals_sensor(settings), run_failure_alert_sensor, alert_retry_sensor],
         resources=resources,
     )
 

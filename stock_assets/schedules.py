@@ -168,17 +168,27 @@ def produce_quotes_job():
     produce_quotes()
 
 
-@dg.schedule(
-    job=produce_quotes_job,
-    cron_schedule=Settings.from_env().producer_cron,
-    execution_timezone=calendar.MARKET_TIMEZONE,
-    # Off unless STOCK_ASSETS_PRODUCER_SCHEDULE=running (the ECS template's ProducerSchedule).
-    default_status=dg.DefaultScheduleStatus.RUNNING
-    if Settings.from_env().producer_running
-    else dg.DefaultScheduleStatus.STOPPED,
-    description="Every minute while the NYSE is open (turn on for a live intraday stream).",
-)
-def market_hours_producer_schedule(context: dg.ScheduleEvaluationContext):
+def producer_schedule(settings: Settings) -> dg.ScheduleDefinition:
+    """The producer's schedule: its cron and its status until someone changes it in the UI
+    come from `settings` (STOCK_ASSETS_PRODUCER_CRON, STOCK_ASSETS_PRODUCER_SCHEDULE)."""
+
+    @dg.schedule(
+        job=produce_quotes_job,
+        cron_schedule=settings.producer_cron,
+        execution_timezone=calendar.MARKET_TIMEZONE,
+        # Off unless STOCK_ASSETS_PRODUCER_SCHEDULE=running (the ECS template's ProducerSchedule).
+        default_status=dg.DefaultScheduleStatus.RUNNING
+        if settings.producer_running
+        else dg.DefaultScheduleStatus.STOPPED,
+        description="Every minute while the NYSE is open (turn on for a live intraday stream).",
+    )
+    def market_hours_producer_schedule(context: dg.ScheduleEvaluationContext):
+        return produce_in_session(context)
+
+    return market_hours_producer_schedule
+
+
+def produce_in_session(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     """Produce a micro-batch only inside the session (holidays and early closes included)."""
     at = context.scheduled_execution_time.astimezone(dt.UTC)
     reason = market_is_open(at)

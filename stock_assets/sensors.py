@@ -43,11 +43,6 @@ def daemon_minimum_interval(cadence_seconds: int) -> int:
     return max(1, cadence_seconds - 1)
 
 
-def sensor_cadence_seconds() -> int:
-    """STOCK_ASSETS_SENSOR_INTERVAL_SECONDS: how often the landing folder is looked at."""
-    return Settings.from_env().sensor_interval_seconds
-
-
 stream_ingest_job = dg.define_asset_job(
     name="stream_ingest_job",
     selection=dg.AssetSelection.assets(
@@ -125,13 +120,25 @@ def waiting_stream_run(instance: dg.DagsterInstance, now: dt.datetime) -> str | 
     return records[0].dagster_run.run_id if records else None
 
 
-@dg.sensor(
-    job=stream_ingest_job,
-    minimum_interval_seconds=daemon_minimum_interval(sensor_cadence_seconds()),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="New or re-written objects under landing/quotes/ (S3 or the local lake).",
-)
-def landing_arrivals_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+def arrivals_sensor(settings: Settings) -> dg.SensorDefinition:
+    """The landing arrivals sensor, evaluated every STOCK_ASSETS_SENSOR_INTERVAL_SECONDS
+    (`settings.sensor_interval_seconds`)."""
+
+    @dg.sensor(
+        job=stream_ingest_job,
+        minimum_interval_seconds=daemon_minimum_interval(settings.sensor_interval_seconds),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="New or re-written objects under landing/quotes/ (S3 or the local lake).",
+    )
+    def landing_arrivals_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+        return sense_arrivals(context, lake)
+
+    return landing_arrivals_sensor
+
+
+def sense_arrivals(
+    context: dg.SensorEvaluationContext, lake: LakeResource
+) -> dg.SensorResult | dg.SkipReason:
     """Request a stream ingestion run for each batch of new landing objects, once each;
     while an earlier run still waits to start, let the objects accumulate instead."""
     cursor = ArrivalCursor.from_json(context.cursor)

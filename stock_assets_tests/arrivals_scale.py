@@ -19,7 +19,8 @@ from stock_assets.market.arrivals import ArrivalCursor
 from stock_assets.market.landing import encode_micro_batch, micro_batch_key
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets.resources.lake import LakeResource, LocalLake, S3Lake, s3_client
-from stock_assets.sensors import landing_arrivals_sensor
+from stock_assets.sensors import arrivals_sensor
+from stock_assets.settings import Settings
 from stock_assets_tests.aws_server import bulk_put_objects, in_process_moto_server
 
 BUCKET = "arrivals-scale"
@@ -160,7 +161,7 @@ def _tick(
 ) -> str | None:
     """One evaluation as the daemon does it: the next cursor; requested keys go to `requested`."""
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"lake": lake})
-    result = landing_arrivals_sensor(context)
+    result = arrivals_sensor(Settings())(context)
     if isinstance(result, dg.SkipReason):
         return cursor
     for request in result.run_requests:

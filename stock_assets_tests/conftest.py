@@ -63,14 +63,15 @@ def sense(lake, cursor: str | None = None, instance=None):
     holding no waiting stream run, unless the test passes its own)."""
     import dagster as dg
 
-    from stock_assets.sensors import landing_arrivals_sensor
+    from stock_assets.sensors import arrivals_sensor
+    from stock_assets.settings import Settings
 
     context = dg.build_sensor_context(
         instance=instance or dg.DagsterInstance.ephemeral(),
         cursor=cursor,
         resources={"lake": lake},
     )
-    return landing_arrivals_sensor(context)
+    return arrivals_sensor(Settings())(context)
 
 
 # -- Debian's headless Chromium, for the Dagster UI and dashboard tests ---------------------

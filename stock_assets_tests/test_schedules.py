@@ -1,13 +1,11 @@
 import datetime as dt
-import os
-import subprocess
-import sys
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
 
-from stock_assets.schedules import after_close_schedule, market_hours_producer_schedule
+from stock_assets.definitions import build_definitions
+from stock_assets.schedules import after_close_schedule, producer_schedule
 from stock_assets.settings import Settings
 
 NY = ZoneInfo("America/New_York")
@@ -54,9 +52,7 @@ def test_schedule_fires_after_the_close_in_new_york_on_weekdays():
     ],
 )
 def test_producer_runs_only_while_the_market_is_open(when, produces):
-    result = market_hours_producer_schedule(
-        dg.build_schedule_context(scheduled_execution_time=when)
-    )
+    result = producer_schedule(Settings())(dg.build_schedule_context(scheduled_execution_time=when))
     assert isinstance(result, dg.RunRequest) is produces
     if produces:
         config = result.run_config["ops"]["produce_quotes"]["config"]
@@ -93,15 +89,16 @@ def test_producer_writes_nothing_when_there_is_no_quote(data_home):
 
 
 @pytest.mark.parametrize("status", ["running", "stopped"])
-def test_producer_schedule_status_comes_from_the_environment(status):
-    # The status is fixed when the code location loads: load it in a fresh interpreter.
-    code = "from stock_assets.schedules import market_hours_producer_schedule as s; "
-    code += "print(s.default_status.value)"
-    env = {**os.environ, "STOCK_ASSETS_PRODUCER_SCHEDULE": status}
-    shown = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    assert shown.stdout.strip() == status.upper()
+def test_producer_schedule_status_and_cron_come_from_the_settings(status, tmp_path):
+    environ = {
+        "STOCK_ASSETS_DATA_DIR": str(tmp_path),
+        "STOCK_ASSETS_PRODUCER_SCHEDULE": status,
+        "STOCK_ASSETS_PRODUCER_CRON": "*/5 10-15 * * 1-5",
+    }
+    defs = build_definitions(Settings.from_env(environ))
+    schedule = defs.resolve_schedule_def("market_hours_producer_schedule")
+    assert schedule.default_status.value == status.upper()
+    assert schedule.cron_schedule == "*/5 10-15 * * 1-5"
 
 
 def test_an_unknown_producer_schedule_status_is_refused_by_name():

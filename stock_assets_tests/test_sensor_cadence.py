@@ -13,7 +13,9 @@ import pytest
 from dagster._core.scheduler.instigation import SensorInstigatorData
 from dagster._daemon import sensor as sensor_daemon
 
-from stock_assets.sensors import daemon_minimum_interval, sensor_cadence_seconds
+from stock_assets.definitions import build_definitions
+from stock_assets.sensors import daemon_minimum_interval
+from stock_assets.settings import Settings
 
 MAX_TICK_START_DELAY = 0.05  # seconds from the daemon waking to the tick's start timestamp
 
@@ -55,18 +57,20 @@ def test_cadence_below_the_daemon_loop_is_the_loop(monkeypatch):
     assert spacings(tick_times(daemon_minimum_interval(2), 12, monkeypatch)) == {5.0}
 
 
-def test_cadence_comes_from_the_environment(monkeypatch):
-    monkeypatch.setenv("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", "5")
-    assert sensor_cadence_seconds() == 5
-    monkeypatch.delenv("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS")
-    assert sensor_cadence_seconds() == 10
+def test_cadence_comes_from_the_settings(tmp_path):
+    def interval(environ: dict[str, str]) -> int:
+        settings = Settings.from_env({"STOCK_ASSETS_DATA_DIR": str(tmp_path), **environ})
+        defs = build_definitions(settings)
+        return defs.resolve_sensor_def("landing_arrivals_sensor").minimum_interval_seconds
+
+    assert interval({"STOCK_ASSETS_SENSOR_INTERVAL_SECONDS": "5"}) == daemon_minimum_interval(5)
+    assert interval({}) == daemon_minimum_interval(10) == 9
 
 
 @pytest.mark.parametrize("text", ["five", "2.5"])
-def test_a_cadence_that_is_not_whole_seconds_is_refused(text, monkeypatch):
-    monkeypatch.setenv("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", text)
+def test_a_cadence_that_is_not_whole_seconds_is_refused(text):
     with pytest.raises(ValueError, match="STOCK_ASSETS_SENSOR_INTERVAL_SECONDS"):
-        sensor_cadence_seconds()
+        Settings.from_env({"STOCK_ASSETS_SENSOR_INTERVAL_SECONDS": text})
 
 
 def test_a_cadence_below_one_second_is_refused():
