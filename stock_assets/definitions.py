@@ -1,4 +1,4 @@
-"""The code location: `build_definitions(settings)`, and the `defs` Dagster loads.
+"""The code location: `build_definitions(settings)`, and `defs`, which Dagster loads lazily.
 
 STOCK_ASSETS_ENV picks the resource set from RESOURCES_BY_ENV: ``local`` (DuckDB + a local
 lake folder) or ``aws`` (S3 Parquet + Glue, S3 lake, SNS alerts, Athena), so asset code
@@ -129,5 +129,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
 
 
-# What Dagster loads (dagster -m stock_assets.definitions): built for this environment.
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What Dagster loads (dagster -m stock_assets.definitions): built for this process's
+    environment when Dagster asks for it, not when the module is imported."""
+    return build_definitions()

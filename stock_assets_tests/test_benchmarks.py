@@ -97,7 +97,7 @@ def test_the_daily_benchmark_launches_the_job_with_the_executor_the_schedule_get
     job = definitions.build_definitions().resolve_job_def(daily_bench.JOB)
     assert job.executor_def is dg.in_process_executor
     assert daily_bench.job_executor() == job.executor_def.name == "in_process"
-    after_close = definitions.defs.resolve_schedule_def("after_close_schedule")
+    after_close = definitions.defs().resolve_schedule_def("after_close_schedule")
     assert after_close.job_name == daily_bench.JOB
     command = daily_bench.launch_command()
     assert command[1:] == ["job", "execute", "-m", "stock_assets.definitions", "-a", "defs"]

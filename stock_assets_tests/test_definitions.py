@@ -9,7 +9,7 @@ from stock_assets.settings import Settings, dagster_home_is_set
 
 
 def test_definitions_load_with_every_asset_partitioned_by_trading_day():
-    defs = definitions.defs
+    defs = definitions.defs()
     job = defs.resolve_job_def("daily_market_job")
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"bronze/raw_quotes", "silver/prices", "silver/price_rejects"} <= keys
@@ -31,6 +31,11 @@ def test_unknown_mode_is_refused_with_the_valid_ones(monkeypatch):
         definitions.build_definitions()
     with pytest.raises(ValueError, match="expected: local, aws"):
         definitions.resources_for(Settings(env="cloud"))
+
+
+def test_the_code_location_is_built_when_dagster_asks_not_at_import():
+    assert not isinstance(definitions.defs, dg.Definitions)
+    assert isinstance(definitions.defs(), dg.Definitions)
 
 
 def test_settings_come_from_the_environment_when_asked_for(monkeypatch, tmp_path):

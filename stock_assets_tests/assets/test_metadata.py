@@ -12,7 +12,7 @@ LAYERS = {"bronze", "silver", "gold", "stream", "views"}
 
 
 def test_every_asset_has_a_layer_group_an_owner_and_a_description():
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     nodes = [graph.get(key) for key in graph.get_all_asset_keys()]
     assert {node.group_name for node in nodes} == LAYERS
     for node in nodes:
@@ -39,7 +39,9 @@ def test_kinds_name_the_storage_of_the_mode(tmp_path, aws_endpoint):
     assert aws["silver/prices"] == ["glue", "pandas", "s3"]
     assert aws["gold/latest_snapshot"] == ["glue", "pandas", "s3"]
     assert aws["gold/latest_prices"] == ["athena", "sql"]
-    every_asset = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    every_asset = {
+        key.to_user_string() for key in defs().resolve_asset_graph().get_all_asset_keys()
+    }
     assert local.keys() == aws.keys() == every_asset
     assert all("duckdb" in kinds for kinds in local.values())
     assert not any("duckdb" in kinds for kinds in aws.values())

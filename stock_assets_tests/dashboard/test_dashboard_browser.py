@@ -313,7 +313,7 @@ def test_quality_page_shows_check_results_and_rejects(page, dashboard, dataset):
     latest = latest_check_results(dataset["DAGSTER_HOME"])
     from stock_assets.definitions import defs
 
-    assert set(latest) <= defs.resolve_asset_graph().asset_check_keys
+    assert set(latest) <= defs().resolve_asset_graph().asset_check_keys
     failing = {key: severity for key, (passed, severity) in latest.items() if not passed}
     # make run injects faults: the rejects WARN check fails; no ERROR check does.
     assert set(failing.values()) <= {dg.AssetCheckSeverity.WARN}

@@ -249,7 +249,7 @@ def test_ecs_run_launcher_starts_each_run_as_a_task(
         repository = workspace.get_code_location(location_name).get_repository("__repository__")
         remote_job = repository.get_full_job("daily_market_job")
         run = instance.create_run_for_job(
-            job_def=defs.resolve_job_def("daily_market_job"),
+            job_def=defs().resolve_job_def("daily_market_job"),
             remote_job_origin=remote_job.get_remote_origin(),
             job_code_origin=remote_job.get_python_origin(),
         )
@@ -258,7 +258,7 @@ def test_ecs_run_launcher_starts_each_run_as_a_task(
         # A producer run: the job's ecs/cpu and ecs/memory tags size its task.
         remote_producer = repository.get_full_job("produce_quotes_job")
         producer_run = instance.create_run_for_job(
-            job_def=defs.resolve_job_def("produce_quotes_job"),
+            job_def=defs().resolve_job_def("produce_quotes_job"),
             remote_job_origin=remote_producer.get_remote_origin(),
             job_code_origin=remote_producer.get_python_origin(),
             tags=remote_producer.run_tags,

@@ -60,7 +60,7 @@ def test_daily_job_runs_on_the_stack_with_passing_checks(local_stack, daily_run)
         e["evaluation"] for e in events if e["__typename"] == "AssetCheckEvaluationEvent"
     ]
     evaluated = {("/".join(e["assetKey"]["path"]), e["checkName"]) for e in evaluations}
-    job = defs.resolve_job_def("daily_market_job")
+    job = defs().resolve_job_def("daily_market_job")
     defined = {
         (k.asset_key.to_user_string(), k.name) for k in job.asset_layer.asset_graph.asset_check_keys
     }
@@ -125,7 +125,7 @@ def test_every_sensor_and_schedule_runs_on_the_stack(local_stack):
         selector.get("sensorName") or selector["scheduleName"]: status
         for _, status, selector in stack_module.instigators(local_stack.url)
     }
-    expected = {s.name for s in defs.sensors} | {s.name for s in defs.schedules}
+    expected = {s.name for s in defs().sensors} | {s.name for s in defs().schedules}
     # Includes market_hours_producer_schedule, which the code leaves STOPPED by default.
     assert "market_hours_producer_schedule" in expected
     assert states == dict.fromkeys(expected, "RUNNING")

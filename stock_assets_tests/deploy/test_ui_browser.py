@@ -54,7 +54,7 @@ def test_checks_tab_shows_passed_checks(page, local_stack: Stack, daily_run):
     assert daily_run[1] == "SUCCESS"
     key = dg.AssetKey(["silver", "prices"])
     names = sorted(
-        k.name for k in defs.resolve_asset_graph().asset_check_keys if k.asset_key == key
+        k.name for k in defs().resolve_asset_graph().asset_check_keys if k.asset_key == key
     )
     assert names
     page.goto(f"{local_stack.url}/assets/silver/prices?view=checks")
