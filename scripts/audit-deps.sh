@@ -13,7 +13,7 @@ PYTHON="${PYTHON:-.venv/bin/python}"
 PYPI_PROBE="https://pypi.org/pypi/pip/json"
 
 if ! "$PYTHON" -m pip_audit --version >/dev/null 2>&1; then
-    echo "not audited: pip-audit is not installed in $PYTHON (pip install -e '.[test]')"
+    echo "not audited: pip-audit is not installed in $PYTHON (make install-test)"
     exit 0
 fi
 
