@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
+from stock_assets.assets.stream import REJECTS_CHECK
 from stock_assets.io_managers.iceberg import IcebergIOManager
 from stock_assets.io_managers.iceberg_maintenance import DEFAULT_MIN_FILES, maintain
 from stock_assets.market import calendar
@@ -107,7 +108,8 @@ history_backfill_job = dg.define_asset_job(
 # with no run config is the supported way to give it the trading-day partitions.
 quality_job = dg.define_asset_job(
     name="quality_job",
-    selection=dg.AssetSelection.all_asset_checks(),
+    # Not the stream run's own rejects check: it judges what that run parsed, not a table.
+    selection=dg.AssetSelection.all_asset_checks() - dg.AssetSelection.checks(REJECTS_CHECK.key),
     config=dg.PartitionedConfig(
         partitions_def=TRADING_DAYS, run_config_for_partition_key_fn=lambda _: {}
     ),

@@ -68,8 +68,9 @@ def describe(defs: dg.Definitions) -> dict:
                 "blocking": spec.blocking,
                 "reads": _keys(dep.asset_key for dep in spec.additional_deps),
             }
-            for checks_def in defs.asset_checks
-            for spec in checks_def.check_specs
+            # Check ops, and checks an asset's own op evaluates (stream_assets' rejects).
+            for checks_def in (*defs.asset_checks, *defs.assets)
+            for spec in getattr(checks_def, "check_specs", ())
         },
         "jobs": dict(sorted(jobs.items())),
         "schedules": {

@@ -25,6 +25,15 @@ HISTORY_KEY = dg.AssetKey(["silver", "stream_history"])
 SNAPSHOT_KEY = dg.AssetKey(["gold", "latest_snapshot"])
 _SAMPLE = 10
 HISTORY_MERGE = MergeSpec(keys=("symbol", "ts"))
+# In the stream run itself: a run whose objects held rejected records, or that quarantined an
+# object, shows a failed WARN check with the counts and the lake's reports, not a plain green.
+REJECTS_CHECK = dg.AssetCheckSpec(
+    "rejects",
+    asset=HISTORY_KEY,
+    description="A run that rejected records is not clean: each rejected record is missing "
+    f"from {STREAM_HISTORY.qualified_name} and kept, with its reason, in a report under "
+    f"{QUARANTINE}/ in the lake (an unreadable object is moved there whole).",
+)
 SNAPSHOT_MERGE = MergeSpec(keys=("symbol",), newest_by="ts")
 
 
@@ -113,6 +122,7 @@ _HISTORY_SPEC, _SNAPSHOT_SPEC = (
         "snapshot": dg.AssetOut.from_spec(_SNAPSHOT_SPEC, dagster_type=pd.DataFrame),
     },
     internal_asset_deps={"history": set(), "snapshot": {HISTORY_KEY}},
+    check_specs=[REJECTS_CHECK],
     pool=WAREHOUSE_POOL,
 )
 def stream_assets(
@@ -141,7 +151,8 @@ def stream_assets(
         history = history[inside]
     for key, reject in batch.rejects[:_SAMPLE]:
         context.log.warning(landing.reject_message(key, reject))
-    _write_reject_reports(lake, batch.rejects)
+    reports = _write_reject_reports(lake, batch.rejects)
+    reports += [f"{key}.report.json" for key in quarantined]
     add_materialization_metadata(
         context,
         history,
@@ -159,6 +170,17 @@ def stream_assets(
         asset_key=HISTORY_KEY,
     )
     yield dg.Output(history, output_name="history")
+    yield dg.AssetCheckResult(
+        asset_key=HISTORY_KEY,
+        check_name=REJECTS_CHECK.name,
+        passed=not reports,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rejected_records": len(batch.rejects),
+            "quarantined_objects": len(quarantined),
+            "reports": dg.MetadataValue.json([lake.uri(key) for key in reports[:_SAMPLE]]),
+        },
+    )
     newest = stream.newest_per_symbol(history, updated_at=now)
     snapshot = _snapshot_table(io_manager, newest, days)
     add_materialization_metadata(context, snapshot, LATEST_SNAPSHOT, asset_key=SNAPSHOT_KEY)
@@ -183,13 +205,17 @@ def _snapshot_table(
     return stream.snapshot_table(stored, newest, signals)
 
 
-def _write_reject_reports(lake: LakeResource, rejects: list) -> None:
-    """One JSON report per object with rejected records, under quarantine/rejected_records/."""
+def _write_reject_reports(lake: LakeResource, rejects: list) -> list[str]:
+    """One JSON report per object with rejected records, under quarantine/rejected_records/;
+    returns their keys."""
     by_key: dict[str, list[dict]] = {}
     for key, reject in rejects:
         by_key.setdefault(key, []).append(
             {"record": reject.record_no, "reason": reject.reason, "raw": reject.raw}
         )
+    reports = []
     for key, items in by_key.items():
         report = {"object_key": key, "rejected": items}
-        lake.put(f"{QUARANTINE}/rejected_records/{key}.json", json.dumps(report, indent=1).encode())
+        reports.append(f"{QUARANTINE}/rejected_records/{key}.json")
+        lake.put(reports[-1], json.dumps(report, indent=1).encode())
+    return reports

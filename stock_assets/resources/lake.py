@@ -38,6 +38,10 @@ def validate_key(key: str) -> str:
 class LakeResource(dg.ConfigurableResource):
     """Key/value access to the lake; keys are lake-relative ('bronze/raw_quotes/...')."""
 
+    def uri(self, key: str) -> str:
+        """Where the object lives, for people: a file path or an s3:// URI."""
+        raise NotImplementedError
+
     def put(self, key: str, data: bytes) -> str:
         raise NotImplementedError
 

@@ -61,6 +61,10 @@ class Harness:
         self.results.append(result)
         return result
 
+    def check_results(self) -> list[dg.AssetCheckEvaluation]:
+        """The stream runs' own check results (the rejects check), in run order."""
+        return [e for result in self.results for e in result.get_asset_check_evaluations()]
+
     def table(self, name: str) -> pd.DataFrame:
         with duckdb.connect(str(self.home / "warehouse.duckdb"), read_only=True) as conn:
             return conn.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchdf()
@@ -91,6 +95,8 @@ def test_every_good_record_lands_exactly_once_and_snapshot_is_newest(data_home, 
     assert {(r.symbol, r.ts) for r in history.itertuples()} == expected
     assert set(history.object_key) == set(batches)
     assert (history.trade_date.dt.date == DAY).all()
+    (clean,) = harness.check_results()
+    assert clean.passed and clean.metadata["rejected_records"].value == 0
 
     snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
     newest = {q["symbol"]: q for q in batches["landing/quotes/2024/07/05/b3.jsonl"]}
@@ -199,6 +205,17 @@ def test_bad_records_are_rejected_and_unparseable_files_quarantined(data_home, l
     assert lake.get("quarantine/landing/quotes/broken.json") == b'[{"symbol": "AAPL", "price": 1,'
     quarantine_report = json.loads(lake.get("quarantine/landing/quotes/broken.json.report.json"))
     assert quarantine_report["key"] == "landing/quotes/broken.json" and quarantine_report["reason"]
+
+    # The runs are visibly not clean: a failed WARN check with the counts and the reports.
+    failed = [e for e in harness.check_results() if not e.passed]
+    assert failed and {e.severity for e in failed} == {dg.AssetCheckSeverity.WARN}
+    assert sum(e.metadata["rejected_records"].value for e in failed) == 3
+    assert sum(e.metadata["quarantined_objects"].value for e in failed) == 1
+    reports = {uri for e in failed for uri in e.metadata["reports"].value}
+    assert reports == {
+        lake.uri("quarantine/rejected_records/landing/quotes/mixed.jsonl.json"),
+        lake.uri("quarantine/landing/quotes/broken.json.report.json"),
+    }
 
 
 def test_an_object_gone_before_its_run_is_reported_not_fatal(data_home, lake):
