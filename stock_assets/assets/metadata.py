@@ -18,13 +18,15 @@ from dagster import MetadataValue, TableColumn, TableSchema
 
 from stock_assets.compat import add_partition_metadata
 from stock_assets.io_managers.merge import merge_spec
+from stock_assets.io_managers.table_metadata import (
+    COLUMN_SCHEMA,
+    PARTITION_ROW_COUNT,
+    ROW_COUNT,
+    TABLE_NAME,
+)
 from stock_assets.market.schemas import COLUMN_DESCRIPTIONS
 from stock_assets.market.schemas import TableSchema as Contract
 
-ROW_COUNT = "dagster/row_count"
-PARTITION_ROW_COUNT = "dagster/partition_row_count"
-COLUMN_SCHEMA = "dagster/column_schema"
-TABLE_NAME = "dagster/table_name"
 BATCH_ROWS = "batch_rows"  # a merge write's own rows; the table's count is the IO manager's
 PREVIEW_ROWS = 5
 PREVIEW_DIGITS = 4  # prices carry cents and fractions of them; floats print 17 digits
