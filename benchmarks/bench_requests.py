@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from run import moto_server
+from harness_scenario import moto_server
 
 HERE = Path(__file__).resolve().parent
 BUCKET = "stock-assets-requests"
