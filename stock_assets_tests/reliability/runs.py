@@ -38,6 +38,13 @@ def read_tables(database: Path, names: Sequence[str], keep_run_specific: bool = 
     return frames
 
 
+def warehouse_tables(home: Path) -> set[str]:
+    """The schema-qualified names of the tables in HOME's warehouse."""
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        rows = conn.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
+    return {f"{schema}.{table}" for schema, table in rows}
+
+
 def assert_same_tables(got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame]) -> None:
     assert list(got) == list(expected)
     for name in expected:
