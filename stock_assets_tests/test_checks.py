@@ -1,5 +1,6 @@
 """Asset checks in real runs: one result per check and run judging exactly the run's
-partitions, blocking, alerting, freshness, quality job."""
+partitions, the quality job, the views' checks, AWS mode and rejected records. (Blocking and
+alerting: test_check_failures; freshness: test_check_freshness.)"""
 
 import datetime as dt
 import re
@@ -8,7 +9,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import boto3
 import dagster as dg
@@ -17,122 +17,38 @@ import pandas as pd
 import pytest
 
 from stock_assets import checks
-from stock_assets.alerting import RUN_FAILURE, run_failure_alert, run_failure_alert_sensor
-from stock_assets.assets import gold, intraday, live, prices, stream, views
-from stock_assets.assets.stream import LandingBatchConfig
+from stock_assets.assets import prices, stream, views
 from stock_assets.definitions import build_definitions
 from stock_assets.market import calendar
 from stock_assets.market.cleaning import CleanResult, clean_prices
-from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.schemas import PRICE_REJECTS, conform
-from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets.partitions import TRADING_DAYS
-from stock_assets.resources.alerts import AlertSink
 from stock_assets.resources.aws import aws_resources
-from stock_assets.resources.lake import LocalLake
 from stock_assets.resources.market_data import MarketDataResource
 from stock_assets.resources.sql_engine import AthenaSqlEngine
-from stock_assets.schedules import (
-    DAILY_FRESHNESS,
-    daily_market_job,
-    quality_job,
-    stream_freshness,
-    with_freshness_policies,
-)
 from stock_assets.settings import Settings
+from stock_assets_tests.check_runs import (
+    ACTION_KEYS,
+    BATCH,
+    BATCH_KEYS,
+    INTRADAY_KEYS,
+    STREAM_DAY,
+    STREAM_KEYS,
+    SYMBOLS,
+    VIEW_CHECK_KEYS,
+    WARMUP_HISTORY,
+    check_keys,
+    checks_for,
+    corrupt_prices,
+    definitions,
+    range_tags,
+    results,
+    run_batch,
+    run_stream,
+)
 from stock_assets_tests.conftest import JULY_2024, local_resources
 
-SYMBOLS = "AAPL,MSFT,ARM"
-WARMUP_HISTORY = (dt.date(2024, 4, 15), dt.date(2024, 6, 28))  # silver only: gold has history
-BATCH = [
-    prices.raw_quotes,
-    prices.prices,
-    prices.corporate_actions,
-    gold.indicators,
-    gold.signals,
-    gold.market_summary,
-]
-BATCH_KEYS = {
-    checks.RAW_QUOTES_KEY,
-    checks.PRICES_KEY,
-    checks.REJECTS_KEY,
-    checks.INDICATORS_KEY,
-    checks.SIGNALS_KEY,
-    checks.SUMMARY_KEY,
-}
-# Unpartitioned, in the batch job: its checks judge the whole table.
-ACTION_KEYS = {prices.ACTIONS_KEY}
-STREAM_KEYS = {checks.HISTORY_KEY, checks.SNAPSHOT_KEY}
-INTRADAY_KEYS = {
-    intraday.INTRADAY_BARS_KEY,
-    intraday.DAILY_KPIS_KEY,
-    live.LIVE_SIGNALS_KEY,
-    live.PROFILE_KEY,
-}
-VIEW_CHECK_KEYS = {
-    key
-    for definition in checks.ASSET_CHECKS
-    for key in definition.check_keys
-    if key.asset_key in views.VIEWS
-}
-STREAM_DAY = "2024-07-05"
 DOCS = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def checks_for(keys: set[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
-    return [c for c in checks.ASSET_CHECKS if {k.asset_key for k in c.check_keys} <= keys]
-
-
-def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
-    return {
-        "dagster/asset_partition_range_start": start.isoformat(),
-        "dagster/asset_partition_range_end": end.isoformat(),
-    }
-
-
-def definitions(home: Path) -> dg.Definitions:
-    """The code location's assets, checks and jobs on a test data home."""
-    return dg.Definitions(
-        assets=dg.load_assets_from_modules([prices, gold, stream, views]),
-        asset_checks=checks.ASSET_CHECKS,
-        jobs=[daily_market_job, quality_job],
-        sensors=[run_failure_alert_sensor],
-        resources=local_resources(home, symbols=SYMBOLS),
-    )
-
-
-def run_batch(
-    home: Path, instance: dg.DagsterInstance, days: tuple[dt.date, dt.date], with_checks: bool
-) -> dg.ExecuteInProcessResult:
-    """The batch tables over `days` in one run: with checks through daily_market_job, as the
-    schedule and history loads run it."""
-    if with_checks:
-        job = definitions(home).resolve_job_def("daily_market_job")
-        return job.execute_in_process(
-            instance=instance, tags=range_tags(*days), raise_on_error=False
-        )
-    return dg.materialize(
-        BATCH,
-        resources=local_resources(home, symbols=SYMBOLS),
-        instance=instance,
-        tags=range_tags(*days),
-        raise_on_error=False,
-    )
-
-
-def run_stream(home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """One landing micro-batch for STREAM_DAY through the stream assets and their checks."""
-    key = "landing/quotes/2024/07/05/checks.jsonl"
-    as_of = dt.datetime(2024, 7, 5, 15, 0, tzinfo=dt.UTC)
-    quotes = SimulatedSource().latest_quotes(SYMBOLS.split(","), as_of)
-    LocalLake(root=str(home / "lake")).put(key, encode_micro_batch(quotes, "jsonl"))
-    return dg.materialize(
-        [stream.stream_assets, *checks_for(STREAM_KEYS)],
-        resources=local_resources(home, symbols=SYMBOLS),
-        instance=instance,
-        run_config=dg.RunConfig(ops={"stream_assets": LandingBatchConfig(object_keys=[key])}),
-        partition_key=STREAM_DAY,
-    )
 
 
 @dataclass
@@ -156,23 +72,6 @@ def checked(tmp_path_factory) -> Home:
 
 def july_sessions() -> list[str]:
     return [d.isoformat() for d in calendar.sessions_between(*JULY_2024)]
-
-
-def check_keys(keys: set[dg.AssetKey]) -> set[dg.AssetCheckKey]:
-    return {
-        dg.AssetCheckKey(key, check.name)
-        for key, table_checks in checks.CHECKS.items()
-        if key in keys
-        for check in table_checks
-    }
-
-
-def results(result: dg.ExecuteInProcessResult) -> dict[dg.AssetCheckKey, dg.AssetCheckEvaluation]:
-    """The run's results by check; fails if a check reported more than once."""
-    evaluations = result.get_asset_check_evaluations()
-    by_key = {e.asset_check_key: e for e in evaluations}
-    assert len(by_key) == len(evaluations)
-    return by_key
 
 
 def test_every_check_reports_once_per_run_on_the_run_s_partitions(checked):
@@ -240,159 +139,6 @@ def test_the_instance_shows_each_check_passed_on_the_latest_materialization(chec
         assert latest.run_id == checked.batch.run_id and latest.partition_key == "2024-07-12"
         target = record.evaluation.target_materialization_data
         assert target is not None and target.storage_id == latest.storage_id, key
-
-
-def corrupt_prices(raw_quotes: pd.DataFrame, ingested_at: dt.datetime) -> CleanResult:
-    """Clean, then break the contract cleaning guarantees: a duplicate bar on the first day
-    and high < low on the last (both pass the write, the checks must catch them)."""
-    result = clean_prices(raw_quotes, ingested_at)
-    bad = result.prices.copy()
-    last = bad.index[-1]
-    bad.loc[last, "high"] = bad.loc[last, "low"] - 1.0
-    duplicate = bad[bad.trade_date == bad.trade_date.min()].head(1)
-    return CleanResult(pd.concat([bad, duplicate], ignore_index=True), result.rejects, 0)
-
-
-BLOCKED_DAYS = (dt.date(2024, 7, 8), dt.date(2024, 7, 9))
-
-
-@pytest.fixture(scope="module")
-def blocked(tmp_path_factory) -> tuple[dg.ExecuteInProcessResult, dg.DagsterInstance]:
-    path = tmp_path_factory.mktemp("blocked")
-    instance = dg.DagsterInstance.ephemeral()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(prices, "clean_prices", corrupt_prices)
-        result = run_batch(path, instance, BLOCKED_DAYS, with_checks=True)
-    return result, instance
-
-
-def test_a_failing_blocking_check_on_silver_stops_gold(blocked):
-    result, _ = blocked
-    assert not result.success
-    materialized = {m.asset_key for m in result.get_asset_materialization_events()}
-    assert checks.PRICES_KEY in materialized
-    assert not materialized & {checks.INDICATORS_KEY, checks.SIGNALS_KEY, checks.SUMMARY_KEY}
-    assert "gold__indicators" not in {
-        e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_SUCCESS
-    }
-    silver = {
-        key.name: e for key, e in results(result).items() if key.asset_key == checks.PRICES_KEY
-    }
-    first, last = (d.isoformat() for d in BLOCKED_DAYS)
-    # One result per check for the run; the failing days name where the evidence is: the
-    # duplicate on the first day, the broken bar on the last.
-    keys, values = silver["keys"], silver["values"]
-    assert not keys.passed and not values.passed and silver["schema"].passed
-    assert keys.metadata["failing_partitions"].value == [first]
-    assert values.metadata["failing_partitions"].value == [last]
-    assert keys.metadata["partition_range"].value == f"{first}..{last}"
-    assert keys.metadata["partitions_checked"].value == 2
-    assert silver["schema"].metadata["failing_partitions"].value == []
-    assert keys.severity == dg.AssetCheckSeverity.ERROR and keys.blocking
-    assert keys.metadata["failing_count"].value == 2
-    assert "one row per (symbol, trade_date)" in keys.metadata["failing_sample"].value
-    assert "high >= max(open, close)" in values.metadata["failing_sample"].value
-
-
-def break_one_bar(raw_quotes: pd.DataFrame, ingested_at: dt.datetime) -> CleanResult:
-    """Clean, then give one bar high < low: only the blocking values check can notice (the
-    indicators read closes only, so nothing else would stop gold)."""
-    result = clean_prices(raw_quotes, ingested_at)
-    bad = result.prices.copy()
-    bad.loc[bad.index[-1], "high"] = bad.loc[bad.index[-1], "low"] - 1.0
-    return CleanResult(bad, result.rejects, 0)
-
-
-@pytest.mark.slow
-def test_a_blocking_only_failure_keeps_gold_from_starting(tmp_path):
-    instance = dg.DagsterInstance.ephemeral()
-    day = BLOCKED_DAYS[0]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(prices, "clean_prices", break_one_bar)
-        result = run_batch(tmp_path, instance, (day, day), with_checks=True)
-    assert not result.success
-    silver = {k.name: e for k, e in results(result).items() if k.asset_key == checks.PRICES_KEY}
-    failed = {name for name, e in silver.items() if not e.passed}
-    assert failed == {"values"}  # the bad bar, nothing else
-    values = silver["values"]
-    assert values.blocking and values.severity == dg.AssetCheckSeverity.ERROR
-    started = {
-        e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START
-    }
-    failed_steps = {
-        e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE
-    }
-    assert "prices" in started
-    assert failed_steps <= {"silver__prices_checks"}  # no asset step failed on its own
-    assert not {s for s in started if s.startswith("gold__")}  # gold never started
-
-
-class RecordingSink(AlertSink):
-    sent: ClassVar[list[dict]] = []
-
-    def publish(self, alert: dict, log, alert_id: str) -> None:
-        self.sent.append(alert)
-
-
-def test_a_failed_run_is_alerted_through_the_sink(blocked, tmp_path):
-    result, instance = blocked
-    failure = instance.get_records_for_run(
-        result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
-    ).records[0]
-    context = dg.build_run_status_sensor_context(
-        sensor_name="run_failure_alert_sensor",
-        dagster_event=failure.event_log_entry.dagster_event,
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        resources={"alerts": RecordingSink(), "lake": LocalLake(root=str(tmp_path / "lake"))},
-    ).for_run_failure()
-    RecordingSink.sent.clear()
-    run_failure_alert_sensor(context)
-    (alert,) = RecordingSink.sent
-    assert alert["signal"] == RUN_FAILURE and alert["symbol"] == "-"
-    assert alert["trade_date"] == "2024-07-08..2024-07-09"
-    assert result.run_id in alert["reason"] and "blocking asset check" in alert["reason"]
-    run_failure_alert_sensor(context)  # the sensor evaluated again: the ledger keeps it quiet
-    assert len(RecordingSink.sent) == 1
-
-
-def test_run_failure_alert_names_what_the_run_was_for():
-    def alert(tags: dict[str, str]) -> dict:
-        failed_at = dt.datetime(2024, 7, 9, 2, tzinfo=dt.UTC)  # 8 July in New York
-        return run_failure_alert("job", "r1", tags, "boom", {"step": "Error"}, failed_at)
-
-    assert alert({"dagster/partition": "2024-07-05"})["trade_date"] == "2024-07-05"
-    assert alert({})["trade_date"] == "2024-07-08"
-    assert alert({})["reason"] == "job run r1 failed: boom [step: Error]"
-
-
-def test_freshness_policies_are_on_the_asset_definitions(tmp_path):
-    assets = with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream]))
-    specs = {spec.key: spec for assets_def in assets for spec in assets_def.specs}
-    for key in BATCH_KEYS:
-        assert specs[key].freshness_policy == DAILY_FRESHNESS, key
-    daily = specs[checks.PRICES_KEY].freshness_policy
-    assert isinstance(daily, dg.FreshnessPolicy)
-    assert (daily.deadline_cron, daily.timezone) == ("0 20 * * 1-5", calendar.MARKET_TIMEZONE)
-    # The producer is off by default: a stream policy would fail every market day.
-    assert all(specs[key].freshness_policy is None for key in STREAM_KEYS)
-
-
-def test_stream_freshness_is_set_only_when_a_producer_is_expected(tmp_path):
-    every_5 = stream_freshness(5)
-    assert (every_5.deadline_cron, every_5.lower_bound_delta, every_5.timezone) == (
-        "*/5 10-15 * * 1-5",
-        dt.timedelta(minutes=5),
-        "America/New_York",
-    )
-    assert stream_freshness(60).deadline_cron == "0 10-15 * * 1-5"
-    configured = build_definitions(Settings(data_dir=tmp_path, stream_freshness_minutes=5))
-    graph = configured.resolve_asset_graph()
-    for key in STREAM_KEYS:
-        assert graph.get(key).freshness_policy == every_5, key
-    assert graph.get(checks.PRICES_KEY).freshness_policy == DAILY_FRESHNESS
-    default = build_definitions(Settings(data_dir=tmp_path)).resolve_asset_graph()
-    assert all(default.get(key).freshness_policy is None for key in STREAM_KEYS)
 
 
 @pytest.fixture(scope="module")
@@ -498,7 +244,7 @@ def test_a_check_run_leaves_no_loaded_table_behind(tmp_path):
         "from pathlib import Path\n"
         "import dagster as dg\n"
         "from stock_assets.market.rules import Scope\n"
-        "from stock_assets_tests.test_checks import run_stream\n"
+        "from stock_assets_tests.check_runs import run_stream\n"
         "assert run_stream(Path(sys.argv[1]), dg.DagsterInstance.ephemeral()).success\n"
         "gc.collect()\n"
         "print(sum(isinstance(o, Scope) for o in gc.get_objects()))\n"
