@@ -18,7 +18,7 @@ import pytest
 
 from stock_assets import checks
 from stock_assets.alerting import RUN_FAILURE, run_failure_alert, run_failure_alert_sensor
-from stock_assets.assets import gold, intraday, live, prices, stream, views
+from stock_assets.assets import gold, intraday, live, prices, snapshot, stream, views
 from stock_assets.assets.stream import LandingBatchConfig
 from stock_assets.definitions import build_definitions
 from stock_assets.market import calendar
@@ -93,7 +93,7 @@ def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
 def definitions(home: Path) -> dg.Definitions:
     """The code location's assets, checks and jobs on a test data home."""
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([prices, gold, stream, views]),
+        assets=dg.load_assets_from_modules([prices, gold, stream, snapshot, views]),
         asset_checks=checks.ASSET_CHECKS,
         jobs=[daily_market_job, quality_job],
         sensors=[run_failure_alert_sensor],
@@ -127,7 +127,7 @@ def run_stream(home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessR
     quotes = SimulatedSource().latest_quotes(SYMBOLS.split(","), as_of)
     LocalLake(root=str(home / "lake")).put(key, encode_micro_batch(quotes, "jsonl"))
     return dg.materialize(
-        [stream.stream_assets, *checks_for(STREAM_KEYS)],
+        [stream.stream_assets, snapshot.latest_snapshot, *checks_for(STREAM_KEYS)],
         resources=local_resources(home, symbols=SYMBOLS),
         instance=instance,
         run_config=dg.RunConfig(ops={"stream_assets": LandingBatchConfig(object_keys=[key])}),
@@ -193,8 +193,8 @@ def test_every_check_reports_once_per_run_on_the_run_s_partitions(checked):
     # A one-day run carries the same range metadata; the unpartitioned snapshot has none.
     history = stream_run[dg.AssetCheckKey(checks.HISTORY_KEY, "keys")].metadata
     assert history["partition_range"].value == f"{STREAM_DAY}..{STREAM_DAY}"
-    snapshot = stream_run[dg.AssetCheckKey(checks.SNAPSHOT_KEY, "keys")].metadata
-    assert "partition_range" not in snapshot and snapshot["rows_checked"].value == 3
+    snapshot_result = stream_run[dg.AssetCheckKey(checks.SNAPSHOT_KEY, "keys")].metadata
+    assert "partition_range" not in snapshot_result and snapshot_result["rows_checked"].value == 3
     values = batch[dg.AssetCheckKey(checks.PRICES_KEY, "values")]
     assert values.metadata["rows_checked"].value == 3 * len(sessions)  # 3 symbols a day
     assert values.blocking and values.severity == dg.AssetCheckSeverity.ERROR
@@ -367,7 +367,7 @@ def test_run_failure_alert_names_what_the_run_was_for():
 
 
 def test_freshness_policies_are_on_the_asset_definitions(tmp_path):
-    assets = with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream]))
+    assets = with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream, snapshot]))
     specs = {spec.key: spec for assets_def in assets for spec in assets_def.specs}
     for key in BATCH_KEYS:
         assert specs[key].freshness_policy == DAILY_FRESHNESS, key
