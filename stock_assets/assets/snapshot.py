@@ -56,7 +56,7 @@ def latest_snapshot(
     The IO manager merges the rows, so an older quote (a late file) never replaces a newer
     price.
     """
-    now = dt.datetime.now(dt.UTC)
+    now = calendar.utc_now()
     days = run_days(context, now)
     quotes = io_manager.read(STREAM_HISTORY.qualified_name, days)
     newest = stream.newest_per_symbol(quotes, updated_at=now)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from stock_assets.assets.snapshot import latest_snapshot
 from stock_assets.assets.stream import stream_assets
+from stock_assets.market import calendar
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets_tests.conftest import local_resources, sense
@@ -297,6 +298,29 @@ def test_materialize_without_config_rescans_the_landing_zone(data_home, lake):
         assert dict(zip(snapshot.symbol, snapshot.ts, strict=True)) == {
             q["symbol"]: pd.Timestamp(q["ts"]).tz_localize(None) for q in batches[max(batches)]
         }
+
+
+def test_the_snapshot_alone_catches_up_with_the_stored_quotes_of_the_latest_session(
+    data_home, lake, monkeypatch
+):
+    """Materialized on its own (the UI, no partition), the snapshot moves to the newest
+    stored quotes of the latest session, also those of a run whose snapshot step never ran."""
+    monkeypatch.setattr(calendar, "utc_now", lambda: dt.datetime(2024, 7, 5, 21, tzinfo=dt.UTC))
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/first.jsonl", quotes_at(15, 0))
+    harness.tick()
+    later = quotes_at(15, 1)
+    put(lake, "landing/quotes/second.jsonl", later)
+    resources = {**local_resources(data_home), "lake": lake}
+    config = {
+        "ops": {"stream_assets": {"config": {"object_keys": ["landing/quotes/second.jsonl"]}}}
+    }
+    assert dg.materialize(
+        [stream_assets], resources=resources, run_config=config, partition_key=DAY.isoformat()
+    ).success
+    assert dg.materialize([latest_snapshot], resources=resources).success
+    snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
+    assert snapshot.price.to_dict() == {q["symbol"]: q["price"] for q in later}
 
 
 def test_firehose_objects_land_exactly_once(data_home, lake):
