@@ -79,6 +79,7 @@ def bench_ingest(records: int, repeat: int = 3) -> dict:
     import dagster as dg
     import duckdb
 
+    from stock_assets.assets.snapshot import latest_snapshot
     from stock_assets.assets.stream import stream_assets
     from stock_assets.io_managers import WarehouseIOManager
     from stock_assets.market.calendar import sessions_between
@@ -101,7 +102,7 @@ def bench_ingest(records: int, repeat: int = 3) -> dict:
             key = lake.put(f"landing/quotes/bench/{day}.jsonl", synthetic_batch(records, n, opens))
             started = time.perf_counter()
             result = dg.materialize(
-                [stream_assets],
+                [stream_assets, latest_snapshot],
                 resources=resources,
                 run_config={"ops": {"stream_assets": {"config": {"object_keys": [key]}}}},
                 partition_key=day.isoformat(),
@@ -119,7 +120,7 @@ def bench_ingest(records: int, repeat: int = 3) -> dict:
         warmup = synthetic_batch(10, seed=99, opens=DAY_OPEN + dt.timedelta(hours=5))
         key = lake.put("landing/quotes/bench/warmup.jsonl", warmup)
         dg.materialize(
-            [stream_assets],
+            [stream_assets, latest_snapshot],
             resources=resources,
             run_config={"ops": {"stream_assets": {"config": {"object_keys": [key]}}}},
             partition_key=days[0].isoformat(),

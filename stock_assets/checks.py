@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import dagster as dg
 import pandas as pd
 
-from stock_assets.assets import gold, intraday, live, prices, stream
+from stock_assets.assets import gold, intraday, live, prices, snapshot, stream
 from stock_assets.assets.metadata import markdown_table
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.assets.views import VIEWS
@@ -306,4 +306,6 @@ def asset_checks(assets: Iterable[dg.AssetsDefinition]) -> list[dg.AssetChecksDe
     ]
 
 
-ASSET_CHECKS = asset_checks(dg.load_assets_from_modules([prices, gold, stream, intraday, live]))
+ASSET_CHECKS = asset_checks(
+    dg.load_assets_from_modules([prices, gold, stream, intraday, live, snapshot])
+)

@@ -14,7 +14,7 @@ import dagster as dg
 import pyarrow as pa
 
 from stock_assets.alerting import alert_retry_job, alert_retry_sensor, run_failure_alert_sensor
-from stock_assets.assets import gold, intraday, live, prices, stream, views
+from stock_assets.assets import gold, intraday, live, prices, snapshot, stream, views
 from stock_assets.assets.metadata import with_mode_kinds
 from stock_assets.checks import ASSET_CHECKS
 from stock_assets.dashboard.links import with_dashboard_links
@@ -102,7 +102,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     resources = resources_for(settings)  # refuses an unknown mode before anything uses it
     assets = with_history_backfill(
-        dg.load_assets_from_modules([prices, gold, stream, intraday, live, views]),
+        dg.load_assets_from_modules([prices, gold, stream, intraday, live, snapshot, views]),
         sessions_per_run(settings),
     )
     return dg.Definitions(

@@ -7,7 +7,8 @@ import dagster as dg
 
 from stock_assets.assets.intraday import INTRADAY_BARS_KEY
 from stock_assets.assets.live import LIVE_SIGNALS_KEY
-from stock_assets.assets.stream import HISTORY_KEY, SNAPSHOT_KEY, LandingBatchConfig
+from stock_assets.assets.snapshot import SNAPSHOT_KEY
+from stock_assets.assets.stream import HISTORY_KEY, LandingBatchConfig
 from stock_assets.market import calendar
 from stock_assets.market.arrivals import ArrivalCursor, ObjectInfo, new_arrivals, run_key
 from stock_assets.market.landing import LANDING_QUOTES_PREFIX, parse_landing_object
@@ -49,8 +50,8 @@ stream_ingest_job = dg.define_asset_job(
         HISTORY_KEY, SNAPSHOT_KEY, INTRADAY_BARS_KEY, LIVE_SIGNALS_KEY
     ),
     description=(
-        "Append landing objects to silver.stream_history, move the latest snapshot and "
-        "rewrite the one-minute bars their quotes touch."
+        "Append landing objects to silver.stream_history, rewrite the one-minute bars their "
+        "quotes touch, detect live signals, then move the latest snapshot (with those signals)."
     ),
     # One step: running it in the run's own process saves a Python start-up per arrival.
     executor_def=dg.in_process_executor,

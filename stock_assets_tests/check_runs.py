@@ -10,7 +10,7 @@ import pandas as pd
 
 from stock_assets import checks
 from stock_assets.alerting import run_failure_alert_sensor
-from stock_assets.assets import gold, intraday, live, prices, stream, views
+from stock_assets.assets import gold, intraday, live, prices, snapshot, stream, views
 from stock_assets.assets.stream import LandingBatchConfig
 from stock_assets.market.cleaning import CleanResult, clean_prices
 from stock_assets.market.landing import encode_micro_batch
@@ -69,7 +69,7 @@ def range_tags(start: dt.date, end: dt.date) -> dict[str, str]:
 def definitions(home: Path) -> dg.Definitions:
     """The code location's assets, checks and jobs on a test data home."""
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([prices, gold, stream, views]),
+        assets=dg.load_assets_from_modules([prices, gold, stream, snapshot, views]),
         asset_checks=checks.ASSET_CHECKS,
         jobs=[daily_market_job, quality_job],
         sensors=[run_failure_alert_sensor],
@@ -103,7 +103,7 @@ def run_stream(home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessR
     quotes = SimulatedSource().latest_quotes(SYMBOLS.split(","), as_of)
     LocalLake(root=str(home / "lake")).put(key, encode_micro_batch(quotes, "jsonl"))
     return dg.materialize(
-        [stream.stream_assets, *checks_for(STREAM_KEYS)],
+        [stream.stream_assets, snapshot.latest_snapshot, *checks_for(STREAM_KEYS)],
         resources=local_resources(home, symbols=SYMBOLS),
         instance=instance,
         run_config=dg.RunConfig(ops={"stream_assets": LandingBatchConfig(object_keys=[key])}),

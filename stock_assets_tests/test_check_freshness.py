@@ -6,7 +6,7 @@ import datetime as dt
 import dagster as dg
 
 from stock_assets import checks
-from stock_assets.assets import gold, prices, stream
+from stock_assets.assets import gold, prices, snapshot, stream
 from stock_assets.definitions import build_definitions
 from stock_assets.market import calendar
 from stock_assets.schedules import DAILY_FRESHNESS, stream_freshness, with_freshness_policies
@@ -15,7 +15,7 @@ from stock_assets_tests.check_runs import BATCH_KEYS, STREAM_KEYS
 
 
 def test_freshness_policies_are_on_the_asset_definitions(tmp_path):
-    assets = with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream]))
+    assets = with_freshness_policies(dg.load_assets_from_modules([prices, gold, stream, snapshot]))
     specs = {spec.key: spec for assets_def in assets for spec in assets_def.specs}
     for key in BATCH_KEYS:
         assert specs[key].freshness_policy == DAILY_FRESHNESS, key

@@ -79,6 +79,8 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
         latest = dict(conn.execute("SELECT symbol, close FROM gold.latest_prices").fetchall())
     assert {"stock_analysis", "latest_prices", "todays_movers", "todays_signals"} <= views
     assert sorted(latest) == ["AAPL", "MSFT", "TMUS"]
+    # The stream runs write the snapshot after their live signals: it shows each symbol's newest.
+    assert snapshot_signals(data_home) == live_signals(data_home)
     # The runs are recorded in the instance the UI reads; the second invocation produced
     # the same micro-batches again, and the merge kept the stream tables unchanged.
     with DagsterInstance.get() as instance:
@@ -93,6 +95,26 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     assets = {r.event_log_entry.dagster_event.asset_key for r in planned}
     assert len(assets) >= 6 and len(planned) == len(assets)
     assert not set(cli.BACKFILL_ENV) & set(os.environ)
+
+
+def snapshot_signals(data_home) -> dict:
+    """Each symbol's last signal and its trigger time, as gold.latest_snapshot shows them."""
+    with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT symbol, last_signal, last_signal_at FROM gold.latest_snapshot "
+            "WHERE last_signal IS NOT NULL"
+        ).fetchall()
+    return {symbol: (signal, at) for symbol, signal, at in rows}
+
+
+def live_signals(data_home) -> dict:
+    """Each symbol's newest live signal by trigger time (ties: the greatest kind)."""
+    with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT symbol, max_by(signal, (ts, signal)), max(ts) FROM gold.live_signals "
+            "GROUP BY symbol"
+        ).fetchall()
+    return {symbol: (signal, at) for symbol, signal, at in rows}
 
 
 NOW = dt.datetime(2024, 7, 8, 21, 0, tzinfo=dt.UTC)  # Monday, after the close

@@ -1,4 +1,5 @@
-"""Streaming path: landing objects -> silver.stream_history and gold.latest_snapshot."""
+"""Streaming path: landing objects -> silver.stream_history (gold.latest_snapshot follows in
+assets/snapshot.py, after the run's live signals)."""
 
 import datetime as dt
 import json
@@ -13,16 +14,14 @@ from stock_assets.assets.metadata import (
     definition_metadata,
 )
 from stock_assets.assets.prices import WAREHOUSE_POOL
-from stock_assets.io_managers import TableReader
 from stock_assets.io_managers.merge import MergeSpec
 from stock_assets.market import landing, stream
-from stock_assets.market.schemas import LATEST_SNAPSHOT, LIVE_SIGNALS, STREAM_HISTORY, conform
+from stock_assets.market.schemas import STREAM_HISTORY
 from stock_assets.partitions import TRADING_DAYS, partition_days
 from stock_assets.resources.lake import LakeResource
 
 QUARANTINE = "quarantine"
 HISTORY_KEY = dg.AssetKey(["silver", "stream_history"])
-SNAPSHOT_KEY = dg.AssetKey(["gold", "latest_snapshot"])
 _SAMPLE = 10
 HISTORY_MERGE = MergeSpec(keys=("symbol", "ts"))
 # In the stream run itself: a run whose objects held rejected records, or that quarantined an
@@ -34,7 +33,6 @@ REJECTS_CHECK = dg.AssetCheckSpec(
     f"from {STREAM_HISTORY.qualified_name} and kept, with its reason, in a report under "
     f"{QUARANTINE}/ in the lake (an unreadable object is moved there whole).",
 )
-SNAPSHOT_MERGE = MergeSpec(keys=("symbol",), newest_by="ts")
 
 
 class LandingBatchConfig(dg.Config):
@@ -89,39 +87,24 @@ def _read_batch(
     return parses, quarantined, missing
 
 
-_HISTORY_SPEC, _SNAPSHOT_SPEC = (
-    dg.AssetSpec(
-        HISTORY_KEY,
-        description=STREAM_HISTORY.description,
-        partitions_def=TRADING_DAYS,
-        metadata={
-            **definition_metadata(STREAM_HISTORY, partition_expr="trade_date"),
-            **HISTORY_MERGE.metadata(),
-        },
-        kinds={"pandas"},
-        group_name="stream",
-        owners=OWNERS,
-    ),
-    dg.AssetSpec(
-        SNAPSHOT_KEY,
-        description=LATEST_SNAPSHOT.description,
-        metadata={
-            **definition_metadata(LATEST_SNAPSHOT),
-            **SNAPSHOT_MERGE.metadata(),
-        },
-        kinds={"pandas"},
-        group_name="stream",
-        owners=OWNERS,
-    ),
+_HISTORY_SPEC = dg.AssetSpec(
+    HISTORY_KEY,
+    description=STREAM_HISTORY.description,
+    partitions_def=TRADING_DAYS,
+    metadata={
+        **definition_metadata(STREAM_HISTORY, partition_expr="trade_date"),
+        **HISTORY_MERGE.metadata(),
+    },
+    kinds={"pandas"},
+    group_name="stream",
+    owners=OWNERS,
 )
 
 
+# A multi-asset of one output: its op name, `stream_assets`, is what arrivals runs configure
+# (the sensor's run config, intraday.landing_objects, the benchmarks).
 @dg.multi_asset(
-    outs={
-        "history": dg.AssetOut.from_spec(_HISTORY_SPEC, dagster_type=pd.DataFrame),
-        "snapshot": dg.AssetOut.from_spec(_SNAPSHOT_SPEC, dagster_type=pd.DataFrame),
-    },
-    internal_asset_deps={"history": set(), "snapshot": {HISTORY_KEY}},
+    outs={"history": dg.AssetOut.from_spec(_HISTORY_SPEC, dagster_type=pd.DataFrame)},
     check_specs=[REJECTS_CHECK],
     pool=WAREHOUSE_POOL,
 )
@@ -129,13 +112,12 @@ def stream_assets(
     context: dg.AssetExecutionContext,
     config: LandingBatchConfig,
     lake: LakeResource,
-    io_manager: dg.ResourceParam[TableReader],
 ):
-    """Append each landing object's good quotes once, and move the snapshot forward.
+    """Append each landing object's good quotes once.
 
     Bad records are rejected with their reason (reported, not fatal); an object that cannot
-    be parsed at all is quarantined whole. Both outputs are merged by the IO manager, so a
-    re-delivered object adds nothing and an older quote never replaces a newer price.
+    be parsed at all is quarantined whole. The IO manager merges the rows, so a re-delivered
+    object adds nothing.
     """
     now = dt.datetime.now(dt.UTC)
     object_keys = objects_to_ingest(config, lake)
@@ -181,28 +163,6 @@ def stream_assets(
             "reports": dg.MetadataValue.json([lake.uri(key) for key in reports[:_SAMPLE]]),
         },
     )
-    newest = stream.newest_per_symbol(history, updated_at=now)
-    snapshot = _snapshot_table(io_manager, newest, days)
-    add_materialization_metadata(context, snapshot, LATEST_SNAPSHOT, asset_key=SNAPSHOT_KEY)
-    yield dg.Output(snapshot, output_name="snapshot")
-
-
-def _snapshot_table(
-    warehouse: TableReader, newest: pd.DataFrame, days: list[dt.date]
-) -> pd.DataFrame:
-    """The whole snapshot table once `newest` is merged in, by symbol, with the newest live
-    signal stored for the run's days (market.stream.snapshot_table).
-
-    Written whole, the IO manager's merge leaves it as it is, and the materialization's
-    count and preview describe the table people query, not the batch that moved it. The
-    stored tables are read through the IO manager's own `read` (an empty contract frame
-    before the first write).
-    """
-    # A table stored before the contract gained columns reads them as NULL.
-    stored = warehouse.read(LATEST_SNAPSHOT.qualified_name)
-    stored = conform(stored.reindex(columns=LATEST_SNAPSHOT.column_names), LATEST_SNAPSHOT)
-    signals = warehouse.read(LIVE_SIGNALS.qualified_name, days)
-    return stream.snapshot_table(stored, newest, signals)
 
 
 def _write_reject_reports(lake: LakeResource, rejects: list) -> list[str]:

@@ -263,8 +263,8 @@ LATEST_SNAPSHOT = TableSchema(
         "newer price. A field the quote omits keeps its last known value (name always; "
         "volume, change and change_pct within the session). volume: the session's so far. "
         "last_signal: the symbol's newest live signal by trigger time among those stored when "
-        "its row last moved (a run writes the snapshot before its signals, so a signal shows "
-        "with the symbol's next quote)."
+        "its row last moved, the signals of that run included (a run writes the snapshot "
+        "after its signals)."
     ),
 )
 

@@ -127,10 +127,12 @@ def _carried_forward(rows: pd.DataFrame, sessions: pd.Series) -> pd.DataFrame:
         gaps = set(newest.index[newest[field].isna().to_numpy()])
         if not gaps:
             continue
-        usable = rows[field].notna().to_numpy() & np.isin(symbols, list(gaps))
+        # Hashed look-ups: np.isin compares object arrays pairwise (seconds at 10^5 rows).
+        usable = rows[field].notna().to_numpy() & pd.Series(symbols).isin(gaps).to_numpy()
         at = np.flatnonzero(usable)
         if field in SESSION_FIELDS:
-            at = at[[days[i] == day_of_newest[symbols[i]] for i in at]]
+            session = pd.Series(symbols[at]).map(day_of_newest).to_numpy()
+            at = at[days[at] == session]
         at = at[np.argsort(rows["ts"].to_numpy()[at], kind="stable")]
         known = pd.Series(rows[field].to_numpy()[at], index=symbols[at])
         known = known[~known.index.duplicated(keep="last")]

@@ -16,6 +16,7 @@ from stock_assets.assets.intraday import intraday_bars
 from stock_assets.assets.live import live_signals_asset as live
 from stock_assets.assets.live import minute_volume_profile
 from stock_assets.assets.prices import prices, raw_quotes
+from stock_assets.assets.snapshot import latest_snapshot
 from stock_assets.assets.stream import stream_assets
 from stock_assets.market import calendar
 from stock_assets.market.landing import encode_micro_batch
@@ -73,6 +74,10 @@ def quote(clock: str, price: float, volume: int) -> dict:
     return {"symbol": SYMBOL, "ts": at(clock).isoformat(), "price": price, "volume": volume}
 
 
+# The assets of stream_ingest_job, in the order its run computes them.
+ARRIVALS_RUN = (stream_assets, intraday_bars, live, latest_snapshot)
+
+
 def ingest(home: Path, files: dict[str, list[dict]], cursor=None, sink=None, rules=""):
     """Land the files, evaluate the sensor and run what it asks, as the daemon would."""
     lake = LocalLake(root=str(home / "lake"))
@@ -89,8 +94,8 @@ def ingest(home: Path, files: dict[str, list[dict]], cursor=None, sink=None, rul
     for request in result.run_requests:
         runs.append(
             dg.materialize(
-                [raw_quotes, prices, stream_assets, intraday_bars, minute_volume_profile, live],
-                selection=[*stream_assets.keys, intraday_bars.key, live.key],
+                [*ARRIVALS_RUN, raw_quotes, prices, minute_volume_profile],
+                selection=[a.key for a in ARRIVALS_RUN],
                 resources=resources,
                 run_config=request.run_config,
                 partition_key=request.partition_key,
@@ -195,24 +200,40 @@ def snapshot_row(home: Path) -> pd.Series:
         return conn.execute("SELECT * FROM gold.latest_snapshot").fetchdf().iloc[0]
 
 
+def signal_reason(home: Path, ts: pd.Timestamp) -> str:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        return conn.execute("SELECT reason FROM gold.live_signals WHERE ts = ?", [ts]).fetchone()[0]
+
+
+def test_a_runs_snapshot_carries_the_signal_that_run_detected(home, monkeypatch):
+    monkeypatch.setattr(calendar, "utc_now", lambda: at("14:59:00"))
+    close = previous_close(home)
+    _, (run,) = ingest(home, {"landing/quotes/b.jsonl": moves(close)["landing/quotes/b.jsonl"]})
+    (materialization,) = run.asset_materializations_for_node("gold__live_signals")
+    assert materialization.metadata["new_signals"].value == 1  # detected by this very run
+    row = snapshot_row(home)
+    assert row.ts == at("14:40:00").replace(tzinfo=None) and row.price == close * 1.06
+    assert (row.last_signal, row.last_signal_at) == ("MOVE", row.ts)
+    assert row.last_signal_reason == signal_reason(home, row.last_signal_at)
+
+
 def test_the_snapshot_carries_the_newest_live_signal_by_trigger_time(home, monkeypatch):
     monkeypatch.setattr(calendar, "utc_now", lambda: at("14:59:00"))
     close = previous_close(home)
     files = moves(close)
-    # c (MOVEs at 14:50) first, then b (a MOVE at 14:40) arrives late.
+    newest_move = ("MOVE", at("14:50:00").replace(tzinfo=None))
+    # c (MOVEs at 14:50) first: its run's snapshot shows its newest signal.
     cursor, _ = ingest(home, {"landing/quotes/c.jsonl": files["landing/quotes/c.jsonl"]})
-    assert pd.isna(snapshot_row(home).last_signal)  # its signals are stored after the snapshot
+    assert (snapshot_row(home).last_signal, snapshot_row(home).last_signal_at) == newest_move
+    # b (a MOVE at 14:40) arrives late: its quote is older, the row does not move.
     cursor, _ = ingest(home, {"landing/quotes/b.jsonl": files["landing/quotes/b.jsonl"]}, cursor)
-    # The late file's quote is older: the row does not move.
-    assert pd.isna(snapshot_row(home).last_signal)
+    row = snapshot_row(home)
+    assert row.ts == at("14:50:00").replace(tzinfo=None)
+    assert (row.last_signal, row.last_signal_at) == newest_move
     # Still above the threshold at 14:55: no new crossing, no new signal.
     ingest(home, {"landing/quotes/d.jsonl": [quote("14:55:00", close * 1.065, 500)]}, cursor)
     row = snapshot_row(home)
     assert row.ts == at("14:55:00").replace(tzinfo=None) and row.volume == 500
-    # Both MOVEs (14:40, 14:50) are stored by now; the newest by trigger time is the one shown.
-    assert (row.last_signal, row.last_signal_at) == ("MOVE", at("14:50:00").replace(tzinfo=None))
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
-        (reason,) = conn.execute(
-            "SELECT reason FROM gold.live_signals WHERE ts = ?", [row.last_signal_at]
-        ).fetchone()
-    assert row.last_signal_reason == reason
+    # Both MOVEs (14:40, 14:50) are stored; the newest by trigger time is the one shown.
+    assert (row.last_signal, row.last_signal_at) == newest_move
+    assert row.last_signal_reason == signal_reason(home, row.last_signal_at)

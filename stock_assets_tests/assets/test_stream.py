@@ -12,7 +12,9 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from stock_assets.assets.snapshot import latest_snapshot
 from stock_assets.assets.stream import stream_assets
+from stock_assets.market import calendar
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets_tests.conftest import local_resources, sense
@@ -50,7 +52,7 @@ class Harness:
     def execute(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
         resources = {**local_resources(self.home), "lake": self.lake}
         result = dg.materialize(
-            [stream_assets],
+            [stream_assets, latest_snapshot],
             resources=resources,
             run_config=request.run_config,
             partition_key=request.partition_key,
@@ -235,10 +237,9 @@ def test_an_object_gone_before_its_run_is_reported_not_fatal(data_home, lake):
 
 
 def snapshot_metadata(result: dg.ExecuteInProcessResult, table: str = "latest_snapshot") -> dict:
+    node = "gold__latest_snapshot" if table == "latest_snapshot" else "stream_assets"
     (materialization,) = [
-        m
-        for m in result.asset_materializations_for_node("stream_assets")
-        if m.asset_key.path[-1] == table
+        m for m in result.asset_materializations_for_node(node) if m.asset_key.path[-1] == table
     ]
     return {name: value.value for name, value in materialization.metadata.items()}
 
@@ -302,11 +303,41 @@ def test_materialize_without_config_rescans_the_landing_zone(data_home, lake):
     }
     resources = {**local_resources(data_home), "lake": lake}
     for _ in range(2):  # a second rescan adds nothing
-        result = dg.materialize([stream_assets], resources=resources, partition_key=DAY.isoformat())
+        result = dg.materialize(
+            [stream_assets, latest_snapshot], resources=resources, partition_key=DAY.isoformat()
+        )
         assert result.success
-        history = Harness(data_home, lake).table("silver.stream_history")
+        harness = Harness(data_home, lake)
+        history = harness.table("silver.stream_history")
         assert {(r.symbol, r.ts) for r in history.itertuples()} == expected
         assert len(history) == len(expected)
+        snapshot = harness.table("gold.latest_snapshot")
+        assert dict(zip(snapshot.symbol, snapshot.ts, strict=True)) == {
+            q["symbol"]: pd.Timestamp(q["ts"]).tz_localize(None) for q in batches[max(batches)]
+        }
+
+
+def test_the_snapshot_alone_catches_up_with_the_stored_quotes_of_the_latest_session(
+    data_home, lake, monkeypatch
+):
+    """Materialized on its own (the UI, no partition), the snapshot moves to the newest
+    stored quotes of the latest session, also those of a run whose snapshot step never ran."""
+    monkeypatch.setattr(calendar, "utc_now", lambda: dt.datetime(2024, 7, 5, 21, tzinfo=dt.UTC))
+    harness = Harness(data_home, lake)
+    put(lake, "landing/quotes/first.jsonl", quotes_at(15, 0))
+    harness.tick()
+    later = quotes_at(15, 1)
+    put(lake, "landing/quotes/second.jsonl", later)
+    resources = {**local_resources(data_home), "lake": lake}
+    config = {
+        "ops": {"stream_assets": {"config": {"object_keys": ["landing/quotes/second.jsonl"]}}}
+    }
+    assert dg.materialize(
+        [stream_assets], resources=resources, run_config=config, partition_key=DAY.isoformat()
+    ).success
+    assert dg.materialize([latest_snapshot], resources=resources).success
+    snapshot = harness.table("gold.latest_snapshot").set_index("symbol")
+    assert snapshot.price.to_dict() == {q["symbol"]: q["price"] for q in later}
 
 
 def test_firehose_objects_land_exactly_once(data_home, lake):

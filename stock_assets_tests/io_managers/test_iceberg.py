@@ -490,7 +490,9 @@ def test_aws_mode_writes_the_same_tables_as_local_mode(aws_endpoint, tmp_path, m
 
 
 def test_stream_path_writes_the_same_tables_in_both_modes(aws_endpoint, tmp_path, monkeypatch):
-    """The landing -> sensor -> stream_assets path, once per mode, on the same files."""
+    """The landing -> sensor -> stream_assets -> latest_snapshot path, once per mode, on the
+    same files."""
+    from stock_assets.assets.snapshot import latest_snapshot
     from stock_assets.assets.stream import stream_assets
     from stock_assets.market.landing import encode_micro_batch
     from stock_assets.market.sources.simulated import SimulatedSource
@@ -508,7 +510,7 @@ def test_stream_path_writes_the_same_tables_in_both_modes(aws_endpoint, tmp_path
             resources["lake"].put(f"landing/quotes/b{i}.jsonl", encode_micro_batch(quotes))
         for request in sense(resources["lake"]).run_requests:
             assert dg.materialize(
-                [stream_assets],
+                [stream_assets, latest_snapshot],
                 resources=resources,
                 run_config=request.run_config,
                 partition_key=request.partition_key,

@@ -127,11 +127,12 @@ def ingest_landing(home: Path, day: str, keys: list[str]) -> bool:
     """A stream run over landing objects, as the arrivals sensor requests it."""
     import dagster as dg
 
+    from stock_assets.assets.snapshot import latest_snapshot
     from stock_assets.assets.stream import LandingBatchConfig, stream_assets
     from stock_assets_tests.conftest import local_resources
 
     return dg.materialize(
-        [stream_assets],
+        [stream_assets, latest_snapshot],
         resources=local_resources(home),
         run_config=dg.RunConfig(ops={"stream_assets": LandingBatchConfig(object_keys=keys)}),
         partition_key=day,

@@ -8,6 +8,7 @@ import dagster as dg
 
 from stock_assets.assets.gold import indicators, market_summary, signals
 from stock_assets.assets.prices import corporate_actions, prices, raw_quotes
+from stock_assets.assets.snapshot import latest_snapshot
 from stock_assets.assets.stream import stream_assets
 from stock_assets.market import schemas
 from stock_assets.market.landing import encode_micro_batch
@@ -66,7 +67,7 @@ def test_rerunning_a_stream_run_reproduces_history_and_snapshot(data_home, relia
 
     def run() -> dict:
         assert dg.materialize(
-            [stream_assets],
+            [stream_assets, latest_snapshot],
             resources=resources,
             run_config={"ops": {"stream_assets": {"config": {"object_keys": keys}}}},
             partition_key="2024-07-05",
