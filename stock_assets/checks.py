@@ -194,13 +194,19 @@ def evaluate_checks(
     ]
     partitions = run_partitions(context, key, partitions_def)
     reads = {name: table for c, _ in chosen for name, table in c.reads.items()}
+    key_reads = _key_reads([c for c, _ in chosen])
     uses_watchlist = any(c.uses_watchlist for c, _ in chosen)
     warehouse = context.resources.io_manager
     scope = Scope(
         rows=warehouse.read(_table(key), partitions or None),
         days=[dt.date.fromisoformat(p) for p in partitions],
         now=dt.datetime.now(dt.UTC),
-        related={name: warehouse.read(table, partitions or None) for name, table in reads.items()},
+        related={
+            name: warehouse.distinct(table, key_reads[name], partitions or None)
+            if name in key_reads
+            else warehouse.read(table, partitions or None)
+            for name, table in reads.items()
+        },
         watchlist=context.resources.market_data.watchlist() if uses_watchlist else (),
         symbol_errors=source_symbol_errors(context.instance, partitions) if uses_watchlist else {},
         history_start=dt.date.fromisoformat(TRADING_DAYS.get_first_partition_key()),
@@ -210,6 +216,17 @@ def evaluate_checks(
         outcomes = [judge(rule, scope) for rule in check.rules]
         yield _evaluation(key, check, outcomes, len(scope.rows), scope.days, target)
         yield dg.Output(None, output_name=spec.get_python_identifier())
+
+
+def _key_reads(checks: list[Check]) -> dict[str, tuple[str, ...]]:
+    """Related tables to read as distinct keys (the union of the columns the checks name):
+    those that no chosen check needs whole."""
+    columns: dict[str, set[str]] = {}
+    for check in checks:
+        for name, keys in check.key_reads.items():
+            columns.setdefault(name, set()).update(keys)
+    whole = {name for check in checks for name in check.reads if name not in check.key_reads}
+    return {name: tuple(sorted(keys)) for name, keys in columns.items() if name not in whole}
 
 
 def _spec(key: dg.AssetKey, check: Check) -> dg.AssetCheckSpec:

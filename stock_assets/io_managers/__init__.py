@@ -16,5 +16,12 @@ class TableReader(Protocol):
         self, table: str, partitions: Sequence[str | dt.date] | None = None
     ) -> pd.DataFrame: ...
 
+    def distinct(
+        self,
+        table: str,
+        columns: Sequence[str],
+        partitions: Sequence[str | dt.date] | None = None,
+    ) -> pd.DataFrame: ...
+
 
 __all__ = ["TableReader", "WarehouseIOManager"]

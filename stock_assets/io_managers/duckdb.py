@@ -16,6 +16,7 @@ metadata; the run's partitions are the rows whose column lies in their time wind
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ from stock_assets.io_managers.table_metadata import (
 from stock_assets.market.schemas import TABLES, TableSchema
 
 _FRAME = "_stock_assets_out"  # the registered Arrow table an insert reads
+_COLUMN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _CONNECT_ATTEMPTS = 10  # another process may hold the file's write lock for a moment
 
 
@@ -100,6 +102,25 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         With `partitions` (trading days), the rows dated from the first to the last of
         them (a row misfiled on a holiday between them included); without, every row. A
         table not written yet reads as empty."""
+        return self._read(table, partitions)
+
+    def distinct(
+        self,
+        table: str,
+        columns: Sequence[str],
+        partitions: Sequence[str | dt.date] | None = None,
+    ) -> pd.DataFrame:
+        """The distinct values of `columns` among the rows `read` would return: what a check
+        that only asks which keys exist needs, without loading a whole table."""
+        return self._read(table, partitions, tuple(columns), distinct=True)
+
+    def _read(
+        self,
+        table: str,
+        partitions: Sequence[str | dt.date] | None,
+        columns: Sequence[str] | None = None,
+        distinct: bool = False,
+    ) -> pd.DataFrame:
         table = valid_table_name(table)
         where, params = "", []
         if partitions:
@@ -108,8 +129,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         with self._connection() as conn:
             if not _exists(conn, table):
                 contract = TABLES.get(table)
-                return contract.empty_frame() if contract else pd.DataFrame()
-            return _select(conn, table, where, params)
+                empty = contract.empty_frame() if contract else pd.DataFrame()
+                return empty[list(columns)] if columns else empty
+            return _select(conn, table, where, params, columns, distinct)
 
     # -- connections ----------------------------------------------------------------------
 
@@ -157,17 +179,27 @@ def _slice(
     return f' WHERE "{column}" >= ? AND "{column}" < ?', [window.start.date(), window.end.date()]
 
 
+def _quoted(column: str) -> str:
+    """A column name as a quoted SQL identifier; refused unless a-z, 0-9 and _ (it is
+    written into the statement)."""
+    if not _COLUMN_NAME.fullmatch(column):
+        raise ValueError(f"{column!r} is not a column name (a-z, 0-9, _)")
+    return f'"{column}"'
+
+
 def _select(
     conn: duckdb.DuckDBPyConnection,
     table: str,
     where: str,
     params: list,
     columns: Sequence[str] | None = None,
+    distinct: bool = False,
 ) -> pd.DataFrame:
-    """Rows (all columns, or `columns`) with the dtypes assets produce (DuckDB hands DATE
-    back as datetime64)."""
-    selected = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-    frame = conn.execute(f"SELECT {selected} FROM {table}{where}", params).fetchdf()
+    """Rows (all columns, or `columns`; their distinct values if `distinct`) with the dtypes
+    assets produce (DuckDB hands DATE back as datetime64)."""
+    selected = ", ".join(_quoted(c) for c in columns) if columns else "*"
+    keyword = "SELECT DISTINCT" if distinct else "SELECT"
+    frame = conn.execute(f"{keyword} {selected} FROM {table}{where}", params).fetchdf()
     contract = TABLES.get(table)
     if contract is not None and not frame.empty:
         for name, sql_type in contract.columns:

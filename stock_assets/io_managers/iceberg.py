@@ -205,6 +205,31 @@ class IcebergIOManager(dg.ConfigurableIOManager):
             return self.scan(stored)
         return self.scan(stored, _days_filter([str(p) for p in partitions]))
 
+    def distinct(
+        self,
+        table: str,
+        columns: Sequence[str],
+        partitions: Sequence[str | dt.date] | None = None,
+    ) -> pd.DataFrame:
+        """The distinct values of `columns` among the rows `read` would return, deduplicated
+        batch by batch: a check that asks which keys exist never holds the whole table."""
+        stored = self.table(valid_table_name(table), partitioned=bool(partitions))
+        columns = list(columns)
+        current = self.load(stored)
+        if current is None or current.current_snapshot() is None:
+            return stored.to_frame(None)[columns]
+        kwargs: dict[str, Any] = {"selected_fields": tuple(columns)}
+        if partitions:
+            kwargs["row_filter"] = _days_filter([str(p) for p in partitions])
+        keys = None
+        for batch in current.scan(**kwargs).to_arrow_batch_reader():
+            found = pa.Table.from_batches([batch]).select(columns)
+            keys = found if keys is None else pa.concat_tables([keys, found])
+            keys = keys.group_by(columns).aggregate([])
+        if keys is None:
+            return stored.to_frame(None)[columns]
+        return stored.to_frame(keys.select(columns))[columns]
+
     # -- tables ----------------------------------------------------------------------------
 
     def table(self, name: str, partitioned: bool, merge: MergeSpec | None = None) -> IcebergTable:

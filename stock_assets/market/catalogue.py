@@ -155,6 +155,7 @@ TABLE_CHECKS: dict[str, tuple[Check, ...]] = {
                 ),
             ),
             reads={"prices": PRICES.qualified_name},
+            key_reads={"prices": ("symbol",)},
         ),
     ),
     SIGNALS.qualified_name: (

@@ -51,6 +51,9 @@ class Check:
     purpose: str
     rules: tuple[Rule, ...]
     reads: Mapping[str, str] = field(default_factory=dict)  # related tables: name -> layer.table
+    # Related tables of which the rules need only which keys exist: name -> key columns. Read
+    # as their distinct values, so an unpartitioned check never loads a whole history.
+    key_reads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     uses_watchlist: bool = False
     notes: Mapping[str, str] = field(default_factory=dict)  # shown with every result
     gates: bool = True  # False: an ERROR failure shows as such but stops nothing

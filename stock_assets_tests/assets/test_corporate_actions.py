@@ -6,8 +6,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from stock_assets import checks
 from stock_assets.assets.gold import indicators
-from stock_assets.assets.prices import corporate_actions, prices, raw_quotes
+from stock_assets.assets.prices import ACTIONS_KEY, corporate_actions, prices, raw_quotes
+from stock_assets.io_managers import WarehouseIOManager
 from stock_assets_tests.conftest import local_resources
 
 ASSETS = [raw_quotes, prices, corporate_actions, indicators]
@@ -60,3 +62,38 @@ def test_indicators_read_the_stored_actions(tmp_path):
     run(tmp_path, [corporate_actions, indicators], split)
     adjusted = split_day_move(tmp_path)
     assert naive < -85 and abs(adjusted) < 6
+
+
+WHOLE_READS: list[tuple[str, tuple]] = []
+
+
+class RecordingWarehouse(WarehouseIOManager):
+    """The local IO manager, recording every table its `read` returns rows of."""
+
+    def read(self, table, partitions=None):
+        WHOLE_READS.append((table, tuple(partitions or ())))
+        return super().read(table, partitions)
+
+
+def test_the_references_check_asks_prices_only_which_symbols_exist(tmp_path):
+    """The actions table is unpartitioned, so its check runs on every load: it must not load
+    the whole price history (at 5,000 symbols x 10 years that alone took 4 GiB)."""
+    resources = {
+        **local_resources(
+            tmp_path, symbols="AAPL,MSFT", simulated_actions="AAPL:2024-06-10:split:4"
+        ),
+        "io_manager": RecordingWarehouse(database=str(tmp_path / "warehouse.duckdb")),
+    }
+    actions_checks = [
+        c for c in checks.ASSET_CHECKS if ACTIONS_KEY in {k.asset_key for k in c.check_keys}
+    ]
+    WHOLE_READS.clear()
+    result = dg.materialize(
+        [raw_quotes, prices, corporate_actions, *actions_checks], resources=resources, tags=RANGE
+    )
+    (references,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "references"
+    ]
+    assert references.passed  # AAPL's action: its bars were found among the distinct symbols
+    assert ("silver.prices", ()) not in WHOLE_READS
+    assert ("silver.corporate_actions", ()) in WHOLE_READS  # the checked table itself, whole

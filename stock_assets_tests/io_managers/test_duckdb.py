@@ -99,3 +99,21 @@ def test_read_returns_the_requested_days_as_the_asset_produced_them(tmp_path):
     assert list(warehouse.read("gold.indicators").columns) == INDICATORS.column_names
     with pytest.raises(ValueError, match="not a table name"):
         warehouse.read("silver.prices; DROP TABLE silver.prices")
+
+
+def test_distinct_returns_the_keys_of_the_rows_read_would_return(tmp_path):
+    database = str(tmp_path / "w.duckdb")
+    for day, symbol in (("2024-07-03", "AAPL"), ("2024-07-05", "AAPL"), ("2024-07-08", "MSFT")):
+        frame = conform(prices_frame(10.0), PRICES).assign(
+            trade_date=dt.date.fromisoformat(day), symbol=symbol
+        )
+        assert write(database, frame, day)
+    warehouse = WarehouseIOManager(database=database)
+
+    every = warehouse.distinct("silver.prices", ["symbol"])
+    assert list(every.columns) == ["symbol"] and sorted(every.symbol) == ["AAPL", "MSFT"]
+    days = warehouse.distinct("silver.prices", ["symbol", "trade_date"], ["2024-07-05"])
+    assert days.values.tolist() == [["AAPL", dt.date(2024, 7, 5)]]
+    assert warehouse.distinct("gold.indicators", ["symbol"]).empty  # not written yet
+    with pytest.raises(ValueError, match="not a column name"):
+        warehouse.distinct("silver.prices", ['symbol" FROM silver.prices; --'])

@@ -556,3 +556,15 @@ def test_read_returns_exactly_the_requested_partitions(io_manager):
     assert io_manager.read("gold.indicators", days).empty  # not written yet
     with pytest.raises(ValueError, match="not a table name"):
         io_manager.read("../silver/prices", days)
+
+
+def test_distinct_returns_the_keys_of_the_rows_read_would_return(io_manager):
+    days = ["2024-07-01", "2024-07-02"]
+    assert write(io_manager, bars(days, 10.0), days[0], days[-1]).success
+    assert write(io_manager, bars(["2024-07-03"], 11.0, symbols=("NVDA",)), "2024-07-03").success
+
+    every = io_manager.distinct("silver.prices", ["symbol"])
+    assert list(every.columns) == ["symbol"] and sorted(every.symbol) == ["AAPL", "MSFT", "NVDA"]
+    one_day = io_manager.distinct("silver.prices", ["symbol", "trade_date"], ["2024-07-03"])
+    assert one_day.values.tolist() == [["NVDA", dt.date(2024, 7, 3)]]
+    assert io_manager.distinct("gold.indicators", ["symbol"], days).empty  # not written yet

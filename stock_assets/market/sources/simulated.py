@@ -171,7 +171,11 @@ class SimulatedSource(MarketDataSource):
         if not days:
             return days, {}
         history = self._history(symbol, first, days[-1])
-        return days, {name: values[len(values) - len(days) :] for name, values in history.items()}
+        # Copies: a slice would keep the whole walk since the listing day alive (decades of
+        # bars per symbol) for as long as the requested bars are.
+        return days, {
+            name: values[len(values) - len(days) :].copy() for name, values in history.items()
+        }
 
     def _history(self, symbol: str, first: dt.date, last: dt.date) -> dict[str, np.ndarray]:
         """Every bar (column arrays) from the listing day to `last`: the walk must start at
