@@ -116,7 +116,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         asset_checks=ASSET_CHECKS,
         jobs=[
             daily_market_job,
-            history_backfill_job,
+            history_backfill_job(settings),
             stream_ingest_job,
             produce_quotes_job,
             quality_job,

@@ -11,10 +11,11 @@ the many small runs get small tasks and only the long ones get large ones:
 - the daily batch is one session of every table, with the indicators' lookback: 1 vCPU /
   4 GiB (its ten-year single-run backfill peaks at 1.9 GiB at 500 symbols, so a session
   is far below);
-- history loads (`history_backfill_job`, a single-run backfill over years) read and write
-  every session of the range in one process: 2 vCPU / 8 GiB, four times the 1.9 GiB peak
-  measured at 500 symbols x 2,520 sessions (benchmarks/), the second vCPU for Arrow's
-  threads;
+- history loads (`history_backfill_job`) run in pieces of consecutive sessions, each
+  sized to STOCK_ASSETS_MEMORY_BUDGET_GB (market/budget.py): 2 vCPU (the second for
+  Arrow's threads) and the budget plus 2 GiB for the run's own process and the step
+  processes' Python (`backfill_task`: 4 GiB at the default 2 GiB budget), so the task size
+  follows from the budget, never from the history's length;
 - checks over a range and the Iceberg upkeep read whole partitions: 1 vCPU / 4 GiB;
   alert redelivery: 0.25 vCPU / 1 GiB.
 Every pair is a valid Fargate combination (a test holds them to AWS's table).
@@ -32,6 +33,8 @@ re-executed from the failure by the daemon's run retries (deploy/ecs/dagster.yam
 leave step failures to the policy here.
 """
 
+import math
+
 import dagster as dg
 
 OP_RETRY_POLICY = dg.RetryPolicy(
@@ -47,7 +50,20 @@ def ecs_task(cpu: int, memory: int) -> dict[str, str]:
 STREAM_TASK = ecs_task(512, 2048)
 PRODUCER_TASK = ecs_task(256, 1024)
 DAILY_TASK = ecs_task(1024, 4096)
-BACKFILL_TASK = ecs_task(2048, 8192)
+
+
+def backfill_task(memory_budget_gb: float) -> dict[str, str]:
+    """2 vCPU and the memory budget plus 2 GiB, in the whole GiB Fargate allows with 2 vCPU
+    (4 to 16 GiB); a budget that does not fit is refused here, not by ECS at launch."""
+    memory_gib = max(4, math.ceil(memory_budget_gb + 2))
+    if memory_gib > 16:
+        raise ValueError(
+            f"a {memory_budget_gb} GiB memory budget needs a {memory_gib} GiB task, more "
+            "than a 2 vCPU Fargate task has (16 GiB): set STOCK_ASSETS_MEMORY_BUDGET_GB <= 14"
+        )
+    return ecs_task(2048, memory_gib * 1024)
+
+
 QUALITY_TASK = ecs_task(1024, 4096)
 MAINTENANCE_TASK = ecs_task(1024, 4096)
 ALERT_TASK = ecs_task(256, 1024)

@@ -17,12 +17,12 @@ from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
 from stock_assets.resources.market_data import MarketDataResource
 from stock_assets.run_policy import (
-    BACKFILL_TASK,
     DAILY_TASK,
     MAINTENANCE_TASK,
     OP_RETRY_POLICY,
     PRODUCER_TASK,
     QUALITY_TASK,
+    backfill_task,
 )
 from stock_assets.settings import Settings
 
@@ -91,16 +91,20 @@ daily_market_job = dg.define_asset_job(
     op_retry_policy=OP_RETRY_POLICY,
 )
 
-history_backfill_job = dg.define_asset_job(
-    name="history_backfill_job",
-    selection=DAILY_SELECTION,
-    description=(
-        "The daily batch's assets for history loads: backfill a range of sessions from this "
-        "job, as one run, and it runs in a larger task (ecs/cpu, ecs/memory) than a day's."
-    ),
-    tags=BACKFILL_TASK,
-    op_retry_policy=OP_RETRY_POLICY,
-)
+
+def history_backfill_job(settings: Settings):  # what dg.define_asset_job returns
+    """The daily batch's assets for history loads, in tasks sized to the memory budget."""
+    return dg.define_asset_job(
+        name="history_backfill_job",
+        selection=DAILY_SELECTION,
+        description=(
+            "The daily batch's assets for history loads: backfill a range of sessions from "
+            "this job; it runs in pieces sized to the memory budget, each in a task of the "
+            "budget plus 2 GiB (ecs/cpu, ecs/memory)."
+        ),
+        tags=backfill_task(settings.memory_budget_gb),
+        op_retry_policy=OP_RETRY_POLICY,
+    )
 
 
 # A job that selects only checks gets no partitions from its assets in Dagster 1.13 (and

@@ -25,8 +25,8 @@ FARGATE_MEMORY = {
 }
 
 
-def job_sizes() -> dict[str, tuple[int, int]]:
-    jobs = build_definitions(Settings()).get_repository_def().get_all_jobs()
+def job_sizes(settings: Settings | None = None) -> dict[str, tuple[int, int]]:
+    jobs = build_definitions(settings or Settings()).get_repository_def().get_all_jobs()
     return {
         job.name: (int(job.tags["ecs/cpu"]), int(job.tags["ecs/memory"]))
         for job in jobs
@@ -48,6 +48,21 @@ def test_stream_runs_are_small_and_history_loads_large():
     )
     assert stream < daily < backfill
     assert all(size <= daily for name, size in sizes.items() if name != "history_backfill_job")
+
+
+@pytest.mark.parametrize(
+    ("budget_gb", "memory_mib"), [(2, 4096), (1, 4096), (6, 8192), (5.5, 8192)]
+)
+def test_history_load_tasks_follow_the_memory_budget(budget_gb, memory_mib):
+    """A piece of a history load is sized to the budget: its task is the budget plus 2 GiB,
+    whatever the range's length, and stays a valid Fargate size."""
+    cpu, memory = job_sizes(Settings(memory_budget_gb=budget_gb))["history_backfill_job"]
+    assert (cpu, memory) == (2048, memory_mib) and memory in FARGATE_MEMORY[cpu]
+
+
+def test_a_budget_no_2_vcpu_task_holds_is_refused_when_the_definitions_are_built():
+    with pytest.raises(ValueError, match="STOCK_ASSETS_MEMORY_BUDGET_GB <= 14"):
+        build_definitions(Settings(memory_budget_gb=15))
 
 
 class FlakyWarehouse(WarehouseIOManager):

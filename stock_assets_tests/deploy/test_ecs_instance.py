@@ -65,6 +65,7 @@ SERVICE_ENV = {
     # A deployment on real data (the template's MarketDataSource, Symbols, ...).
     "STOCK_ASSETS_SOURCE": "alpha_vantage",
     "STOCK_ASSETS_SYMBOLS": "AAPL,MSFT,NVDA",
+    "STOCK_ASSETS_MEMORY_BUDGET_GB": "3",
     "STOCK_ASSETS_PRODUCER_SCHEDULE": "running",
     "STOCK_ASSETS_PRODUCER_CRON": "* 9-16 * * 1-5",
     "ALPHA_VANTAGE_API_KEY_SECRET": KEY_SECRET,

@@ -380,6 +380,7 @@ def test_the_data_parameters_reach_the_code_server_and_the_daemon() -> None:
     data = {
         "STOCK_ASSETS_SOURCE": {"Ref": "MarketDataSource"},
         "STOCK_ASSETS_SYMBOLS": {"Ref": "Symbols"},
+        "STOCK_ASSETS_MEMORY_BUDGET_GB": {"Ref": "MemoryBudgetGb"},
         "STOCK_ASSETS_PRODUCER_SCHEDULE": {"Ref": "ProducerSchedule"},
         "STOCK_ASSETS_PRODUCER_CRON": {"Ref": "ProducerCron"},
         "ALPHA_VANTAGE_API_KEY_SECRET": KEY_ARN,
