@@ -13,9 +13,9 @@ the many small runs get small tasks and only the long ones get large ones:
   is far below);
 - history loads (`history_backfill_job`) run in pieces of consecutive sessions, each
   sized to STOCK_ASSETS_MEMORY_BUDGET_GB (market/budget.py): 2 vCPU (the second for
-  Arrow's threads) and the budget plus 2 GiB for the run's own process and the step
-  processes' Python (`backfill_task`: 4 GiB at the default 2 GiB budget), so the task size
-  follows from the budget, never from the history's length;
+  Arrow's threads) and the budget plus 2 GiB for Python, Dagster and the run's
+  bookkeeping (every run executes in one process; `backfill_task`: 4 GiB at the default
+  budget), so the task size follows from the budget, never from the history's length;
 - checks over a range and the Iceberg upkeep read whole partitions: 1 vCPU / 4 GiB;
   alert redelivery: 0.25 vCPU / 1 GiB.
 Every pair is a valid Fargate combination (a test holds them to AWS's table).

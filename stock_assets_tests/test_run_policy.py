@@ -123,3 +123,13 @@ def test_a_transient_failure_after_a_write_is_retried_without_duplicates(data_ho
             "SELECT count(*), count(DISTINCT (symbol, ts)) FROM silver.stream_history"
         ).fetchone()
     assert rows == distinct == len(quotes)
+
+
+def test_every_run_executes_in_one_process_as_the_memory_budget_assumes():
+    """The budget sizes a history piece for one process; a process per step (Dagster's
+    default) would hold two steps' data at once on 2 vCPU. UI materializations included."""
+    jobs = build_definitions(Settings()).get_repository_def().get_all_jobs()
+    assert "__ASSET_JOB" in {job.name for job in jobs}
+    assert {job.name: job.executor_def.name for job in jobs} == {
+        job.name: "in_process" for job in jobs
+    }
