@@ -4,7 +4,7 @@ One stack (`deploy/local/stack.py up`: Postgres instance, gRPC code server, webs
 daemon, moto's S3 + Glue; STOCK_ASSETS_ENV=aws, so every table is Iceberg) runs the history
 of the daily batch tables for the default watchlist (or `symbols`) once per N, each time on
 an emptied lake, launched over GraphQL as an operator would, queued by the daemon and run
-as subprocesses like ECS tasks (`in_process` executor: one task per run). N = 1 is the
+as subprocesses like ECS tasks (every run executes in one process: one task per run). N = 1 is the
 single-run backfill; N > 1 splits the sessions into N contiguous ranges, one run each, all
 launched at once.
 
@@ -45,7 +45,6 @@ WAVES = (
 TABLES = tuple(".".join(key) for wave in WAVES for key in wave)
 # Columns that name the run or its clock; everything else must be equal.
 RUN_COLUMNS = ("fetched_at", "ingested_at", "object_key")
-RUN_CONFIG = {"execution": {"config": {"in_process": {}}}}
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 ACTIVE = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
 RUN_TIMEOUT_SECONDS = float(os.environ.get("STOCK_ASSETS_BENCH_RUN_TIMEOUT", "3600"))
@@ -161,7 +160,7 @@ class Stack:
         }
         params = {
             "selector": selector,
-            "runConfigData": RUN_CONFIG,
+            "runConfigData": {},
             "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
         }
         # The webserver plans the whole range before it answers: minutes for years of days.

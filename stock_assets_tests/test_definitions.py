@@ -45,6 +45,9 @@ def test_settings_come_from_the_environment_when_asked_for(monkeypatch, tmp_path
     settings = Settings.from_env()
     assert settings.data_dir == tmp_path and settings.s3_prefix == "lake"
     assert settings.fault_rate == 0.25 and settings.csv_path == str(tmp_path / "imports")
+    # Without the variable: ./data, here a fresh one (a checkout's data/ may hold the demo's
+    # simulated actions, which Settings then reads).
+    monkeypatch.chdir(tmp_path)
     assert Settings.from_env({}) == Settings(
         data_dir=Path("data").resolve(), csv_path=str(Path("data").resolve() / "imports")
     )
