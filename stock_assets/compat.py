@@ -38,7 +38,8 @@ What Dagster lacks, and how this project works around it
   process does not pin the table its check op loaded.
 * **A sensor's tick history.** The instance lists ticks by instigator origin and selector
   ids, which only the stored instigator state (looked up by the private
-  ``InstigatorType``) holds: see :func:`sensor_tick_times` (benchmarks read tick spacing).
+  ``InstigatorType``) holds: see :func:`sensor_state` (benchmarks read tick spacing, the
+  reliability tests the cursor).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ PRIVATE_SYMBOLS = (
         "AssetCheckEvaluationTargetMaterializationData",
     ),
     ("dagster_shared.check.builder", "EvalContext"),  # its frame capture: new_check_evaluation
-    ("dagster._core.definitions.run_request", "InstigatorType"),  # sensor_tick_times
+    ("dagster._core.definitions.run_request", "InstigatorType"),  # sensor_state
 )
 
 
@@ -152,8 +153,8 @@ def _metadata_step(context: dg.AssetExecutionContext) -> Any | None:
     return step if isinstance(accumulator, _MetadataAccumulator) else None
 
 
-def sensor_tick_times(instance: dg.DagsterInstance, sensor_name: str) -> list[float]:
-    """The timestamps of a sensor's ticks in `instance`, oldest first."""
+def sensor_state(instance: dg.DagsterInstance, sensor_name: str):
+    """The daemon's stored state of a sensor in `instance` (its cursor, origin, selector)."""
     from dagster._core.definitions.run_request import InstigatorType
 
     (state,) = [
@@ -161,5 +162,11 @@ def sensor_tick_times(instance: dg.DagsterInstance, sensor_name: str) -> list[fl
         for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
         if s.instigator_name == sensor_name
     ]
+    return state
+
+
+def sensor_tick_times(instance: dg.DagsterInstance, sensor_name: str) -> list[float]:
+    """The timestamps of a sensor's ticks in `instance`, oldest first."""
+    state = sensor_state(instance, sensor_name)
     ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=10_000)
     return sorted(tick.timestamp for tick in ticks)

@@ -97,24 +97,29 @@ def test_run_command_fills_every_table_and_is_repeatable(data_home, monkeypatch,
     assert not set(cli.BACKFILL_ENV) & set(os.environ)
 
 
+def signal_by_symbol(data_home, sql: str) -> dict:
+    """symbol -> (signal, time) from a query of the warehouse that returns those three."""
+    with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
+        rows = conn.execute(sql).fetchall()
+    return {symbol: (signal, at) for symbol, signal, at in rows}
+
+
 def snapshot_signals(data_home) -> dict:
     """Each symbol's last signal and its trigger time, as gold.latest_snapshot shows them."""
-    with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
-        rows = conn.execute(
-            "SELECT symbol, last_signal, last_signal_at FROM gold.latest_snapshot "
-            "WHERE last_signal IS NOT NULL"
-        ).fetchall()
-    return {symbol: (signal, at) for symbol, signal, at in rows}
+    return signal_by_symbol(
+        data_home,
+        "SELECT symbol, last_signal, last_signal_at FROM gold.latest_snapshot "
+        "WHERE last_signal IS NOT NULL",
+    )
 
 
 def live_signals(data_home) -> dict:
     """Each symbol's newest live signal by trigger time (ties: the greatest kind)."""
-    with duckdb.connect(str(data_home / "warehouse.duckdb"), read_only=True) as conn:
-        rows = conn.execute(
-            "SELECT symbol, max_by(signal, (ts, signal)), max(ts) FROM gold.live_signals "
-            "GROUP BY symbol"
-        ).fetchall()
-    return {symbol: (signal, at) for symbol, signal, at in rows}
+    return signal_by_symbol(
+        data_home,
+        "SELECT symbol, max_by(signal, (ts, signal)), max(ts) FROM gold.live_signals "
+        "GROUP BY symbol",
+    )
 
 
 NOW = dt.datetime(2024, 7, 8, 21, 0, tzinfo=dt.UTC)  # Monday, after the close

@@ -20,8 +20,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 from dagster._core.instance.ref import InstanceRef
-from dagster._core.scheduler.instigation import InstigatorType
 
+from stock_assets.compat import sensor_state
 from stock_assets.market.arrivals import ArrivalCursor
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
@@ -304,11 +304,7 @@ def wait_for_ingestion(instance: dg.DagsterInstance, keys: set[str], timeout: fl
 
 
 def sensor_cursor(instance: dg.DagsterInstance) -> ArrivalCursor:
-    (state,) = [
-        s
-        for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-        if s.name == "landing_arrivals_sensor"
-    ]
+    state = sensor_state(instance, "landing_arrivals_sensor")
     return ArrivalCursor.from_json(state.instigator_data.cursor)
 
 
