@@ -30,6 +30,10 @@ BASELINE_SESSIONS = 20
 _PREVIOUS_SESSION = dg.TimeWindowPartitionMapping(
     start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
 )
+# What the evaluation reads of the day's quotes and bars (market/live_signals.py): the
+# text columns it never looks at (name, source, object key) cost most of loading 10^5 rows.
+_QUOTE_COLUMNS = ["symbol", "trade_date", "ts", "price", "volume", "change", "ingested_at"]
+_BAR_COLUMNS = ["symbol", "trade_date", "bar_start", "close", "volume"]
 _COMMON = dict(
     partitions_def=TRADING_DAYS,
     pool=WAREHOUSE_POOL,
@@ -98,8 +102,8 @@ class LiveSignalConfig(dg.Config):
     description=LIVE_SIGNALS.description,
     metadata=definition_metadata(LIVE_SIGNALS, partition_expr="trade_date"),
     ins={
-        "history": dg.AssetIn(HISTORY_KEY),
-        "bars": dg.AssetIn(INTRADAY_BARS_KEY),
+        "history": dg.AssetIn(HISTORY_KEY, metadata={"columns": _QUOTE_COLUMNS}),
+        "bars": dg.AssetIn(INTRADAY_BARS_KEY, metadata={"columns": _BAR_COLUMNS}),
         "closes": dg.AssetIn(PRICES_KEY, partition_mapping=_PREVIOUS_SESSION),
         "profile": dg.AssetIn(PROFILE_KEY, partition_mapping=_PREVIOUS_SESSION),
     },
