@@ -66,7 +66,9 @@ class Stack:
         )
 
 
-def bench(files: int, interval: float, sensor_seconds: int) -> dict:
+def bench(files: int, interval: float, sensor_seconds: int, consumer: bool = False) -> dict:
+    """Per file on the local stack: arrival -> snapshot run and arrival -> alert on SNS; with
+    `consumer`, the stack's stream consumer ingests (the arrivals sensor stays stopped)."""
     stream.require_session_today(dt.datetime.now(dt.UTC))
     with tempfile.TemporaryDirectory(prefix="bench_stack_") as tmp:
         home = Path(tmp)
@@ -78,21 +80,24 @@ def bench(files: int, interval: float, sensor_seconds: int) -> dict:
             "STOCK_ASSETS_SYMBOLS": ",".join(stream.LATENCY_SYMBOLS),
             "STOCK_ASSETS_SENSOR_INTERVAL_SECONDS": str(sensor_seconds),
             "STOCK_ASSETS_ALERT_RULES": str(home / "rules.yaml"),
+            "STOCK_ASSETS_STREAM_CONSUMER": "on" if consumer else "off",
         }
         command = [sys.executable, str(STACK)]
         try:
             subprocess.run([*command, "up"], env=env, check=True, timeout=900)
             stack = Stack(json.loads((home / "stack" / "state.json").read_text()))
-            return _measure(stack, files, interval, sensor_seconds)
+            return _measure(stack, files, interval, sensor_seconds, consumer)
         finally:
             subprocess.run([*command, "down", "--drop-database"], env=env, timeout=300)
 
 
-def _measure(stack: Stack, files: int, interval: float, sensor_seconds: int) -> dict:
+def _measure(
+    stack: Stack, files: int, interval: float, sensor_seconds: int, consumer: bool
+) -> dict:
     from stock_assets.market.landing import encode_micro_batch
 
     queue = _subscribed_queue(stack)
-    ticks = _wait_for_ticks(stack, timeout=300)
+    ticks = None if consumer else _wait_for_ticks(stack, timeout=300)
     s3, bucket = stack.client("s3"), stack.env["STOCK_ASSETS_S3_BUCKET"]
     written, stamps = {}, {}
     for i in range(files):
@@ -112,13 +117,14 @@ def _measure(stack: Stack, files: int, interval: float, sensor_seconds: int) -> 
         return accepted
 
     alerts = stream._wait_for_alerts(sent, stamps, timeout=120)
+    runs = "stream consumer (1 s poll)" if consumer else "daemon-launched runs"
     return {
         "setup": (
-            "local stack: Postgres instance, gRPC code server, daemon-launched runs, AWS mode "
+            f"local stack: Postgres instance, gRPC code server, {runs}, AWS mode "
             "on moto (S3 landing, Iceberg/Glue, SNS alert sink)"
         ),
         "files": files,
-        "sensor_interval_seconds": sensor_seconds,
+        "sensor_interval_seconds": None if consumer else sensor_seconds,
         "seconds_between_files": interval,
         "seconds_between_first_ticks": ticks,
         **stream._summary(latencies, written, alerts),

@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -217,10 +218,13 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
+def bench_latency(files: int, interval: float, sensor_seconds: int, consumer: bool = False) -> dict:
     """Under `dagster dev` (SQLite instance, local lake and DuckDB, the log sink): per file,
     write -> end of the run that put it in gold.latest_snapshot, and write -> its alerts
-    accepted by the sink (the sent ledger's file, written once the sink returned)."""
+    accepted by the sink (the sent ledger's file, written once the sink returned).
+
+    With `consumer`, `stock-assets consume` (polling every second) ingests the files beside
+    dagster dev, whose arrivals sensor then starts stopped (STOCK_ASSETS_STREAM_CONSUMER)."""
     from dagster import DagsterInstance, RunsFilter
 
     from stock_assets.market.landing import encode_micro_batch
@@ -238,6 +242,7 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
             "STOCK_ASSETS_DATA_DIR": str(home),
             "STOCK_ASSETS_SENSOR_INTERVAL_SECONDS": str(sensor_seconds),
             "STOCK_ASSETS_ALERT_RULES": str(home / "rules.yaml"),
+            "STOCK_ASSETS_STREAM_CONSUMER": "on" if consumer else "off",
         }
         server = subprocess.Popen(
             [
@@ -264,7 +269,10 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
             landing.mkdir(parents=True)
             # Webserver, daemon and code server start-up: the files come once the sensor ticks.
             instance = DagsterInstance.get()
-            _wait_for_ticks(instance, "landing_arrivals_sensor", timeout=300)
+            if consumer:
+                reader = _start_consumer(env)
+            else:
+                _wait_for_ticks(instance, "landing_arrivals_sensor", timeout=300)
             written, stamps = {}, {}
             for i in range(files):
                 now = dt.datetime.now(dt.UTC)
@@ -279,15 +287,28 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
             latencies = _wait_for_runs(instance, RunsFilter, written, timeout=600)
             sent = home / "lake" / "alerts" / "sent" / "live"
             accepted = _wait_for_alerts(lambda: _sent_files(sent), stamps, timeout=60)
-            tick_spacing = _sensor_tick_spacing(instance, "landing_arrivals_sensor")
+            tick_spacing = (
+                [] if consumer else _sensor_tick_spacing(instance, "landing_arrivals_sensor")
+            )
         finally:
+            if consumer:
+                reader.terminate()
+                reader.wait(timeout=60)
             os.killpg(server.pid, signal.SIGINT)
             try:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
+    setup = "dagster dev (SQLite instance, DuckDB, local lake, log alert sink)"
+    if consumer:
+        return {
+            "setup": f"{setup} + stock-assets consume (1 s poll; the sensor stopped)",
+            "files": files,
+            "seconds_between_files": interval,
+            **_summary(latencies, written, accepted),
+        }
     return {
-        "setup": "dagster dev (SQLite instance, DuckDB, local lake, log alert sink)",
+        "setup": setup,
         "files": files,
         "sensor_interval_seconds": sensor_seconds,
         # What the daemon did: the seconds between the sensor's ticks while files arrived.
@@ -296,6 +317,24 @@ def bench_latency(files: int, interval: float, sensor_seconds: int) -> dict:
         "seconds_between_files": interval,
         **_summary(latencies, written, accepted),
     }
+
+
+def _start_consumer(env: dict[str, str]) -> subprocess.Popen:
+    """`stock-assets consume` in a process of its own, once it polls (imports done)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stock_assets.cli", "consume", "--poll-seconds", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    for line in process.stdout:
+        if "polling" in line:
+            # Keep draining its log so that a full pipe never blocks it.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return process
+    raise RuntimeError(f"stock-assets consume exited with {process.wait()} before polling")
 
 
 def _summary(
@@ -406,11 +445,12 @@ def main() -> None:
     latency.add_argument("--files", type=int, default=20)
     latency.add_argument("--interval", type=float, default=3.0)
     latency.add_argument("--sensor-seconds", type=int, default=5)
+    latency.add_argument("--consumer", action="store_true", help="stock-assets consume ingests")
     args = parser.parse_args()
     if args.command == "ingest":
         result = bench_ingest(args.records, args.repeat)
     else:
-        result = bench_latency(args.files, args.interval, args.sensor_seconds)
+        result = bench_latency(args.files, args.interval, args.sensor_seconds, args.consumer)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"stream_{args.command}.json"
     out.write_text(json.dumps(result, indent=2))

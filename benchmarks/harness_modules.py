@@ -70,8 +70,14 @@ def stream(args: argparse.Namespace) -> tuple[list[Row], dict]:
     results = {"ingest": ingest, "live_signal_cost": cost}
     if args.latency_files:
         params = {"files": args.latency_files, "interval": 3.0, "sensor_seconds": 5}
-        for name, setup in (("stream_latency", "dagster dev"), ("stack_latency", "local stack")):
-            if name == "stack_latency" and args.skip_stack:
+        setups = (
+            ("consumer_latency", "dagster dev + stream consumer"),
+            ("stream_latency", "dagster dev, sensor runs"),
+            ("stack_consumer_latency", "local stack + stream consumer"),
+            ("stack_latency", "local stack, sensor runs"),
+        )
+        for name, setup in setups:
+            if name.startswith("stack") and args.skip_stack:
                 continue
             latency = results[name] = run_scenario(name, params)
             rows += latency_rows(latency, setup)

@@ -121,7 +121,9 @@ MODULE_BENCHMARKS = (
     "indicators",
     "stream_ingest",
     "stream_latency",
+    "consumer_latency",
     "stack_latency",
+    "stack_consumer_latency",
     "live_signal_cost",
     "intraday",
     "dashboard",
@@ -155,15 +157,15 @@ def _module_benchmark(name: str, home: Path, params: dict) -> dict:
 
         return bench_live.bench(params["records"], params["repeat"])
     latency = (params.get("files"), params.get("interval"), params.get("sensor_seconds"))
-    if name == "stack_latency":
+    if name in ("stack_latency", "stack_consumer_latency"):
         import bench_stack
 
-        return bench_stack.bench(*latency)
+        return bench_stack.bench(*latency, consumer=name == "stack_consumer_latency")
     import bench_stream
 
     if name == "stream_ingest":
         return bench_stream.bench_ingest(params["records"])
-    return bench_stream.bench_latency(*latency)
+    return bench_stream.bench_latency(*latency, consumer=name == "consumer_latency")
 
 
 @contextlib.contextmanager

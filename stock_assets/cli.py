@@ -371,6 +371,22 @@ def summarize(database: str, start: dt.date, end: dt.date) -> str:
     return "\n".join(lines)
 
 
+def run_consumer(poll_seconds: float, once: bool) -> int:
+    """`stock-assets consume`: the stream consumer against the instance at $DAGSTER_HOME."""
+    from stock_assets.consumer import StreamConsumer, stop_on_signals
+    from stock_assets.definitions import build_definitions
+
+    if not dagster_home_is_set():
+        print("stock-assets consume records its runs in the Dagster instance: set DAGSTER_HOME")
+        return 2
+    consumer = StreamConsumer(build_definitions(), _instance(), lambda m: print(m, flush=True))
+    if once:
+        return 0 if all(outcome.success for outcome in consumer.poll()) else 1
+    print(f"stock-assets consume: polling the landing zone every {poll_seconds:g} s", flush=True)
+    consumer.run_forever(poll_seconds, stop_on_signals())
+    return 0
+
+
 def _at_least(lowest: int):
     """An argparse type: a whole number not below `lowest`."""
 
@@ -400,12 +416,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="load only the range's sessions some table has not stored (resume a failed load)",
     )
+    consume = sub.add_parser(
+        "consume", help="ingest landing arrivals as they come, in this process (long-lived)"
+    )
+    consume.add_argument("--poll-seconds", type=float, default=1.0, help="default 1 s")
+    consume.add_argument("--once", action="store_true", help="one poll, then exit")
     args = parser.parse_args(argv)
 
     from dagster import BetaWarning, PreviewWarning
 
     for category in (BetaWarning, PreviewWarning):  # API maturity notes, not run problems
         warnings.filterwarnings("ignore", category=category)
+    if args.command == "consume":
+        return run_consumer(args.poll_seconds, args.once)
     from stock_assets.definitions import build_definitions, data_dir
     from stock_assets.partitions import TRADING_DAYS, sessions_per_run
 

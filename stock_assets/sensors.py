@@ -18,6 +18,7 @@ from stock_assets.resources.lake import LakeResource
 from stock_assets.run_policy import OP_RETRY_POLICY, STREAM_TASK
 from stock_assets.settings import Settings
 
+ARRIVALS_SENSOR_NAME = "landing_arrivals_sensor"
 MAX_OBJECTS_PER_TICK = 500
 # Runs of the stream job that exist but are not executing yet: queued, or their process is
 # starting. While one waits, new objects wait for the next tick and join a single run.
@@ -123,13 +124,20 @@ def waiting_stream_run(instance: dg.DagsterInstance, now: dt.datetime) -> str | 
 
 def arrivals_sensor(settings: Settings) -> dg.SensorDefinition:
     """The landing arrivals sensor, evaluated every STOCK_ASSETS_SENSOR_INTERVAL_SECONDS
-    (`settings.sensor_interval_seconds`)."""
+    (`settings.sensor_interval_seconds`); stopped by default where the stream consumer
+    (stock_assets/consumer.py) is the ingest path."""
+    description = "New or re-written objects under landing/quotes/ (S3 or the local lake)."
+    if settings.stream_consumer:
+        description += " Off by default: the stream consumer ingests them; on while it is down."
 
     @dg.sensor(
+        name=ARRIVALS_SENSOR_NAME,
         job=stream_ingest_job,
         minimum_interval_seconds=daemon_minimum_interval(settings.sensor_interval_seconds),
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="New or re-written objects under landing/quotes/ (S3 or the local lake).",
+        default_status=dg.DefaultSensorStatus.STOPPED
+        if settings.stream_consumer
+        else dg.DefaultSensorStatus.RUNNING,
+        description=description,
     )
     def landing_arrivals_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
         return sense_arrivals(context, lake)

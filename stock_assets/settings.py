@@ -49,6 +49,9 @@ class Settings:
     # in the UI: "stopped" (no live source by default) or "running" (a deployment on real data)
     producer_running: bool = False
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS  # ..._SENSOR_INTERVAL_SECONDS
+    # STOCK_ASSETS_STREAM_CONSUMER=on: `stock-assets consume` ingests arrivals (seconds to an
+    # alert) and the arrivals sensor starts stopped; off (default): the sensor's runs do
+    stream_consumer: bool = False
     dashboard_url: str = DEFAULT_DASHBOARD_URL  # STOCK_ASSETS_DASHBOARD_URL: asset pages link it
     # STOCK_ASSETS_DAGSTER_URL: the Dagster UI the dashboard links to (the read-only one)
     dagster_url: str = DEFAULT_DAGSTER_URL
@@ -100,6 +103,9 @@ class Settings:
             sensor_interval_seconds=_whole_seconds(
                 text("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", str(DEFAULT_SENSOR_INTERVAL_SECONDS))
             ),
+            stream_consumer=_on_off(
+                "STOCK_ASSETS_STREAM_CONSUMER", text("STOCK_ASSETS_STREAM_CONSUMER", "off")
+            ),
             dashboard_url=text("STOCK_ASSETS_DASHBOARD_URL", DEFAULT_DASHBOARD_URL).rstrip("/"),
             dagster_url=text("STOCK_ASSETS_DAGSTER_URL", DEFAULT_DAGSTER_URL).rstrip("/"),
             alert_rules=text("STOCK_ASSETS_ALERT_RULES"),
@@ -125,6 +131,12 @@ def _schedule_status(value: str) -> bool:
             f"STOCK_ASSETS_PRODUCER_SCHEDULE={value!r}: expected 'running' or 'stopped'"
         )
     return value == "running"
+
+
+def _on_off(name: str, value: str) -> bool:
+    if value not in ("on", "off"):
+        raise ValueError(f"{name}={value!r}: expected 'on' or 'off'")
+    return value == "on"
 
 
 def cache_dir() -> Path | None:

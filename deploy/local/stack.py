@@ -7,11 +7,13 @@
 Services, in start order: Postgres (instance storage; a throwaway cluster is started only
 when nothing answers on 127.0.0.1:5432), moto's server (S3, Glue, Athena and SNS on loopback),
 the gRPC code server (`dagster api grpc`), `dagster-webserver` (the operators' full UI),
-a second `dagster-webserver --read-only` (the viewers' UI), `dagster-daemon` and the market
-dashboard; the webservers and the daemon load the code over gRPC as on ECS. Every process
-runs with STOCK_ASSETS_ENV=aws against moto. Everything is plain HTTP on loopback: the
-sign-in and HTTPS of the ECS load balancer are not part of this stack. Pids, ports and logs
-live in $STOCK_ASSETS_DATA_DIR/stack/ (default ./data/stack).
+a second `dagster-webserver --read-only` (the viewers' UI), `dagster-daemon`, the market
+dashboard and, with STOCK_ASSETS_STREAM_CONSUMER=on, the stream consumer (`stock-assets
+consume`, which then ingests arrivals in place of the sensor); the webservers and the
+daemon load the code over gRPC as on ECS. Every process runs with STOCK_ASSETS_ENV=aws
+against moto. Everything is plain HTTP on loopback: the sign-in and HTTPS of the ECS load
+balancer are not part of this stack. Pids, ports and logs live in
+$STOCK_ASSETS_DATA_DIR/stack/ (default ./data/stack).
 
 Environment (all optional): DAGSTER_PG_HOST/PORT/USERNAME/PASSWORD/DB (an existing Postgres;
 the database is created if missing, default `stock_assets_stack`), STOCK_ASSETS_STACK_OWN_POSTGRES=1
@@ -408,10 +410,12 @@ def instigators(url: str) -> list[tuple[str, str, dict]]:
     return found
 
 
-def start_instigators(url: str) -> None:
-    """Every sensor and schedule runs on the stack, including those stopped by default."""
+def start_instigators(url: str, keep_stopped: set[str]) -> None:
+    """Every sensor and schedule runs on the stack, including those stopped by default,
+    except those named in `keep_stopped`."""
     for kind, status, selector in instigators(url):
-        if status == "RUNNING":
+        name = selector.get("sensorName") or selector.get("scheduleName")
+        if status == "RUNNING" or name in keep_stopped:
             continue
         mutation, field = (
             (START_SENSOR, "startSensor") if kind == "sensor" else (START_SCHEDULE, "startSchedule")
@@ -505,6 +509,11 @@ def _start(state: dict) -> str:
         "readonly_webserver", "STOCK_ASSETS_STACK_READONLY_WEBSERVER_PORT", "--read-only"
     )
     daemon = started(spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], env))
+    consumer = env.get("STOCK_ASSETS_STREAM_CONSUMER") == "on"
+    if consumer:
+        service = started(spawn("stream_consumer", [str(BIN / "stock-assets"), "consume"], env))
+        log = state_dir() / "logs" / "stream_consumer.log"
+        wait_until("the stream consumer", lambda: b"polling" in log.read_bytes(), service)
     dashboard_argv = [sys.executable, "-m", "stock_assets.dashboard", "--port", str(dashboard_port)]
     dashboard_env = {**env, "STOCK_ASSETS_DAGSTER_URL": read_only_url}  # pages link the viewers' UI
     dashboard = started(spawn("dashboard", dashboard_argv, dashboard_env, dashboard_port))
@@ -516,7 +525,8 @@ def _start(state: dict) -> str:
     wait_until("the daemon", lambda: daemons_healthy(url), daemon)
     health = f"{env['STOCK_ASSETS_DASHBOARD_URL']}/_stcore/health"
     wait_until("the dashboard", lambda: http_ok(health), dashboard)
-    start_instigators(url)
+    # The consumer ingests arrivals: the arrivals sensor stays stopped, its fallback.
+    start_instigators(url, keep_stopped={"landing_arrivals_sensor"} if consumer else set())
     print(f"stock_assets stack is up: {url} (read-only: {read_only_url})")
     return url
 
