@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export STOCK_ASSETS_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(STOCK_ASSETS_DATA_DIR)/dagster_home
 
-.PHONY: run test check audit dev dashboard home bench clean snapshots stack-up stack-down \
+.PHONY: run test check audit dev consume dashboard home bench clean snapshots stack-up stack-down \
 	stack-status \
 	install install-test lock lock-check upgrade-check mutation
 
@@ -70,6 +70,11 @@ dev: export DAGSTER_EVENT_BATCH_SIZE ?= 10000
 dev: export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 dev: install home
 	$(BIN)/dagster dev -w workspace.yaml
+
+## consume: the stream consumer beside `STOCK_ASSETS_STREAM_CONSUMER=on make dev` (arrivals
+## ingested within seconds; with the variable on, the arrivals sensor starts stopped)
+consume: install home
+	$(BIN)/stock-assets consume
 
 ## dashboard: the market dashboard on http://127.0.0.1:8501 (DASHBOARD_PORT), read-only on the warehouse
 DASHBOARD_PORT ?= 8501
