@@ -170,8 +170,8 @@ def snapshot_table(
     moved[list(SIGNAL_FIELDS)] = latest[list(SIGNAL_FIELDS)]
     kept = stored[~stored["symbol"].isin(moves["symbol"])]
     moved = conform(moved.reset_index(), LATEST_SNAPSHOT)
-    table = pd.concat([frame for frame in (kept, moved) if not frame.empty], ignore_index=True)
-    return conform(table.sort_values("symbol", ignore_index=True), LATEST_SNAPSHOT)
+    table = pd.concat([frame for frame in (kept, moved) if not frame.empty])
+    return conform(table.sort_values("symbol"), LATEST_SNAPSHOT)  # conform: a fresh index
 
 
 def _newest_signals(stored: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
@@ -189,8 +189,9 @@ def _newest_signals(stored: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame
     frames = [frame for frame in (known, found) if not frame.empty]
     if not frames:
         return pd.DataFrame(columns=list(SIGNAL_FIELDS), index=pd.Index([], name="symbol"))
-    candidates = pd.concat(frames, ignore_index=True).sort_values(
-        ["symbol", "last_signal_at", "last_signal", "last_signal_reason"], kind="stable"
+    # Sorted on every column that can differ, so no tie is left to the sort's stability.
+    candidates = pd.concat(frames).sort_values(
+        ["symbol", "last_signal_at", "last_signal", "last_signal_reason"]
     )
     return candidates.drop_duplicates("symbol", keep="last").set_index("symbol")
 
