@@ -134,7 +134,8 @@ def _carried_forward(rows: pd.DataFrame, sessions: pd.Series) -> pd.DataFrame:
             session = pd.Series(symbols[at]).map(day_of_newest).to_numpy()
             at = at[days[at] == session]
         at = at[np.argsort(rows["ts"].to_numpy()[at], kind="stable")]
-        known = pd.Series(rows[field].to_numpy()[at], index=symbols[at])
+        # The column's own array: to_numpy() would turn Int64 volumes with gaps into floats.
+        known = pd.Series(rows[field].array[at], index=symbols[at])
         known = known[~known.index.duplicated(keep="last")]
         # As objects (pandas' fillna would downcast them); the caller conforms the dtypes.
         values = newest[field].to_numpy(dtype=object)

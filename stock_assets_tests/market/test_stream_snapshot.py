@@ -181,8 +181,8 @@ def test_volumes_beyond_a_float_s_precision_are_kept_exactly():
     big = 2**53 + 1  # a valid BIGINT that a float64 would round to 2**53
     rows = history(
         ("AAPL", "2024-07-05 14:00", 1.0, big, 0.1, 0.1, "Apple"),
-        ("MSFT", "2024-07-05 14:00", 2.0, 5, 0.1, 0.1, "Microsoft"),
+        ("MSFT", "2024-07-05 14:00", 2.0, big + 2, 0.1, 0.1, "Microsoft"),
         ("MSFT", "2024-07-05 14:01", 2.5, None, 0.1, 0.1, "Microsoft"),  # a gap to fill
     )
     snapshot = newest_per_symbol(rows, INGESTED)
-    assert snapshot["volume"].tolist() == [big, 5]
+    assert snapshot["volume"].tolist() == [big, big + 2]
