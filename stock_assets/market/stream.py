@@ -134,7 +134,8 @@ def _carried_forward(rows: pd.DataFrame, sessions: pd.Series) -> pd.DataFrame:
             session = pd.Series(symbols[at]).map(day_of_newest).to_numpy()
             at = at[days[at] == session]
         at = at[np.argsort(rows["ts"].to_numpy()[at], kind="stable")]
-        known = pd.Series(rows[field].to_numpy()[at], index=symbols[at])
+        # The column's own array: to_numpy() would turn Int64 volumes with gaps into floats.
+        known = pd.Series(rows[field].array[at], index=symbols[at])
         known = known[~known.index.duplicated(keep="last")]
         # As objects (pandas' fillna would downcast them); the caller conforms the dtypes.
         values = newest[field].to_numpy(dtype=object)
@@ -170,8 +171,8 @@ def snapshot_table(
     moved[list(SIGNAL_FIELDS)] = latest[list(SIGNAL_FIELDS)]
     kept = stored[~stored["symbol"].isin(moves["symbol"])]
     moved = conform(moved.reset_index(), LATEST_SNAPSHOT)
-    table = pd.concat([frame for frame in (kept, moved) if not frame.empty], ignore_index=True)
-    return conform(table.sort_values("symbol", ignore_index=True), LATEST_SNAPSHOT)
+    table = pd.concat([frame for frame in (kept, moved) if not frame.empty])
+    return conform(table.sort_values("symbol"), LATEST_SNAPSHOT)  # conform: a fresh index
 
 
 def _newest_signals(stored: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
@@ -189,8 +190,9 @@ def _newest_signals(stored: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame
     frames = [frame for frame in (known, found) if not frame.empty]
     if not frames:
         return pd.DataFrame(columns=list(SIGNAL_FIELDS), index=pd.Index([], name="symbol"))
-    candidates = pd.concat(frames, ignore_index=True).sort_values(
-        ["symbol", "last_signal_at", "last_signal", "last_signal_reason"], kind="stable"
+    # Sorted on every column that can differ, so no tie is left to the sort's stability.
+    candidates = pd.concat(frames).sort_values(
+        ["symbol", "last_signal_at", "last_signal", "last_signal_reason"]
     )
     return candidates.drop_duplicates("symbol", keep="last").set_index("symbol")
 

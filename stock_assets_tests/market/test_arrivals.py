@@ -153,3 +153,13 @@ def test_a_tick_without_arrivals_still_moves_the_floor_past_settled_objects():
 def test_a_cursor_written_before_the_key_floor_lists_everything_once():
     old = '{"watermark": "2024-07-05T14:00:00+00:00", "seen": []}'
     assert ArrivalCursor.from_json(old).start_after is None
+
+
+def test_the_key_floor_stays_when_every_listed_object_is_inside_the_window():
+    _, cursor = new_arrivals([obj("d1/a", 0), obj("d2/b", 10)], ArrivalCursor())
+    assert cursor.start_after is None  # both within settle of the watermark: none passed
+    # The next listing starts after a floor from an earlier tick; the new arrival is inside
+    # the window with nothing below it, so the floor is kept, not reset to list everything.
+    kept = ArrivalCursor(cursor.watermark, cursor.seen, start_after="d0/z")
+    fresh, after = new_arrivals([obj("d2/c", 20)], kept)
+    assert [o.key for o in fresh] == ["d2/c"] and after.start_after == "d0/z"

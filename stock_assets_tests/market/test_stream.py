@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import pandas as pd
 
-from stock_assets.market.landing import LandingParse
-from stock_assets.market.schemas import LATEST_SNAPSHOT, LIVE_SIGNALS, conform
-from stock_assets.market.stream import newest_per_symbol, snapshot_table, stream_batch
+from stock_assets.market.landing import LandingParse, RecordReject
+from stock_assets.market.schemas import STREAM_HISTORY
+from stock_assets.market.stream import newest_per_symbol, quote_trading_days, stream_batch
 
 INGESTED = dt.datetime(2024, 7, 5, 16, 0, tzinfo=dt.UTC)
 
@@ -91,6 +92,55 @@ def test_a_quote_is_filed_under_its_new_york_day():
     assert batch.rows["ingested_at"].iloc[0] == pd.Timestamp("2024-07-05 16:00")  # naive UTC
 
 
+def test_objects_without_quotes_give_an_empty_batch_with_their_rejects():
+    bad = RecordReject(3, "price is missing", '{"symbol": "AAPL"}')
+    empty = parse("e.jsonl", [])
+    batch = stream_batch([LandingParse("r.jsonl", empty.quotes, (bad,), None), empty], INGESTED)
+    assert batch.rejects == [("r.jsonl", bad)]
+    assert batch.duplicates == 0
+    pd.testing.assert_frame_equal(batch.rows, STREAM_HISTORY.empty_frame())
+
+
+def test_closed_day_rejects_keep_the_quote_s_text_and_follow_the_object_order():
+    # Keys in reverse alphabetical order: rejects are listed by object, not by key.
+    later = parse("z.jsonl", [("AAPL", "2024-07-06 15:00:00", 2.5)])  # a Saturday
+    own = RecordReject(7, "price is missing", "{}")
+    earlier = parse("a.jsonl", [("MSFT", "2024-07-04 14:00:00", 1.25)])  # Independence Day
+    batch = stream_batch([later, LandingParse("a.jsonl", earlier.quotes, (own,), None)], INGESTED)
+    assert [(key, r.record_no, r.raw) for key, r in batch.rejects] == [
+        ("z.jsonl", 0, "AAPL 2024-07-06T15:00:00 2.5"),
+        ("a.jsonl", 7, "{}"),
+        ("a.jsonl", 0, "MSFT 2024-07-04T14:00:00 1.25"),
+    ]
+    assert batch.rejects[0][1].reason == (
+        "quote 2024-07-06 is a Saturday: the NYSE is closed on weekends"
+    )
+
+
+def test_quote_trading_days_is_a_series_aligned_with_the_quotes():
+    quotes = parse(
+        "a.jsonl",
+        [("AAPL", "2024-07-05 03:59:59", 1.0), ("AAPL", "2024-07-05 04:00:00", 1.0)],
+    ).quotes.set_axis([10, 20])
+    expected = pd.Series(
+        [dt.date(2024, 7, 4), dt.date(2024, 7, 5)], index=[10, 20], name="trade_date"
+    )
+    pd.testing.assert_series_equal(quote_trading_days(quotes), expected)
+
+
+def test_stored_times_do_not_depend_on_the_machine_s_time_zone(machine_in_tokyo):
+    quote = [parse("a.jsonl", [("AAPL", "2024-07-05 14:00:00", 1.0)])]
+    aware = dt.datetime(2024, 7, 5, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns when handed a zone-aware datetime
+        batch = stream_batch(quote, aware)
+        snapshot = newest_per_symbol(batch.rows, aware)
+    assert batch.rows["ingested_at"].tolist() == [pd.Timestamp("2024-07-05 16:00")]
+    assert snapshot["updated_at"].tolist() == [pd.Timestamp("2024-07-05 16:00")]
+    naive = stream_batch(quote, dt.datetime(2024, 7, 5, 9))
+    assert naive.rows["ingested_at"].tolist() == [pd.Timestamp("2024-07-05 09:00")]
+
+
 def test_an_aware_ingestion_time_is_stored_as_naive_utc():
     eastern = dt.timezone(dt.timedelta(hours=-4))
     batch = stream_batch(
@@ -102,77 +152,3 @@ def test_an_aware_ingestion_time_is_stored_as_naive_utc():
         [parse("a.jsonl", [("AAPL", "2024-07-05 14:00:00", 1.0)])], dt.datetime(2024, 7, 5, 9)
     )
     assert naive.rows["ingested_at"].iloc[0] == pd.Timestamp("2024-07-05 09:00")
-
-
-def test_the_snapshot_keeps_each_symbol_s_newest_quote_ties_to_the_later_row():
-    history = stream_batch(
-        [
-            parse(
-                "a.jsonl",
-                [
-                    ("MSFT", "2024-07-05 14:00:02", 5.0),
-                    ("AAPL", "2024-07-05 14:00:01", 1.0),
-                    ("AAPL", "2024-07-05 14:00:03", 3.0),
-                    ("AAPL", "2024-07-05 14:00:02", 2.0),
-                ],
-            )
-        ],
-        INGESTED,
-    ).rows
-    snapshot = newest_per_symbol(history, INGESTED)
-    assert list(zip(snapshot["symbol"], snapshot["price"], strict=True)) == [
-        ("AAPL", 3.0),
-        ("MSFT", 5.0),
-    ]
-    assert (snapshot["updated_at"] == pd.Timestamp("2024-07-05 16:00")).all()
-    tie = pd.concat([history.iloc[[1]], history.iloc[[1]].assign(price=9.0)], ignore_index=True)
-    assert newest_per_symbol(tie, INGESTED)["price"].tolist() == [9.0]
-    assert newest_per_symbol(history.iloc[:0], INGESTED).empty
-
-
-def snapshot_rows(*rows: tuple[str, str, str | None]) -> pd.DataFrame:
-    """Stored snapshot rows: (symbol, ts, last_signal_at or None), all with signal MOVE."""
-    frame = pd.DataFrame(rows, columns=["symbol", "ts", "last_signal_at"])
-    frame = frame.assign(
-        price=1.0,
-        change=0.1,
-        change_pct=0.1,
-        name="Name",
-        updated_at=pd.Timestamp("2024-07-05 15:00"),
-        volume=10,
-        last_signal=frame.last_signal_at.map(lambda t: None if t is None else "MOVE"),
-        last_signal_reason=frame.last_signal_at.map(lambda t: None if t is None else "stored"),
-    )
-    return conform(frame, LATEST_SNAPSHOT)
-
-
-def live(*rows: tuple[str, str, str, str]) -> pd.DataFrame:
-    """LIVE_SIGNALS rows: (symbol, ts, signal, reason)."""
-    frame = pd.DataFrame(rows, columns=["symbol", "ts", "signal", "reason"])
-    frame = frame.assign(trade_date=dt.date(2024, 7, 5), rule=None, value=1.0, detected_at=None)
-    return conform(frame, LIVE_SIGNALS)
-
-
-def test_snapshot_takes_the_newest_signal_by_trigger_time_whatever_the_order():
-    stored = snapshot_rows(("AAPL", "2024-07-05 14:50", "2024-07-05 14:45"))
-    batch = newest_per_symbol(
-        stream_batch([parse("k", [("AAPL", "2024-07-05 14:55", 2.0)])], INGESTED).rows, INGESTED
-    )
-    # The run's day holds an older signal and two of one newer quote: the newest wins, and
-    # of one quote's signals the same one every time, whatever order they are listed in.
-    signals = live(
-        ("AAPL", "2024-07-05 14:40", "MOVE", "old"),
-        ("AAPL", "2024-07-05 14:52", "VOLUME_SURGE", "surge"),
-        ("AAPL", "2024-07-05 14:52", "CROSS_UP", "cross"),
-    )
-    for ordered in (signals, signals.iloc[::-1]):
-        (row,) = snapshot_table(stored, batch, ordered).itertuples()
-        assert (row.last_signal, str(row.last_signal_at)) == ("VOLUME_SURGE", "2024-07-05 14:52:00")
-    # Only older signals in the run: the stored row's newer one stays.
-    (row,) = snapshot_table(stored, batch, signals.iloc[:1]).itertuples()
-    assert (row.last_signal_reason, str(row.last_signal_at)) == ("stored", "2024-07-05 14:45:00")
-    # A batch that does not move the row leaves it exactly as stored.
-    older = newest_per_symbol(
-        stream_batch([parse("k", [("AAPL", "2024-07-05 14:30", 3.0)])], INGESTED).rows, INGESTED
-    )
-    pd.testing.assert_frame_equal(snapshot_table(stored, older, signals), stored)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,10 @@ from stock_assets.market.schemas import SIGNALS, conform
 from stock_assets.resources.alerts import (
     PENDING_PREFIX,
     SENT_PREFIX,
+    Alert,
     AlertSink,
+    Delivery,
+    LogAlertSink,
     live_alerts,
     pending_alerts,
 )
@@ -201,3 +205,82 @@ def test_retry_sensor_requests_a_run_only_for_due_alerts_and_the_job_delivers(tm
         assert FlakySink.accepted and pending_alerts(lake) == []
         context = dg.build_sensor_context(instance=instance, resources=resources)
         assert isinstance(alert_retry_sensor(context), dg.SkipReason)
+
+
+def live_signal(symbol: str, ts: str) -> pd.DataFrame:
+    """One live MOVE signal (LIVE_SIGNALS' columns that alerts read)."""
+    return pd.DataFrame(
+        {
+            "symbol": [symbol],
+            "trade_date": [DAY],
+            "ts": pd.to_datetime([ts]),
+            "signal": ["MOVE"],
+            "rule": [None],
+            "value": [5.5],
+            "reason": ["up"],
+        }
+    )
+
+
+def pend(lake: LocalLake, alert_id: str, hours_ago: float, sent: bool = False) -> None:
+    """An outbox entry written `hours_ago`; with `sent`, one already marked sent too."""
+    body = json.dumps({"symbol": "AAPL", "trade_date": "2024-07-05", "signal": alert_id})
+    lake.put(f"{PENDING_PREFIX}/{alert_id}.json", body.encode())
+    if sent:
+        lake.put(f"{SENT_PREFIX}/{alert_id}.json", body.encode())
+    stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)).timestamp()
+    os.utime(lake.uri(f"{PENDING_PREFIX}/{alert_id}.json"), (stamp, stamp))
+
+
+def test_redelivery_counts_sends_failures_and_alerts_already_marked_sent(tmp_path):
+    lake = LocalLake(root=str(tmp_path))
+    pend(lake, "a", hours_ago=5)  # the oldest: the first publish, refused
+    pend(lake, "b", hours_ago=4, sent=True)  # marked sent, stopped before the cleanup
+    pend(lake, "c", hours_ago=3)
+    pend(lake, "d", hours_ago=2, sent=True)
+    pend(lake, "e", hours_ago=1)
+    delivery = FlakySink(failures=1).redeliver_pending(lake, LOG)
+    assert delivery == Delivery(2, 2, 0, ["a: ConnectionError: sink unavailable"])
+    assert FlakySink.attempts == ["a", "c", "e"]
+    assert ledger(lake, PENDING_PREFIX) == [f"{PENDING_PREFIX}/a.json"]
+
+
+def test_a_pending_alert_exactly_retry_after_seconds_old_is_due(tmp_path):
+    lake = LocalLake(root=str(tmp_path))
+    pend(lake, "a", hours_ago=1)
+    (entry,) = pending_alerts(lake)
+    sink = FlakySink(retry_after_seconds=60)
+    assert sink.redeliver_pending(lake, LOG, now=entry.last_modified + dt.timedelta(seconds=60))
+    assert FlakySink.attempts == ["a"]
+
+
+def test_an_alert_exactly_live_max_age_old_is_still_sent(tmp_path):
+    lake = LocalLake(root=str(tmp_path))
+    live = live_signal("AAPL", "2024-07-05 14:30:00")  # 30 minutes before now
+    now = dt.datetime(2024, 7, 5, 15, 0, tzinfo=dt.UTC)
+    delivery = FlakySink(live_max_age_minutes=30).deliver_live(live, lake, LOG, now=now)
+    assert (delivery.sent, delivery.too_old) == (1, 0)
+
+
+def test_a_single_alert_delivery_counts_nothing_as_too_old(tmp_path):
+    lake = LocalLake(root=str(tmp_path))
+    alert = Alert("runs/1", {"symbol": "AAPL", "trade_date": "2024-07-05", "signal": "RUN"})
+    assert FlakySink().deliver_alerts([alert], lake, LOG) == Delivery(1, 0, 0, [], 0)
+
+
+def test_the_run_s_logger_gets_every_publish_and_refusal(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    lake = LocalLake(root=str(tmp_path))
+    FlakySink(failures=1).deliver(signals().head(1), lake, LOG, today=DAY)
+    assert caplog.messages == [
+        "ALERT ANOMALY AAPL 2024-07-05 not delivered, will retry: sink unavailable"
+    ]
+    caplog.clear()
+    # The local sink logs the retried alert and the live one with the logger it is given.
+    sink = LogAlertSink(retry_after_seconds=0, live_max_age_minutes=10**7)
+    now = dt.datetime(2024, 7, 5, 15, 0, tzinfo=dt.UTC)
+    sink.deliver_live(live_signal("MSFT", "2024-07-05 14:30:00"), lake, LOG, now=now)
+    assert caplog.messages == [
+        "ALERT ANOMALY AAPL 2024-07-05: moved",
+        "ALERT MOVE MSFT 2024-07-05 14:30:00: up",
+    ]
