@@ -27,9 +27,13 @@ BASELINE = ROOT / "docs" / "mutation-baseline.json"
 # Surviving mutants judged equivalent (no test can tell them apart): name -> why.
 EQUIVALENT = ROOT / "docs" / "mutation-equivalent.json"
 MUTMUT = Path(sys.executable).with_name("mutmut")
-# mutmut's exit codes of a mutant's test run (mutmut/stats.py); -24, 24 and 152: SIGXCPU.
-STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"}
-STATUS |= dict.fromkeys((36, -24, 24, 152, 255), "timeout")
+# mutmut's exit codes of a mutant's test run (mutmut/stats.py): a run stopped by its CPU
+# limit (SIGXCPU) is a timeout as for mutmut; one that crashed the test process (SIGSEGV)
+# fails the suite, so the mutant is caught.
+STATUS = {
+    **{1: "killed", 3: "killed", -11: "killed", 0: "survived", 5: "no tests", 33: "no tests"},
+    **dict.fromkeys((36, -24, 24, 152, 255), "timeout"),
+}
 COUNTED = ("killed", "timeout", "survived", "no tests", "suspicious")
 Results = dict[str, dict]  # module path -> {"source", "counts", "survivors"}
 UNRECORDED = "measured before results were recorded"  # runs older than the results file

@@ -165,3 +165,31 @@ def test_the_smallest_thresholds_are_accepted() -> None:
         (2, VOLUME_SPIKE),
         (2, ANOMALY),
     }
+
+
+# At 1e9 the tolerance is 1e-9 x 1e9 = 1.0 exactly, so a difference of exactly 1.0 sits on
+# it (equal: nothing fires) and 3.0 is past it.
+SCALE = 1e9
+
+
+@pytest.mark.parametrize(("direction", "signal"), [(1.0, BUY), (-1.0, SELL)])
+def test_a_crossover_exactly_at_the_tolerance_is_not_one(direction: float, signal: str) -> None:
+    assert SCALE * 1e-9 == 1.0
+    fast = [SCALE, SCALE + direction, SCALE + 3 * direction]
+    frame = rows(3, sma_5=fast, sma_20=SCALE, close=SCALE, bb_upper=2 * SCALE, bb_lower=1.0)
+    assert fired(frame) == {(2, signal)}
+
+
+@pytest.mark.parametrize(("column", "direction"), [("bb_upper", 1.0), ("bb_lower", -1.0)])
+def test_a_close_exactly_at_the_band_tolerance_is_not_a_breakout(
+    column: str, direction: float
+) -> None:
+    bands = {"bb_upper": 2 * SCALE, "bb_lower": 1.0, column: SCALE}
+    closes = [SCALE, SCALE + direction, SCALE + 3 * direction]
+    frame = rows(3, close=closes, sma_5=SCALE, sma_20=SCALE, **bands)
+    assert fired(frame) == {(2, BB_BREAKOUT)}
+
+
+def test_a_crossover_on_a_symbol_s_second_row_counts() -> None:
+    assert fired(rows(2, sma_5=[99.0, 101.0])) == {(1, BUY)}
+    assert fired(rows(2, sma_5=[101.0, 99.0])) == {(1, SELL)}

@@ -234,3 +234,33 @@ def test_a_level_shift_fires_once_and_then_stays_quiet() -> None:
         if abs(100.0 * (b / a - 1.0)) > 5.0:
             expected.add(("LVL", 30, "ANOMALY"))
         assert got == expected, (a, b)
+
+
+SIGNAL_DTYPES = {"signal": object, "value": "float64", "reason": object}
+
+
+def test_no_signal_keeps_the_output_s_column_types() -> None:
+    """Empty input keeps its symbol and trade_date types; quiet rows give the same columns."""
+    empty = compute_indicators(_spike()).iloc[:0]
+    empty = empty.astype({"symbol": "string", "trade_date": "datetime64[ns]"})
+    out = detect_signals(empty)
+    assert out.dtypes.to_dict() == {
+        "symbol": pd.StringDtype(),
+        "trade_date": np.dtype("datetime64[ns]"),
+        **{name: np.dtype(dtype) for name, dtype in SIGNAL_DTYPES.items()},
+    }
+    quiet = detect_signals(compute_indicators(_frame("FLAT", np.full(30, 50.0))))
+    assert quiet.empty and list(quiet.columns) == list(SIGNAL_COLUMNS)
+    assert {name: quiet[name].dtype for name in SIGNAL_DTYPES} == {
+        name: np.dtype(dtype) for name, dtype in SIGNAL_DTYPES.items()
+    }
+
+
+def test_detect_signals_for_applies_the_thresholds_and_renumbers_rows() -> None:
+    # Day 30 of the drop: -6% is no anomaly at 7%, the SELL and the breakout remain.
+    got = detect_signals_for(
+        compute_indicators(_drop()), [DAYS[30]], SignalThresholds(anomaly_pct=7.0)
+    )
+    assert list(got.columns) == list(SIGNAL_COLUMNS)
+    assert list(got["signal"]) == ["BB_BREAKOUT", "SELL"]
+    pd.testing.assert_index_equal(got.index, pd.RangeIndex(2))
