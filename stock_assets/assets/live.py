@@ -126,11 +126,17 @@ def live_signals_asset(
         context.log.error(f"alert rule skipped: {error}")
     days = partition_days(context)
     profile = live_signals.with_dates(profile)
+    history, bars = live_signals.with_dates(history), live_signals.with_dates(bars)
+
+    def of_day(frame: pd.DataFrame, day) -> pd.DataFrame:
+        # One day's run loads that day's rows only: no need to filter them again.
+        return frame if len(days) == 1 else frame[frame.trade_date == day]
+
     found = _concat(
         [
             live_signals.detect_live_signals(
-                live_signals.with_dates(history).query("trade_date == @day"),
-                live_signals.with_dates(bars).query("trade_date == @day"),
+                of_day(history, day),
+                of_day(bars, day),
                 closes,
                 profile[profile.trade_date == calendar.previous_session(day)],
                 rules.rules,

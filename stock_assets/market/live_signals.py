@@ -94,19 +94,24 @@ def _group_starts(keys: pd.DataFrame) -> np.ndarray:
 
 
 def previous_closes(quotes: pd.DataFrame, daily_closes: pd.DataFrame) -> pd.DataFrame:
-    """Per (symbol, trade_date): the previous session's close (see module docstring)."""
-    days = quotes[["symbol", "trade_date"]].drop_duplicates()
+    """Per (symbol, trade_date): the previous session's close (see module docstring), of
+    quotes sorted by (symbol, trade_date, ts)."""
+    days = _first_of_each_day(quotes)[["symbol", "trade_date"]]
     if days.empty:
         return days.assign(prev_close=pd.Series(dtype="float64"))
     days = days.assign(prev_day=[calendar.previous_session(d) for d in days.trade_date])
     known = daily_closes.rename(columns={"trade_date": "prev_day", "close": "prev_close"})
     days = days.merge(known[["symbol", "prev_day", "prev_close"]], how="left")
-    with_change = quotes.dropna(subset=["change"]).sort_values(["symbol", "trade_date", "ts"])
-    first = with_change.drop_duplicates(["symbol", "trade_date"])
+    first = _first_of_each_day(quotes.dropna(subset=["change"]))
     implied = first.assign(implied=first.price - first.change)[["symbol", "trade_date", "implied"]]
     days = days.merge(implied, how="left")
     days["prev_close"] = days.prev_close.fillna(days.implied)
     return days[["symbol", "trade_date", "prev_close"]]
+
+
+def _first_of_each_day(quotes: pd.DataFrame) -> pd.DataFrame:
+    """The first row of each (symbol, trade_date) of rows sorted by them."""
+    return quotes.iloc[np.flatnonzero(_group_starts(quotes[["symbol", "trade_date"]]))]
 
 
 def with_prev_close(quotes: pd.DataFrame, prev: pd.DataFrame) -> pd.DataFrame:
