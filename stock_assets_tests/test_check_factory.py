@@ -87,6 +87,13 @@ def test_evidence_without_rows_shows_no_sample() -> None:
     assert result.description == "could not evaluate (readable): KeyError: 'x'"
 
 
+def test_a_result_needs_one_outcome_per_rule() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        checks._evaluation(
+            KEY, Check("c", "p.", (WARN_RULE, ERROR_RULE)), [outcome([])], 0, [], None
+        )
+
+
 def test_range_metadata_lists_failing_days_sorted_and_at_most_a_hundred() -> None:
     days = [DAYS[0] + dt.timedelta(days=n) for n in range(checks.FAILING_DAYS_SHOWN + 1)]
     meta = checks._range_metadata([outcome([days[5], days[1]]), outcome([days[1]])], days)
@@ -125,6 +132,7 @@ def test_latest_materializations(instance: dg.DagsterInstance) -> None:
     assert checks.latest_materialization(instance, checks.PRICES_KEY, []) is None
     found = checks.latest_materializations(instance, KEY, ["2024-01-02", "2024-01-03", "x"])
     assert found == {"2024-01-02": newest, "2024-01-03": second}
+    assert checks.latest_materializations(instance, KEY, ["2024-01-03"]) == {"2024-01-03": second}
     assert checks.latest_materializations(instance, checks.PRICES_KEY, ["2024-01-02"]) == {}
 
 
@@ -254,6 +262,25 @@ def test_an_unpartitioned_check_reads_the_whole_table_without_the_watchlist(
     assert warehouse.asked == [("read", "silver.tiny", None), ("distinct", "b.k", ("a",), None)]
     assert evaluation.passed and "partition_range" not in evaluation.metadata
     assert seen[0].days == [] and seen[0].watchlist == () and seen[0].symbol_errors == {}
+
+
+def test_a_check_launched_without_partitions_judges_the_latest_one(
+    instance: dg.DagsterInstance,
+) -> None:
+    seen: list = []
+    check = Check("keys", "p.", (seeing(seen),))
+    specs = {"keys": (check, checks._spec(KEY, check))}
+    record(instance, checks.RAW_QUOTES_KEY, "2024-01-03", symbol_errors={"AAA": "timeout"})
+    record(instance, KEY, "2024-01-03")
+    warehouse = Warehouse(pd.DataFrame({"x": [1.0]}))
+    ctx = context(
+        instance,
+        selected_asset_check_keys={specs["keys"][1].key},
+        resources=SimpleNamespace(io_manager=warehouse),
+    )
+    list(checks.evaluate_checks(ctx, KEY, DAILY, specs))
+    assert warehouse.asked == [("read", "silver.tiny", ["2024-01-03"])]
+    assert seen[0].days == [DAYS[1]] and seen[0].symbol_errors == {}  # no watchlist rule
 
 
 def test_key_reads_union_the_columns_unless_a_check_reads_the_table_whole() -> None:
