@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from stock_assets.cli import QUIET
 from stock_assets.market.arrivals import ArrivalCursor, new_arrivals
 from stock_assets.market.landing import LANDING_QUOTES_PREFIX
 from stock_assets.sensors import (
@@ -100,7 +101,7 @@ class StreamConsumer:
         if taken and not all(_orphaned(record.dagster_run) for record in taken):
             return BatchOutcome(run_key, None, True)
         result = self.job.execute_in_process(
-            run_config=request.run_config,
+            run_config={**QUIET, **request.run_config},  # the run's events go to the UI
             partition_key=request.partition_key,
             tags={**request.tags, **tags, CONSUMER_TAG: "true"},
             instance=self.instance,
