@@ -222,7 +222,7 @@ def test_only_the_services_behind_the_load_balancer_are_reachable_from_it() -> N
         assert network["AssignPublicIp"] == "DISABLED"
         if not behind:
             unbalanced.append(command[0])
-    assert sorted(unbalanced) == ["dagster", "dagster-daemon"]
+    assert sorted(unbalanced) == ["dagster", "dagster-daemon", "stock-assets"]
     assert "TaskSecurityGroup" not in open_to_balancer
     # The database admits the Dagster tasks and the dashboard (check results), never the
     # load balancer.
@@ -335,13 +335,15 @@ def test_image_has_the_commands_and_files_the_services_use() -> None:
         definition["Properties"]["ContainerDefinitions"][0]["Command"]
         for definition in _resources(_template(), "AWS::ECS::TaskDefinition").values()
     ]
-    # Two webservers (the operators' full UI and the viewers' read-only one), the dashboard.
+    # Two webservers (the operators' full UI and the viewers' read-only one), the dashboard,
+    # the stream consumer.
     assert sorted(c[0] for c in commands) == [
         "dagster",
         "dagster-daemon",
         "dagster-webserver",
         "dagster-webserver",
         "python",
+        "stock-assets",
     ]
     for command in commands:
         if command[0] == "python":
@@ -411,3 +413,38 @@ def test_the_alpha_vantage_key_is_a_secret_ecs_may_read_and_the_code_server_gets
     assert statements["AlphaVantageKey"]["Resource"] == KEY_ARN
     (rule,) = template["Rules"]["AlphaVantageNeedsItsKey"]["Assertions"]
     assert "AlphaVantageKeySecretArn" in str(rule)
+
+
+def test_the_stream_consumer_is_one_task_when_the_parameter_says_on() -> None:
+    template = _template()
+    assert template["Parameters"]["StreamConsumer"]["Default"] == "off"
+    assert template["Conditions"]["RunStreamConsumer"] == {
+        "Fn::Equals": [{"Ref": "StreamConsumer"}, "on"]
+    }
+    resources = template["Resources"]
+    service = resources["StreamConsumerService"]
+    definition = resources["StreamConsumerTaskDefinition"]
+    assert service["Condition"] == definition["Condition"] == "RunStreamConsumer"
+    assert resources["StreamConsumerLogGroup"]["Condition"] == "RunStreamConsumer"
+    properties = service["Properties"]
+    assert properties["TaskDefinition"] == {"Ref": "StreamConsumerTaskDefinition"}
+    # Never two consumers, not even while a deployment replaces the task.
+    assert properties["DesiredCount"] == 1
+    assert properties["DeploymentConfiguration"]["MaximumPercent"] == 100
+    (container,) = definition["Properties"]["ContainerDefinitions"]
+    assert container["Command"] == ["stock-assets", "consume"]
+    assert definition["Properties"]["TaskRoleArn"] == {"Fn::GetAtt": ["DataTaskRole", "Arn"]}
+    environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+    # It loads the same instance as the daemon (dagster.yaml's variables) and the same data.
+    (daemon,) = resources["DaemonTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    for variable in daemon["Environment"]:
+        if variable["Name"] != "DAGSTER_CODE_SERVER_HOST":
+            assert environment.get(variable["Name"]) == variable["Value"], variable["Name"]
+    assert {s["Name"] for s in container["Secrets"]} == {
+        "DAGSTER_PG_PASSWORD",
+        "ALPHA_VANTAGE_API_KEY",
+    }
+    # The code server builds the arrivals sensor's default status from the same parameter.
+    (code_server,) = resources["CodeServerTaskDefinition"]["Properties"]["ContainerDefinitions"]
+    for env in (code_server["Environment"], container["Environment"]):
+        assert {"Name": "STOCK_ASSETS_STREAM_CONSUMER", "Value": {"Ref": "StreamConsumer"}} in env
