@@ -270,7 +270,7 @@ def bench_latency(files: int, interval: float, sensor_seconds: int, consumer: bo
             # Webserver, daemon and code server start-up: the files come once the sensor ticks.
             instance = DagsterInstance.get()
             if consumer:
-                reader = _start_consumer(env)
+                consumer_process = _start_consumer(env)
             else:
                 _wait_for_ticks(instance, "landing_arrivals_sensor", timeout=300)
             written, stamps = {}, {}
@@ -292,8 +292,8 @@ def bench_latency(files: int, interval: float, sensor_seconds: int, consumer: bo
             )
         finally:
             if consumer:
-                reader.terminate()
-                reader.wait(timeout=60)
+                consumer_process.terminate()
+                consumer_process.wait(timeout=60)
             os.killpg(server.pid, signal.SIGINT)
             try:
                 server.wait(timeout=30)

@@ -248,13 +248,11 @@ def missing_days(instance, defs, days: Sequence[dt.date]) -> list[dt.date]:
 
 
 def run_stream_demo(defs, instance, day: dt.date, batches: int) -> bool:
-    """Produce micro-batches for the session's last minutes, then sense and ingest them.
-
-    The sensor is evaluated as the daemon would, and its runs carry the daemon's run-key
-    tags, so a daemon started later (dagster dev) does not run the same objects again.
+    """Produce micro-batches for the session's last minutes, then ingest them with one poll
+    of the stream consumer: its runs carry the sensor's run-key tags, so a daemon started
+    later (dagster dev) does not run the same objects again.
     """
-    from dagster import RunsFilter, build_sensor_context
-
+    from stock_assets.consumer import StreamConsumer
     from stock_assets.market.producer import produce_micro_batch
 
     lake, market_data = defs.resources["lake"], defs.resources["market_data"]
@@ -265,27 +263,8 @@ def run_stream_demo(defs, instance, day: dt.date, batches: int) -> bool:
             market_data.client(), market_data.watchlist(), as_of, lake.put, sequence=i
         )
         print(f"produced {count} quotes -> {key}")
-    sensor = defs.resolve_sensor_def("landing_arrivals_sensor")
-    context = build_sensor_context(instance=instance, resources={"lake": lake})
-    result = sensor(context)
-    job = defs.resolve_job_def("stream_ingest_job")
-    for request in getattr(result, "run_requests", []):
-        run_tags = {
-            "dagster/sensor_name": sensor.name,
-            "dagster/run_key": request.run_key,
-        }
-        if instance.get_runs_count(RunsFilter(tags=run_tags)):
-            continue
-        outcome = job.execute_in_process(
-            run_config={**QUIET, **request.run_config},
-            partition_key=request.partition_key,
-            tags={**request.tags, **run_tags},
-            instance=instance,
-            raise_on_error=False,
-        )
-        if not outcome.success:
-            return False
-    return True
+    consumer = StreamConsumer(defs, instance, log=lambda line: print(line, flush=True))
+    return all(outcome.success for outcome in consumer.poll())
 
 
 def intraday_summary(conn, day: dt.date) -> str:

@@ -99,12 +99,18 @@ class Settings:
             sns_topic_arn=text("STOCK_ASSETS_SNS_TOPIC_ARN"),
             aws_region=text("AWS_REGION") or None,
             producer_cron=text("STOCK_ASSETS_PRODUCER_CRON", DEFAULT_PRODUCER_CRON),
-            producer_running=_schedule_status(text("STOCK_ASSETS_PRODUCER_SCHEDULE", "stopped")),
+            producer_running=_either(
+                "STOCK_ASSETS_PRODUCER_SCHEDULE",
+                text("STOCK_ASSETS_PRODUCER_SCHEDULE", "stopped"),
+                ("running", "stopped"),
+            ),
             sensor_interval_seconds=_whole_seconds(
                 text("STOCK_ASSETS_SENSOR_INTERVAL_SECONDS", str(DEFAULT_SENSOR_INTERVAL_SECONDS))
             ),
-            stream_consumer=_on_off(
-                "STOCK_ASSETS_STREAM_CONSUMER", text("STOCK_ASSETS_STREAM_CONSUMER", "off")
+            stream_consumer=_either(
+                "STOCK_ASSETS_STREAM_CONSUMER",
+                text("STOCK_ASSETS_STREAM_CONSUMER", "off"),
+                ("on", "off"),
             ),
             dashboard_url=text("STOCK_ASSETS_DASHBOARD_URL", DEFAULT_DASHBOARD_URL).rstrip("/"),
             dagster_url=text("STOCK_ASSETS_DAGSTER_URL", DEFAULT_DAGSTER_URL).rstrip("/"),
@@ -124,19 +130,11 @@ class Settings:
         )
 
 
-def _schedule_status(value: str) -> bool:
-    """STOCK_ASSETS_PRODUCER_SCHEDULE: True for "running", False for "stopped"."""
-    if value not in ("running", "stopped"):
-        raise ValueError(
-            f"STOCK_ASSETS_PRODUCER_SCHEDULE={value!r}: expected 'running' or 'stopped'"
-        )
-    return value == "running"
-
-
-def _on_off(name: str, value: str) -> bool:
-    if value not in ("on", "off"):
-        raise ValueError(f"{name}={value!r}: expected 'on' or 'off'")
-    return value == "on"
+def _either(name: str, value: str, words: tuple[str, str]) -> bool:
+    """A two-way variable: True for the first of `words`, False for the second."""
+    if value not in words:
+        raise ValueError(f"{name}={value!r}: expected {words[0]!r} or {words[1]!r}")
+    return value == words[0]
 
 
 def cache_dir() -> Path | None:
