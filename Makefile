@@ -9,6 +9,8 @@ UV := $(BIN)/uv
 # Never resolve: install exactly the committed lock (fails if pyproject.toml and uv.lock disagree).
 SYNC := $(UV) sync --frozen
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# A test-only reader with a DuckDB of its own (the iceberg extension's version).
+DUCKDB_READER := stock_assets_tests/readers/duckdb_iceberg
 export STOCK_ASSETS_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(STOCK_ASSETS_DATA_DIR)/dagster_home
 
@@ -26,9 +28,11 @@ $(UV):
 install: $(UV)
 	$(SYNC) --extra aws
 
-## install-test: the runtime, the deploy extra and the test tools, exactly as locked
+## install-test: the runtime, the deploy extra and the test tools, exactly as locked, and
+## the independent DuckDB Iceberg reader's own environment (its lock beside it)
 install-test: $(UV)
 	$(SYNC) --extra deploy --group test
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(DUCKDB_READER)/.venv $(SYNC) --project $(DUCKDB_READER)
 
 home:
 	mkdir -p "$(DAGSTER_HOME)"
@@ -101,10 +105,12 @@ stack-status:
 ## lock: re-resolve uv.lock after editing pyproject.toml (keeps every other pin where it is)
 lock: $(UV)
 	$(UV) lock
+	$(UV) lock --project $(DUCKDB_READER)
 
 ## lock-check: fail when pyproject.toml and uv.lock disagree (run by CI)
 lock-check: $(UV)
 	$(UV) lock --check
+	$(UV) lock --check --project $(DUCKDB_READER)
 
 ## upgrade-check: refresh every pin in a temporary copy and run the whole suite against it
 upgrade-check:
