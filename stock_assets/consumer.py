@@ -86,7 +86,7 @@ class StreamConsumer:
         """Ingest what arrived since the last poll; the cursor is saved after the runs."""
         listed = self.lake.list_objects(LANDING_QUOTES_PREFIX, start_after=self.cursor.start_after)
         fresh, cursor = new_arrivals(listed, self.cursor, limit=MAX_OBJECTS_PER_TICK)
-        outcomes = [self._run(request) for request in arrival_run_requests(self.lake, fresh)]
+        outcomes = [self._run(request) for request in arrival_run_requests(fresh)]
         if cursor != self.cursor:
             self.lake.put(CURSOR_KEY, cursor.to_json().encode())
             self.cursor = cursor

@@ -9,10 +9,9 @@ from stock_assets.assets.intraday import INTRADAY_BARS_KEY
 from stock_assets.assets.live import LIVE_SIGNALS_KEY
 from stock_assets.assets.snapshot import SNAPSHOT_KEY
 from stock_assets.assets.stream import HISTORY_KEY, LandingBatchConfig
-from stock_assets.market import calendar
 from stock_assets.market.arrivals import ArrivalCursor, ObjectInfo, new_arrivals, run_key
-from stock_assets.market.landing import LANDING_QUOTES_PREFIX, parse_landing_object
-from stock_assets.market.stream import quote_trading_days
+from stock_assets.market.landing import LANDING_QUOTES_PREFIX
+from stock_assets.market.routing import route_day
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LakeResource
 from stock_assets.run_policy import OP_RETRY_POLICY, STREAM_TASK
@@ -20,6 +19,8 @@ from stock_assets.settings import Settings
 
 ARRIVALS_SENSOR_NAME = "landing_arrivals_sensor"
 MAX_OBJECTS_PER_TICK = 500
+# A stream run holds its objects and their parse in memory (STREAM_TASK: 2 GiB on ECS).
+MAX_BYTES_PER_RUN = 128 * 1024 * 1024
 # Runs of the stream job that exist but are not executing yet: queued, or their process is
 # starting. While one waits, new objects wait for the next tick and join a single run.
 _WAITING = [
@@ -67,47 +68,40 @@ def _partition_span() -> tuple[dt.date, dt.date]:
     return first, last
 
 
-def object_trading_days(lake: LakeResource, obj: ObjectInfo) -> list[dt.date]:
-    """The trading-day partitions an object's quotes fall on.
-
-    An object without any usable quote (unparseable: it will be quarantined) is filed
-    under the session of its arrival, so its run still reports and quarantines it.
-    """
-    parse = parse_landing_object(obj.key, lake.get(obj.key), now=dt.datetime.now(dt.UTC))
+def arrival_run_requests(objects: list[ObjectInfo]) -> list[dg.RunRequest]:
+    """Runs for new objects, routed from their listing alone (market/routing.py): one per
+    trading day, split so that no run carries more than MAX_BYTES_PER_RUN of objects; each
+    keyed by its objects' keys and versions."""
     first, last = _partition_span()
-    days = set()
-    if not parse.fatal and not parse.quotes.empty:
-        # Distinct days first: is_session per quote would cost seconds per 10^5 quotes.
-        days = {d for d in set(quote_trading_days(parse.quotes)) if calendar.is_session(d)}
-    days = {d for d in days if first <= d <= last}
-    if not days:
-        arrival = calendar.trading_day_of(obj.last_modified)
-        sessions = calendar.sessions_between(arrival - dt.timedelta(days=10), min(arrival, last))
-        days = {sessions[-1]}
-    return sorted(days)
-
-
-def arrival_run_requests(lake: LakeResource, objects: list[ObjectInfo]) -> list[dg.RunRequest]:
-    """One run per group of objects sharing the same trading days, keyed by key + version."""
-    groups: dict[tuple[dt.date, ...], list[ObjectInfo]] = defaultdict(list)
+    by_day: dict[dt.date, list[ObjectInfo]] = defaultdict(list)
     for obj in objects:
-        groups[tuple(object_trading_days(lake, obj))].append(obj)
+        by_day[route_day(obj.key, obj.last_modified, first, last)].append(obj)
     requests = []
-    for days, members in groups.items():
-        config = LandingBatchConfig(object_keys=[o.key for o in members])
-        tags = {"stock_assets/objects": str(len(members))}
-        if len(days) > 1:  # a late file spanning days: one run over their range
-            tags["dagster/asset_partition_range_start"] = days[0].isoformat()
-            tags["dagster/asset_partition_range_end"] = days[-1].isoformat()
-        requests.append(
-            dg.RunRequest(
-                run_key=run_key(members),
-                run_config=dg.RunConfig(ops={"stream_assets": config}),
-                partition_key=days[0].isoformat() if len(days) == 1 else None,
-                tags=tags,
+    for day, members in sorted(by_day.items()):
+        for batch in _by_size(members):
+            config = LandingBatchConfig(object_keys=[o.key for o in batch])
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key(batch),
+                    run_config=dg.RunConfig(ops={"stream_assets": config}),
+                    partition_key=day.isoformat(),
+                    tags={"stock_assets/objects": str(len(batch))},
+                )
             )
-        )
     return requests
+
+
+def _by_size(objects: list[ObjectInfo]) -> list[list[ObjectInfo]]:
+    """Consecutive batches of at most MAX_BYTES_PER_RUN (an object larger alone)."""
+    batches: list[list[ObjectInfo]] = [[]]
+    size = 0
+    for obj in objects:
+        if batches[-1] and size + obj.size > MAX_BYTES_PER_RUN:
+            batches.append([])
+            size = 0
+        batches[-1].append(obj)
+        size += obj.size
+    return batches
 
 
 def waiting_stream_run(instance: dg.DagsterInstance, now: dt.datetime) -> str | None:
@@ -168,6 +162,6 @@ def sense_arrivals(
             f"{len(fresh)} new objects wait for run {waiting} of {stream_ingest_job.name} "
             "to start; they join the next run"
         )
-    requests = arrival_run_requests(lake, fresh)
+    requests = arrival_run_requests(fresh)
     context.log.info(f"{len(fresh)} new objects in {len(requests)} runs")
     return dg.SensorResult(run_requests=requests, cursor=next_cursor.to_json())

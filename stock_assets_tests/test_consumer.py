@@ -93,7 +93,7 @@ def _run_key_of_next_batch(defs) -> str:
     """The run key the sensor (and so the consumer) gives the landed objects."""
     lake = defs.resources["lake"]
     fresh, _ = new_arrivals(lake.list_objects("landing/quotes/"), ArrivalCursor())
-    (request,) = arrival_run_requests(lake, fresh)
+    (request,) = arrival_run_requests(fresh)
     return str(request.run_key)
 
 

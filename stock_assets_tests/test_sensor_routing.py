@@ -5,11 +5,17 @@ import datetime as dt
 import dagster as dg
 
 from stock_assets.definitions import build_definitions
+from stock_assets.market import routing
 from stock_assets.market.arrivals import ObjectInfo
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LocalLake
-from stock_assets.sensors import MAX_HOLD, arrival_run_requests, waiting_stream_run
+from stock_assets.sensors import (
+    MAX_BYTES_PER_RUN,
+    MAX_HOLD,
+    arrival_run_requests,
+    waiting_stream_run,
+)
 from stock_assets.settings import Settings
 from stock_assets_tests.conftest import sense
 
@@ -24,27 +30,73 @@ QUOTE = {
 }
 
 
-def test_a_holiday_only_object_runs_in_the_session_it_arrived_on(tmp_path):
-    # Every quote is dated 4 July 2024 (NYSE closed); the object arrived on 5 July.
-    lake = LocalLake(root=str(tmp_path))
-    key = "landing/quotes/2024/07/04/holiday.jsonl"
-    quotes = [{**QUOTE, "ts": f"2024-07-04T15:0{n}:00+00:00"} for n in range(3)]
-    body = encode_micro_batch(quotes, "jsonl")
-    lake.put(key, body)
-    arrived = dt.datetime(2024, 7, 5, 15, 0, tzinfo=dt.UTC)
-    (request,) = arrival_run_requests(lake, [ObjectInfo(key, arrived, "v1", len(body))])
-    assert request.partition_key == "2024-07-05"
-    assert request.partition_key in TRADING_DAYS.get_partition_keys()
+class UnreadableLake(LocalLake):
+    """A lake whose objects cannot be read: routing must come from the listing alone."""
+
+    def get(self, key: str) -> bytes:
+        raise AssertionError(f"the sensor read {key}")
 
 
-def test_an_object_of_one_session_runs_in_that_session(tmp_path):
-    lake = LocalLake(root=str(tmp_path))
-    key = "landing/quotes/2024/07/03/late.jsonl"
-    body = encode_micro_batch([{**QUOTE, "ts": "2024-07-03T15:00:00+00:00"}], "jsonl")
-    lake.put(key, body)
-    arrived = dt.datetime(2024, 7, 5, 15, 0, tzinfo=dt.UTC)
-    (request,) = arrival_run_requests(lake, [ObjectInfo(key, arrived, "v1", len(body))])
-    assert request.partition_key == "2024-07-03"
+def _routed(key: str, arrived: dt.datetime, size: int = 100) -> list[str | None]:
+    requests = arrival_run_requests([ObjectInfo(key, arrived, "v1", size)])
+    return [r.partition_key for r in requests]
+
+
+ARRIVED = dt.datetime(2024, 7, 9, 15, 0, tzinfo=dt.UTC)  # a Tuesday
+
+
+def test_objects_are_routed_from_their_listing_without_reading_them(tmp_path):
+    lake = UnreadableLake(root=str(tmp_path))
+    keys = ["landing/quotes/2024/07/05/a.jsonl", "landing/quotes/2024/07/08/b.jsonl"]
+    for key in keys:
+        lake.put(key, encode_micro_batch([{**QUOTE, "ts": "2024-07-01T15:00:00+00:00"}]))
+    result = sense(lake)
+    assert sorted(r.partition_key for r in result.run_requests) == ["2024-07-05", "2024-07-08"]
+
+
+def test_a_key_names_its_day_by_producer_instant_firehose_hour_or_date_folder():
+    # 00:30 UTC on 9 July is 20:30 on 8 July in New York: the session of 8 July.
+    assert _routed("landing/quotes/2024/07/09/quotes-20240709T003000Z-000001.jsonl", ARRIVED) == [
+        "2024-07-08"
+    ]
+    assert _routed("landing/quotes/fh/2024/07/09/00/quotes-1-2024-07-09-00-30-00-x", ARRIVED) == [
+        "2024-07-08"
+    ]
+    assert _routed("landing/quotes/drops/2024/07/03/file.csv", ARRIVED) == ["2024-07-03"]
+    late = routing.late_quotes_key(ARRIVED, dt.date(2024, 7, 1), "0123456789abcdef")
+    assert _routed(late, ARRIVED) == ["2024-07-01"]
+
+
+def test_an_undated_key_runs_in_the_session_it_arrived_in_new_york():
+    assert _routed("landing/quotes/manual.csv", ARRIVED) == ["2024-07-09"]
+    # 01:00 UTC on Saturday is Friday evening in New York.
+    assert _routed("landing/quotes/manual.csv", dt.datetime(2024, 7, 6, 1, tzinfo=dt.UTC)) == [
+        "2024-07-05"
+    ]
+
+
+def test_a_closed_day_is_routed_to_the_session_before_it():
+    # 4 July 2024: NYSE closed. The run of 3 July rejects its quotes, with that reason.
+    assert _routed("landing/quotes/2024/07/04/holiday.jsonl", ARRIVED) == ["2024-07-03"]
+    assert _routed("landing/quotes/2024/07/07/sunday.jsonl", ARRIVED) == ["2024-07-05"]
+    assert "2024-07-03" in TRADING_DAYS.get_partition_keys()
+
+
+def test_a_day_beyond_the_partitions_is_routed_to_the_nearest_one():
+    first = TRADING_DAYS.get_first_partition_key()
+    assert _routed("landing/quotes/1999/01/04/old.jsonl", ARRIVED) == [first]
+
+
+def test_a_days_objects_are_split_into_runs_of_bounded_size():
+    objects = [
+        ObjectInfo(f"landing/quotes/2024/07/05/{n}.jsonl", ARRIVED, "v1", MAX_BYTES_PER_RUN // 2)
+        for n in range(5)
+    ]
+    requests = arrival_run_requests(objects)
+    assert [r.tags["stock_assets/objects"] for r in requests] == ["2", "2", "1"]
+    covered = [key for r in requests for key in _keys(r)]
+    assert covered == [o.key for o in objects]
+    assert len({r.run_key for r in requests}) == 3
 
 
 def _stream_run(instance, status):

@@ -15,7 +15,7 @@ from stock_assets.assets.metadata import (
 )
 from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.io_managers.merge import MergeSpec
-from stock_assets.market import landing, stream
+from stock_assets.market import landing, routing, stream
 from stock_assets.market.schemas import STREAM_HISTORY
 from stock_assets.partitions import TRADING_DAYS, partition_days
 from stock_assets.resources.lake import LakeResource
@@ -123,14 +123,7 @@ def stream_assets(
     object_keys = objects_to_ingest(config, lake)
     parses, quarantined, missing = _read_batch(context, lake, object_keys)
     batch = stream.stream_batch(parses, ingested_at=now)
-    days = partition_days(context)
-    inside = batch.rows.trade_date.isin(set(days)).to_numpy()
-    history = batch.rows
-    if not inside.all():
-        # Content changed after the sensor looked: the sensor's run for the new version
-        # targets those days; filing rows under other partitions here would hide them.
-        context.log.warning(f"{(~inside).sum()} quotes fall outside this run's partitions; skipped")
-        history = history[inside]
+    history, relanded = _keep_run_days(context, lake, config, batch.rows, now)
     for key, reject in batch.rejects[:_SAMPLE]:
         context.log.warning(landing.reject_message(key, reject))
     reports = _write_reject_reports(lake, batch.rejects)
@@ -148,6 +141,7 @@ def stream_assets(
             "duplicates_in_batch": batch.duplicates,
             "quarantined_objects": dg.MetadataValue.json(quarantined),
             "missing_objects": dg.MetadataValue.json(missing),
+            "late_quotes_objects": dg.MetadataValue.json(relanded),
         },
         asset_key=HISTORY_KEY,
     )
@@ -163,6 +157,36 @@ def stream_assets(
             "reports": dg.MetadataValue.json([lake.uri(key) for key in reports[:_SAMPLE]]),
         },
     )
+
+
+def _keep_run_days(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    config: LandingBatchConfig,
+    rows: pd.DataFrame,
+    now: dt.datetime,
+) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """The rows of this run's days. The sensor routes objects by their listing, so a late
+    or mixed file holds quotes of other days: those go back to the landing zone as one
+    late-quotes object per day, which the next tick routes to that day's run (a rescan
+    covers its own partitions only, so it leaves them). Quotes of days before or after
+    the partitions are dropped with a warning. Returns the rows and, per late key, its
+    quote count and the objects they came from."""
+    inside = rows.trade_date.isin(set(partition_days(context))).to_numpy()
+    if inside.all():
+        return rows, {}
+    first = dt.date.fromisoformat(TRADING_DAYS.get_first_partition_key())
+    last = dt.date.fromisoformat(TRADING_DAYS.get_last_partition_key())
+    other = rows[~inside]
+    routable = other[other.trade_date.between(first, last)] if config.object_keys else other[:0]
+    relanded = {}
+    for key, (body, sources) in routing.late_quotes_objects(routable, now).items():
+        lake.put(key, body)
+        relanded[key] = {"quotes": body.count(b"\n"), "from": sources}
+        context.log.info(f"{relanded[key]['quotes']} quotes of {sources} re-landed as {key}")
+    if dropped := len(other) - len(routable):
+        context.log.warning(f"{dropped} quotes fall outside this run's partitions; skipped")
+    return rows[inside], relanded
 
 
 def _write_reject_reports(lake: LakeResource, rejects: list) -> list[str]:

@@ -57,7 +57,10 @@ def stored_bars(home) -> pd.DataFrame:
 
 
 def test_arrivals_in_any_order_leave_the_bars_of_all_quotes(tmp_path):
-    objects = {f"landing/quotes/b{m}.jsonl": quotes_at(30 + m // 2, 30 * (m % 2)) for m in range(6)}
+    objects = {
+        f"landing/quotes/2024/07/05/b{m}.jsonl": quotes_at(30 + m // 2, 30 * (m % 2))
+        for m in range(6)
+    }
     orders = [list(objects), list(reversed(objects))]
     results = []
     for n, order in enumerate(orders):
@@ -81,7 +84,7 @@ def test_vendor_bars_replace_the_stream_for_a_closed_session_and_keep_their_sour
     home = tmp_path / "home"
     home.mkdir()
     lake = LocalLake(root=str(home / "lake"))
-    cursor = ingest(home, lake, {"landing/quotes/a.jsonl": quotes_at(31)})
+    cursor = ingest(home, lake, {"landing/quotes/2024/07/05/a.jsonl": quotes_at(31)})
     resources = {**local_resources(home, symbols=",".join(SYMBOLS[:2])), "lake": lake}
     config = {"ops": {"silver__intraday_bars": {"config": {"vendor_sessions": 1}}}}
     run = dg.materialize(
@@ -114,7 +117,7 @@ def test_vendor_bars_replace_the_stream_for_a_closed_session_and_keep_their_sour
     }
     assert bars.loc[bars.source == "simulated", "quotes"].isna().all()
     # A late stream file for the same session changes nothing where the vendor has spoken.
-    ingest(home, lake, {"landing/quotes/late.jsonl": quotes_at(45)}, cursor)
+    ingest(home, lake, {"landing/quotes/2024/07/05/late.jsonl": quotes_at(45)}, cursor)
     after = stored_bars(home)
     assert after.groupby(["symbol", "source"]).size().to_dict() == {
         **by_source,

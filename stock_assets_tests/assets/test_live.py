@@ -117,9 +117,9 @@ def stored(home: Path) -> pd.DataFrame:
 def moves(close: float) -> dict[str, list[dict]]:
     """Three files: a quote 6% up at 14:40 (a MOVE), one back inside, one 6% up again."""
     return {
-        "landing/quotes/a.jsonl": [quote("14:35:00", close * 1.01, 100)],
-        "landing/quotes/b.jsonl": [quote("14:40:00", close * 1.06, 200)],
-        "landing/quotes/c.jsonl": [
+        "landing/quotes/2024/07/08/a.jsonl": [quote("14:35:00", close * 1.01, 100)],
+        "landing/quotes/2024/07/08/b.jsonl": [quote("14:40:00", close * 1.06, 200)],
+        "landing/quotes/2024/07/08/c.jsonl": [
             quote("14:45:00", close * 1.02, 300),
             quote("14:50:00", close * 1.07, 400),
         ],
@@ -157,7 +157,9 @@ def test_each_new_signal_is_alerted_once_and_a_refused_alert_is_retried(home, mo
     files = moves(previous_close(home))
     failing = RecordingSink(fail_first=1, retry_after_seconds=0)
     cursor, _ = ingest(
-        home, {"landing/quotes/b.jsonl": files["landing/quotes/b.jsonl"]}, sink=failing
+        home,
+        {"landing/quotes/2024/07/08/b.jsonl": files["landing/quotes/2024/07/08/b.jsonl"]},
+        sink=failing,
     )
     assert (
         RecordingSink.delivered == []
@@ -166,7 +168,10 @@ def test_each_new_signal_is_alerted_once_and_a_refused_alert_is_retried(home, mo
     first_detected = stored(home).detected_at.tolist()
 
     cursor, runs = ingest(
-        home, {"landing/quotes/c.jsonl": files["landing/quotes/c.jsonl"]}, cursor, failing
+        home,
+        {"landing/quotes/2024/07/08/c.jsonl": files["landing/quotes/2024/07/08/c.jsonl"]},
+        cursor,
+        failing,
     )
     ts = [alert["ts"] for alert in RecordingSink.delivered]
     assert ts == ["2024-07-08T14:40:00Z", "2024-07-08T14:50:00Z"]  # the retry, then the new one
@@ -174,7 +179,12 @@ def test_each_new_signal_is_alerted_once_and_a_refused_alert_is_retried(home, mo
     (materialization,) = runs[0].asset_materializations_for_node("gold__live_signals")
     assert materialization.metadata["new_signals"].value == 1
 
-    ingest(home, {"landing/quotes/a.jsonl": files["landing/quotes/a.jsonl"]}, cursor, failing)
+    ingest(
+        home,
+        {"landing/quotes/2024/07/08/a.jsonl": files["landing/quotes/2024/07/08/a.jsonl"]},
+        cursor,
+        failing,
+    )
     assert len(RecordingSink.delivered) == 2, "nothing new: nothing alerted again"
 
 
@@ -208,7 +218,10 @@ def signal_reason(home: Path, ts: pd.Timestamp) -> str:
 def test_a_runs_snapshot_carries_the_signal_that_run_detected(home, monkeypatch):
     monkeypatch.setattr(calendar, "utc_now", lambda: at("14:59:00"))
     close = previous_close(home)
-    _, (run,) = ingest(home, {"landing/quotes/b.jsonl": moves(close)["landing/quotes/b.jsonl"]})
+    _, (run,) = ingest(
+        home,
+        {"landing/quotes/2024/07/08/b.jsonl": moves(close)["landing/quotes/2024/07/08/b.jsonl"]},
+    )
     (materialization,) = run.asset_materializations_for_node("gold__live_signals")
     assert materialization.metadata["new_signals"].value == 1  # detected by this very run
     row = snapshot_row(home)
@@ -223,15 +236,23 @@ def test_the_snapshot_carries_the_newest_live_signal_by_trigger_time(home, monke
     files = moves(close)
     newest_move = ("MOVE", at("14:50:00").replace(tzinfo=None))
     # c (MOVEs at 14:50) first: its run's snapshot shows its newest signal.
-    cursor, _ = ingest(home, {"landing/quotes/c.jsonl": files["landing/quotes/c.jsonl"]})
+    cursor, _ = ingest(
+        home, {"landing/quotes/2024/07/08/c.jsonl": files["landing/quotes/2024/07/08/c.jsonl"]}
+    )
     assert (snapshot_row(home).last_signal, snapshot_row(home).last_signal_at) == newest_move
     # b (a MOVE at 14:40) arrives late: its quote is older, the row does not move.
-    cursor, _ = ingest(home, {"landing/quotes/b.jsonl": files["landing/quotes/b.jsonl"]}, cursor)
+    cursor, _ = ingest(
+        home,
+        {"landing/quotes/2024/07/08/b.jsonl": files["landing/quotes/2024/07/08/b.jsonl"]},
+        cursor,
+    )
     row = snapshot_row(home)
     assert row.ts == at("14:50:00").replace(tzinfo=None)
     assert (row.last_signal, row.last_signal_at) == newest_move
     # Still above the threshold at 14:55: no new crossing, no new signal.
-    ingest(home, {"landing/quotes/d.jsonl": [quote("14:55:00", close * 1.065, 500)]}, cursor)
+    ingest(
+        home, {"landing/quotes/2024/07/08/d.jsonl": [quote("14:55:00", close * 1.065, 500)]}, cursor
+    )
     row = snapshot_row(home)
     assert row.ts == at("14:55:00").replace(tzinfo=None) and row.volume == 500
     # Both MOVEs (14:40, 14:50) are stored; the newest by trigger time is the one shown.

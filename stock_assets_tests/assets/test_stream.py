@@ -14,7 +14,7 @@ import pandas as pd
 
 from stock_assets.assets.snapshot import latest_snapshot
 from stock_assets.assets.stream import stream_assets
-from stock_assets.market import calendar
+from stock_assets.market import calendar, routing
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets_tests.conftest import local_resources, sense
@@ -38,16 +38,22 @@ class Harness:
         self.instance = dg.DagsterInstance.ephemeral()  # one instance for every run, as deployed
 
     def tick(self) -> list[dg.RunRequest]:
-        result = sense(self.lake, self.cursor, self.instance)
-        if isinstance(result, dg.SkipReason):
-            return []
-        self.cursor = result.cursor
-        # The daemon drops a request whose run key already ran for this sensor.
-        fresh = [r for r in result.run_requests if r.run_key not in self.run_keys]
-        for request in fresh:
-            self.run_keys.add(request.run_key)
-            self.execute(request)
-        return result.run_requests
+        """Ticks until the runs' late-quotes objects (quotes of days other than their runs')
+        have runs too; the requests of every tick."""
+        requests = []
+        while True:
+            result = sense(self.lake, self.cursor, self.instance)
+            if isinstance(result, dg.SkipReason):
+                return requests
+            self.cursor = result.cursor
+            requests += result.run_requests
+            # The daemon drops a request whose run key already ran for this sensor.
+            fresh = [r for r in result.run_requests if r.run_key not in self.run_keys]
+            for request in fresh:
+                self.run_keys.add(request.run_key)
+                self.execute(request)
+            if not fresh:
+                return requests
 
     def execute(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
         resources = {**local_resources(self.home), "lake": self.lake}
@@ -115,10 +121,10 @@ def test_every_good_record_lands_exactly_once_and_snapshot_is_newest(data_home, 
 def test_redelivery_duplicates_and_lost_cursor_never_duplicate_rows(data_home, lake):
     harness = Harness(data_home, lake)
     quotes = quotes_at(15, 0)
-    put(lake, "landing/quotes/a.jsonl", quotes)
+    put(lake, "landing/quotes/2024/07/05/a.jsonl", quotes)
     harness.tick()
     # The same quotes delivered again under another key, and as a JSON array.
-    put(lake, "landing/quotes/copy-of-a.json", quotes, fmt="json")
+    put(lake, "landing/quotes/2024/07/05/copy-of-a.json", quotes, fmt="json")
     assert len(harness.tick()) == 1
     # The cursor is lost (e.g. reset): every object is listed as new again; run keys repeat...
     harness.cursor = None
@@ -132,9 +138,9 @@ def test_redelivery_duplicates_and_lost_cursor_never_duplicate_rows(data_home, l
 
 def test_rewritten_key_with_new_content_is_processed_again(data_home, lake):
     harness = Harness(data_home, lake)
-    put(lake, "landing/quotes/rolling.jsonl", quotes_at(14, 0))
+    put(lake, "landing/quotes/2024/07/05/rolling.jsonl", quotes_at(14, 0))
     first = harness.tick()
-    put(lake, "landing/quotes/rolling.jsonl", quotes_at(14, 1))
+    put(lake, "landing/quotes/2024/07/05/rolling.jsonl", quotes_at(14, 1))
     second = harness.tick()
     assert len(second) == 1 and second[0].run_key != first[0].run_key
     assert len(harness.table("silver.stream_history")) == 2 * len(SYMBOLS)
@@ -154,16 +160,34 @@ def test_late_older_file_never_overwrites_a_newer_price(data_home, lake):
 
 def test_late_file_for_an_earlier_day_lands_in_that_days_partition(data_home, lake):
     harness = Harness(data_home, lake)
-    put(lake, "landing/quotes/today.jsonl", quotes_at(15, 0))
+    put(lake, "landing/quotes/2024/07/05/today.jsonl", quotes_at(15, 0))
     earlier = SimulatedSource().latest_quotes(SYMBOLS, dt.datetime(2024, 7, 3, 15, tzinfo=dt.UTC))
-    mixed = earlier + quotes_at(15, 5)
-    put(lake, "landing/quotes/late.jsonl", mixed)
+    late_source = "landing/quotes/2024/07/05/late.jsonl"  # filed under the day it arrived
+    put(lake, late_source, earlier + quotes_at(15, 5))
     requests = harness.tick()
-    late = next(r for r in requests if "late" in json.dumps(r.run_config))
-    assert late.tags["dagster/asset_partition_range_start"] == "2024-07-03"
-    assert late.tags["dagster/asset_partition_range_end"] == "2024-07-05"
-    days = harness.table("silver.stream_history").trade_date.dt.date.value_counts()
-    assert days[dt.date(2024, 7, 3)] == 3 and days[DAY] == 6
+
+    # Routed by key: one run for 5 July; its quotes of 3 July went back to the landing zone
+    # as a late-quotes object, which the next tick ran in 3 July's partition.
+    assert [r.partition_key for r in requests] == ["2024-07-05", "2024-07-03"]
+    (relanded,) = snapshot_metadata(harness.results[0], "stream_history")["late_quotes_objects"]
+    assert routing.key_day(relanded) == dt.date(2024, 7, 3)
+    assert requests[1].run_config["ops"]["stream_assets"]["config"]["object_keys"] == [relanded]
+    history = harness.table("silver.stream_history")
+    days = history.trade_date.dt.date.value_counts()
+    assert days[dt.date(2024, 7, 3)] == 3 and days[DAY] == 6 and len(history) == 9
+    by_day = history.groupby(history.trade_date.dt.date).object_key.unique()
+    assert list(by_day[dt.date(2024, 7, 3)]) == [relanded]
+    assert sorted(by_day[DAY]) == sorted([late_source, "landing/quotes/2024/07/05/today.jsonl"])
+    stored = {(r.symbol, r.ts, r.price) for r in history.itertuples()}
+    assert stored >= {
+        (q["symbol"], pd.Timestamp(q["ts"]).tz_localize(None), q["price"]) for q in earlier
+    }
+
+    # Nothing runs twice: a lost cursor lists every object again under the same run keys.
+    harness.cursor = None
+    assert all(
+        r.run_key in harness.run_keys for r in sense(lake, None, harness.instance).run_requests
+    )
 
 
 def test_bad_records_are_rejected_and_unparseable_files_quarantined(data_home, lake):
@@ -173,18 +197,18 @@ def test_bad_records_are_rejected_and_unparseable_files_quarantined(data_home, l
     lines.insert(1, '{"symbol": "../etc", "price": 1, "ts": "2024-07-05T15:00:00Z"}')
     lines.insert(2, '{"symbol": "AAPL", "price": -4, "ts": "2024-07-05T15:00:00Z"}')
     lines.insert(3, '{"symbol": "MSFT", "price": 10, "ts": "2024-07-05T15:00')
-    lake.put("landing/quotes/mixed.jsonl", ("\n".join(lines) + "\n").encode())
-    lake.put("landing/quotes/broken.json", b'[{"symbol": "AAPL", "price": 1,')
+    lake.put("landing/quotes/2024/07/05/mixed.jsonl", ("\n".join(lines) + "\n").encode())
+    lake.put("landing/quotes/2024/07/05/broken.json", b'[{"symbol": "AAPL", "price": 1,')
     csv_body = (
         b"symbol,price,ts,volume,name\n"
         b'TMUS,181.5,2024-07-05T15:10:00+00:00,100,"T-Mobile US, Inc."\n'
     )
-    lake.put("landing/quotes/tmus.csv", csv_body)
+    lake.put("landing/quotes/2024/07/05/tmus.csv", csv_body)
     harness.tick()
 
     history = harness.table("silver.stream_history")
     assert len(history) == len(good) + 1  # good records of mixed.jsonl + the CSV row
-    tmus = history[history.object_key == "landing/quotes/tmus.csv"].iloc[0]
+    tmus = history[history.object_key == "landing/quotes/2024/07/05/tmus.csv"].iloc[0]
     assert (tmus.symbol, tmus.price, tmus.volume, tmus["name"]) == (
         "TMUS",
         181.5,
@@ -200,13 +224,23 @@ def test_bad_records_are_rejected_and_unparseable_files_quarantined(data_home, l
     messages = [s for m in history_meta for s in m["rejected_sample"].value]
     assert any("mixed.jsonl record 2" in s and "symbol" in s for s in messages)
     assert any("mixed.jsonl record 3" in s and "price" in s for s in messages)
-    report = json.loads(lake.get("quarantine/rejected_records/landing/quotes/mixed.jsonl.json"))
+    report = json.loads(
+        lake.get("quarantine/rejected_records/landing/quotes/2024/07/05/mixed.jsonl.json")
+    )
     assert len(report["rejected"]) == 3
 
     assert [o.key for o in lake.list_objects("landing/quotes") if "broken" in o.key] == []
-    assert lake.get("quarantine/landing/quotes/broken.json") == b'[{"symbol": "AAPL", "price": 1,'
-    quarantine_report = json.loads(lake.get("quarantine/landing/quotes/broken.json.report.json"))
-    assert quarantine_report["key"] == "landing/quotes/broken.json" and quarantine_report["reason"]
+    assert (
+        lake.get("quarantine/landing/quotes/2024/07/05/broken.json")
+        == b'[{"symbol": "AAPL", "price": 1,'
+    )
+    quarantine_report = json.loads(
+        lake.get("quarantine/landing/quotes/2024/07/05/broken.json.report.json")
+    )
+    assert (
+        quarantine_report["key"] == "landing/quotes/2024/07/05/broken.json"
+        and quarantine_report["reason"]
+    )
 
     # The runs are visibly not clean: a failed WARN check with the counts and the reports.
     failed = [e for e in harness.check_results() if not e.passed]
@@ -215,24 +249,26 @@ def test_bad_records_are_rejected_and_unparseable_files_quarantined(data_home, l
     assert sum(e.metadata["quarantined_objects"].value for e in failed) == 1
     reports = {uri for e in failed for uri in e.metadata["reports"].value}
     assert reports == {
-        lake.uri("quarantine/rejected_records/landing/quotes/mixed.jsonl.json"),
-        lake.uri("quarantine/landing/quotes/broken.json.report.json"),
+        lake.uri("quarantine/rejected_records/landing/quotes/2024/07/05/mixed.jsonl.json"),
+        lake.uri("quarantine/landing/quotes/2024/07/05/broken.json.report.json"),
     }
 
 
 def test_an_object_gone_before_its_run_is_reported_not_fatal(data_home, lake):
     harness = Harness(data_home, lake)
-    put(lake, "landing/quotes/kept.jsonl", quotes_at(15, 0))
-    put(lake, "landing/quotes/vanishing.jsonl", quotes_at(15, 1))
+    put(lake, "landing/quotes/2024/07/05/kept.jsonl", quotes_at(15, 0))
+    put(lake, "landing/quotes/2024/07/05/vanishing.jsonl", quotes_at(15, 1))
     (request,) = sense(lake).run_requests
-    lake.move("landing/quotes/vanishing.jsonl", "elsewhere/vanishing.jsonl")
+    lake.move("landing/quotes/2024/07/05/vanishing.jsonl", "elsewhere/vanishing.jsonl")
     result = harness.execute(request)
     (history,) = [
         m
         for m in result.asset_materializations_for_node("stream_assets")
         if m.asset_key.path[-1] == "stream_history"
     ]
-    assert history.metadata["missing_objects"].value == ["landing/quotes/vanishing.jsonl"]
+    assert history.metadata["missing_objects"].value == [
+        "landing/quotes/2024/07/05/vanishing.jsonl"
+    ]
     assert len(harness.table("silver.stream_history")) == len(SYMBOLS)
 
 
@@ -382,7 +418,11 @@ def test_a_quote_without_name_or_change_keeps_the_last_known_values(data_home, l
     # Within one file too: the newest quote omits the name an earlier quote gave.
     one = SimulatedSource().latest_quotes(["AAPL"], dt.datetime(2024, 7, 5, 15, 2, tzinfo=dt.UTC))
     newer = SimulatedSource().latest_quotes(["AAPL"], dt.datetime(2024, 7, 5, 15, 3, tzinfo=dt.UTC))
-    put(lake, "landing/quotes/mixed.jsonl", [*bare(newer, "name"), {**one[0], "name": "Apple X"}])
+    put(
+        lake,
+        "landing/quotes/2024/07/05/mixed.jsonl",
+        [*bare(newer, "name"), {**one[0], "name": "Apple X"}],
+    )
     harness.tick()
     assert harness.table("gold.latest_snapshot").set_index("symbol").loc["AAPL", "name"] == (
         "Apple X"

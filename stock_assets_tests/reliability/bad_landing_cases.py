@@ -11,7 +11,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 
-PREFIX = "landing/quotes/catalogue/"
+PREFIX = "landing/quotes/2024/07/05/catalogue/"  # dated: the sensor routes by key
 
 _second = itertools.count()
 

@@ -1,0 +1,104 @@
+"""Which trading day an arrival's run is for, from its listing alone (key and time), and
+the late-quotes objects that carry a run's quotes of other days to their own runs.
+
+Reading an object to route it would cost a download and a parse per arrival on every
+sensor tick, and the run parses it again. The listing says enough for what arrives in
+practice, quotes of the moment they are delivered:
+- a late-quotes key names its day;
+- the producer's key carries its UTC instant (`quotes-YYYYMMDDTHHMMSSZ`) and Firehose's its
+  UTC hour (`YYYY/MM/DD/HH/`): the New York date of that instant;
+- any other key with a `YYYY/MM/DD/` folder: that date;
+- otherwise the New York date of the object's last-modified time.
+The run keeps the quotes of its day and writes the others back to the landing zone as one
+late-quotes object per day (keys that sort by their writing time, as the sensor's key
+floor requires), which the next tick routes to that day: a late or mixed file takes two
+runs, and nothing is filed under the wrong partition or dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable
+
+import pandas as pd
+
+from stock_assets.market import calendar
+from stock_assets.market.landing.encode import LANDING_QUOTES_PREFIX, encode_micro_batch
+from stock_assets.market.landing.spec import utc
+from stock_assets.market.sources.base import TICK_FIELDS
+
+_LATE = re.compile(r"-late-(\d{4}-\d{2}-\d{2})-[0-9a-f]{16}\.jsonl$")
+_PRODUCER_INSTANT = re.compile(r"quotes-(\d{8}T\d{6})Z")
+_FIREHOSE_HOUR = re.compile(r"(?:^|/)(\d{4}/\d{2}/\d{2}/\d{2})/")
+_DATE_FOLDER = re.compile(r"(?:^|/)(\d{4}/\d{2}/\d{2})/")
+
+
+def late_quotes_key(written_at: dt.datetime, day: dt.date, digest: str) -> str:
+    """The landing key of a run's quotes of `day`, sorting by `written_at` among the
+    producer's keys (naive means UTC)."""
+    at = utc(written_at)
+    stamp = f"{at:%Y/%m/%d}/quotes-{at:%Y%m%dT%H%M%SZ}"
+    return f"{LANDING_QUOTES_PREFIX}{stamp}-late-{day.isoformat()}-{digest}.jsonl"
+
+
+def key_day(key: str) -> dt.date | None:
+    """The New York date a key names (see the module docstring), or None."""
+    name = key.removeprefix(LANDING_QUOTES_PREFIX)
+    for pattern, read in _KEY_DAYS:
+        found = pattern.search(name)
+        if found is None:
+            continue
+        try:
+            return read(found.group(1))
+        except ValueError:  # digits that are no date (2024/13/45): try the next rule
+            continue
+    return None
+
+
+def _utc_instant(layout: str) -> Callable[[str], dt.date]:
+    return lambda text: calendar.trading_day_of(dt.datetime.strptime(text, layout))
+
+
+_KEY_DAYS: tuple[tuple[re.Pattern[str], Callable[[str], dt.date]], ...] = (
+    (_LATE, dt.date.fromisoformat),
+    (_PRODUCER_INSTANT, _utc_instant("%Y%m%dT%H%M%S")),
+    (_FIREHOSE_HOUR, _utc_instant("%Y/%m/%d/%H")),
+    (_DATE_FOLDER, lambda text: dt.datetime.strptime(text, "%Y/%m/%d").date()),
+)
+
+
+def route_day(key: str, last_modified: dt.datetime, first: dt.date, last: dt.date) -> dt.date:
+    """The session whose run ingests an object: the day its key names, else the New York
+    date it arrived, moved back to a session and into the partitions [first, last]."""
+    day = key_day(key) or calendar.trading_day_of(last_modified)
+    day = min(max(day, first), last)
+    sessions = calendar.sessions_between(max(first, day - dt.timedelta(days=10)), day)
+    return sessions[-1] if sessions else first
+
+
+def late_quotes_objects(
+    rows: pd.DataFrame, written_at: dt.datetime
+) -> dict[str, tuple[bytes, list[str]]]:
+    """One JSON Lines landing object per trade_date of `rows` (stream_history rows of other
+    days than the run's), keyed by `late_quotes_key`, with the objects its quotes came
+    from. The digest covers the quotes and those objects, so the same quotes re-landed
+    from the same objects are named alike apart from the time."""
+    objects = {}
+    for day, quotes in rows.groupby("trade_date", sort=True):
+        sources = sorted(quotes["object_key"].unique())
+        body = encode_micro_batch(_tick_records(quotes), "jsonl")
+        digest = hashlib.sha256("\n".join(sources).encode() + b"\0" + body).hexdigest()
+        objects[late_quotes_key(written_at, day, digest[:16])] = (body, sources)
+    return objects
+
+
+def _tick_records(quotes: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows as the landing contract's fields: UTC offsets on ts, None for missing values."""
+    frame = quotes.loc[:, list(TICK_FIELDS)].astype(object)
+    frame["ts"] = [utc(ts.to_pydatetime()) for ts in quotes["ts"]]
+    return [
+        {name: None if pd.isna(value) else value for name, value in record.items()}
+        for record in frame.to_dict("records")
+    ]
