@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stock_assets.market import calendar
+from stock_assets.market.actions import parse_action_list
 from stock_assets.market.sources.base import RawRecord, SourceError, dumps_record
 from stock_assets.market.sources.simulated import (
     FAULT_KINDS,
@@ -36,6 +37,22 @@ def test_a_day_is_the_same_whatever_range_is_asked(source):
         .daily_bars("AAPL", START, END)
         .equals(source.daily_bars("AAPL", START, END))
     )
+
+
+@pytest.mark.parametrize(
+    "actions",
+    ["", "AAPL:2019-06-03:split:4,AAPL:2022-02-04:dividend:0.22"],
+    ids=["plain", "actions"],
+)
+def test_a_day_before_the_price_anchor_or_an_action_is_the_same_whatever_range_is_asked(actions):
+    # A backfill cut into ranges asks for ranges that end before PRICE_ANCHOR (2020) and
+    # before the symbol's actions: each bar must still be the one the whole range gives.
+    source = SimulatedSource(actions=parse_action_list(actions) if actions else None)
+    first, last = dt.date(2015, 1, 2), dt.date(2024, 12, 31)
+    whole = source.daily_bars("AAPL", first, last).set_index("trade_date")
+    for end in (dt.date(2015, 6, 30), dt.date(2017, 7, 3), dt.date(2019, 12, 31)):
+        piece = source.daily_bars("AAPL", first, end).set_index("trade_date")
+        assert piece.equals(whole.loc[piece.index])
 
 
 def test_symbols_and_seeds_differ(source):

@@ -180,7 +180,14 @@ class SimulatedSource(MarketDataSource):
     def _history(self, symbol: str, first: dt.date, last: dt.date) -> dict[str, np.ndarray]:
         """Every bar (column arrays) from the listing day to `last`: the walk must start at
         listing."""
-        n = calendar.session_ordinal(last) - calendar.session_ordinal(first) + 1
+        first_ordinal = calendar.session_ordinal(first)
+        wanted = calendar.session_ordinal(last) - first_ordinal + 1
+        # Prices are anchored at PRICE_ANCHOR (or the listing day) so that levels stay
+        # plausible over decades of drift instead of compounding from the calendar start.
+        anchor = calendar.session_ordinal(max(first, _anchor_session())) - first_ordinal
+        # The walk reaches the anchor and every configured action, so a bar (adj_close
+        # included, as a vendor sends it today) never depends on the range asked for.
+        n = max(wanted, anchor + 1, self._last_action_ordinal(symbol) - first_ordinal + 1)
         profile = SymbolProfile.for_symbol(symbol, self.seed)
         rng = np.random.Generator(np.random.PCG64(_seed(self.seed, symbol, "daily")))
         z = rng.standard_normal((n, _DRAWS_PER_DAY))
@@ -194,14 +201,8 @@ class SimulatedSource(MarketDataSource):
             np.abs(z[:, 5]) > _jump_threshold(), np.sign(z[:, 5]) * _JUMP_SIZE, 0.0
         ) * (1 + 0.5 * np.abs(z[:, 1]))
         returns = mu - 0.5 * sigma**2 + sigma * z[:, 0] + jumps
-        # Prices are anchored at PRICE_ANCHOR (or the listing day) so that levels stay
-        # plausible over decades of drift instead of compounding from the calendar start.
         log_close = np.cumsum(returns)
-        anchor = calendar.session_ordinal(max(first, _anchor_session())) - calendar.session_ordinal(
-            first
-        )
-        if anchor < n:
-            log_close -= log_close[anchor]
+        log_close -= log_close[anchor]
         close = profile.start_price * np.exp(log_close)
         prev_close = close / np.exp(returns)
         # The overnight gap is part of the day's return: open sits between prev close and close.
@@ -217,13 +218,25 @@ class SimulatedSource(MarketDataSource):
         adjusted = self._apply_actions(symbol, first, n, prices, volume)
         rounded_close = _cents(prices["close"])
         # Rounding is monotone, so high >= max(open, close) and low <= min(open, close) hold.
-        return {
+        bars = {
             **{name: _cents(values) for name, values in prices.items()},
             "close": rounded_close,
             # As a vendor sends it: the close on the basis after every configured action.
             "adj_close": rounded_close if adjusted is None else _cents(close * adjusted),
             "volume": np.maximum(volume.round(), 100).astype(np.int64),
         }
+        return {name: values[:wanted] for name, values in bars.items()}
+
+    def _last_action_ordinal(self, symbol: str) -> int:
+        """The session ordinal of the symbol's last configured ex-date (-1 without any)."""
+        ex_dates = self.actions.ex_date[self.actions.symbol == symbol]
+        if ex_dates.empty:
+            return -1
+        last = min(ex_dates.max(), calendar.calendar_end())
+        sessions = calendar.sessions_between(
+            last - dt.timedelta(days=10), last + dt.timedelta(days=10)
+        )
+        return calendar.session_ordinal(next((d for d in sessions if d >= last), sessions[-1]))
 
     def _apply_actions(
         self,
