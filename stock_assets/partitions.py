@@ -43,6 +43,13 @@ def trading_day_partitions(start: str | None = None) -> dg.TimeWindowPartitionsD
 TRADING_DAYS = trading_day_partitions()
 
 
+def partition_span() -> tuple[dt.date, dt.date]:
+    """The first and the last trading-day partition (today's session while it trades)."""
+    first = dt.date.fromisoformat(TRADING_DAYS.get_first_partition_key())
+    last = dt.date.fromisoformat(TRADING_DAYS.get_last_partition_key())
+    return first, last
+
+
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The trading days a (possibly multi-partition) run covers."""
     return [dt.date.fromisoformat(key) for key in context.partition_keys]

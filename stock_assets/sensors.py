@@ -12,7 +12,7 @@ from stock_assets.assets.stream import HISTORY_KEY, LandingBatchConfig
 from stock_assets.market.arrivals import ArrivalCursor, ObjectInfo, new_arrivals, run_key
 from stock_assets.market.landing import LANDING_QUOTES_PREFIX
 from stock_assets.market.routing import route_day
-from stock_assets.partitions import TRADING_DAYS
+from stock_assets.partitions import partition_span
 from stock_assets.resources.lake import LakeResource
 from stock_assets.run_policy import OP_RETRY_POLICY, STREAM_TASK
 from stock_assets.settings import Settings
@@ -62,17 +62,11 @@ stream_ingest_job = dg.define_asset_job(
 )
 
 
-def _partition_span() -> tuple[dt.date, dt.date]:
-    first = dt.date.fromisoformat(TRADING_DAYS.get_first_partition_key())
-    last = dt.date.fromisoformat(TRADING_DAYS.get_last_partition_key())
-    return first, last
-
-
 def arrival_run_requests(objects: list[ObjectInfo]) -> list[dg.RunRequest]:
     """Runs for new objects, routed from their listing alone (market/routing.py): one per
     trading day, split so that no run carries more than MAX_BYTES_PER_RUN of objects; each
     keyed by its objects' keys and versions."""
-    first, last = _partition_span()
+    first, last = partition_span()
     by_day: dict[dt.date, list[ObjectInfo]] = defaultdict(list)
     for obj in objects:
         by_day[route_day(obj.key, obj.last_modified, first, last)].append(obj)

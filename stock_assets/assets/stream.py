@@ -17,7 +17,7 @@ from stock_assets.assets.prices import WAREHOUSE_POOL
 from stock_assets.io_managers.merge import MergeSpec
 from stock_assets.market import landing, routing, stream
 from stock_assets.market.schemas import STREAM_HISTORY
-from stock_assets.partitions import TRADING_DAYS, partition_days
+from stock_assets.partitions import TRADING_DAYS, partition_days, partition_span
 from stock_assets.resources.lake import LakeResource
 
 QUARANTINE = "quarantine"
@@ -175,8 +175,7 @@ def _keep_run_days(
     inside = rows.trade_date.isin(set(partition_days(context))).to_numpy()
     if inside.all():
         return rows, {}
-    first = dt.date.fromisoformat(TRADING_DAYS.get_first_partition_key())
-    last = dt.date.fromisoformat(TRADING_DAYS.get_last_partition_key())
+    first, last = partition_span()
     other = rows[~inside]
     routable = other[other.trade_date.between(first, last)] if config.object_keys else other[:0]
     relanded = {}
