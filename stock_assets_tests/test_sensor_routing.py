@@ -63,6 +63,10 @@ def test_a_key_names_its_day_by_producer_instant_firehose_hour_or_date_folder():
         "2024-07-08"
     ]
     assert _routed("landing/quotes/drops/2024/07/03/file.csv", ARRIVED) == ["2024-07-03"]
+    # A rule whose digits are no instant gives way to the next one.
+    assert _routed("landing/quotes/2024/07/03/quotes-20241399T250000Z-1.jsonl", ARRIVED) == [
+        "2024-07-03"
+    ]
     late = routing.late_quotes_key(ARRIVED, dt.date(2024, 7, 1), "0123456789abcdef")
     assert _routed(late, ARRIVED) == ["2024-07-01"]
 

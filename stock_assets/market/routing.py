@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable
 
 import pandas as pd
 
@@ -45,27 +44,24 @@ def late_quotes_key(written_at: dt.datetime, day: dt.date, digest: str) -> str:
 
 def key_day(key: str) -> dt.date | None:
     """The New York date a key names (see the module docstring), or None."""
-    name = key.removeprefix(LANDING_QUOTES_PREFIX)
-    for pattern, read in _KEY_DAYS:
-        found = pattern.search(name)
+    for pattern, layout, utc_instant in _KEY_DAYS:
+        found = pattern.search(key)
         if found is None:
             continue
         try:
-            return read(found.group(1))
+            named = dt.datetime.strptime(found.group(1), layout)
         except ValueError:  # digits that are no date (2024/13/45): try the next rule
             continue
+        return calendar.trading_day_of(named) if utc_instant else named.date()
     return None
 
 
-def _utc_instant(layout: str) -> Callable[[str], dt.date]:
-    return lambda text: calendar.trading_day_of(dt.datetime.strptime(text, layout))
-
-
-_KEY_DAYS: tuple[tuple[re.Pattern[str], Callable[[str], dt.date]], ...] = (
-    (_LATE, dt.date.fromisoformat),
-    (_PRODUCER_INSTANT, _utc_instant("%Y%m%dT%H%M%S")),
-    (_FIREHOSE_HOUR, _utc_instant("%Y/%m/%d/%H")),
-    (_DATE_FOLDER, lambda text: dt.datetime.strptime(text, "%Y/%m/%d").date()),
+# (pattern, strptime layout of its group, whether it is a UTC instant), in order of trust.
+_KEY_DAYS = (
+    (_LATE, "%Y-%m-%d", False),
+    (_PRODUCER_INSTANT, "%Y%m%dT%H%M%S", True),
+    (_FIREHOSE_HOUR, "%Y/%m/%d/%H", True),
+    (_DATE_FOLDER, "%Y/%m/%d", False),
 )
 
 
@@ -75,7 +71,7 @@ def route_day(key: str, last_modified: dt.datetime, first: dt.date, last: dt.dat
     day = key_day(key) or calendar.trading_day_of(last_modified)
     day = min(max(day, first), last)
     sessions = calendar.sessions_between(max(first, day - dt.timedelta(days=10)), day)
-    return sessions[-1] if sessions else first
+    return sessions[-1]  # `first` is a session, so there is one
 
 
 def late_quotes_objects(
@@ -86,7 +82,7 @@ def late_quotes_objects(
     from. The digest covers the quotes and those objects, so the same quotes re-landed
     from the same objects are named alike apart from the time."""
     objects = {}
-    for day, quotes in rows.groupby("trade_date", sort=True):
+    for day, quotes in rows.groupby("trade_date"):
         sources = sorted(quotes["object_key"].unique())
         body = encode_micro_batch(_tick_records(quotes), "jsonl")
         digest = hashlib.sha256("\n".join(sources).encode() + b"\0" + body).hexdigest()
@@ -95,10 +91,8 @@ def late_quotes_objects(
 
 
 def _tick_records(quotes: pd.DataFrame) -> list[dict[str, object]]:
-    """Rows as the landing contract's fields: UTC offsets on ts, None for missing values."""
+    """Rows as the landing contract's fields, with UTC offsets on ts (as objects, missing
+    values are None or NaN, which the encoder writes as null)."""
     frame = quotes.loc[:, list(TICK_FIELDS)].astype(object)
     frame["ts"] = [utc(ts.to_pydatetime()) for ts in quotes["ts"]]
-    return [
-        {name: None if pd.isna(value) else value for name, value in record.items()}
-        for record in frame.to_dict("records")
-    ]
+    return frame.to_dict("records")
