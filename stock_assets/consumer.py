@@ -33,12 +33,12 @@ from dataclasses import dataclass
 import dagster as dg
 
 from stock_assets.cli import QUIET
-from stock_assets.market.arrivals import ArrivalCursor, new_arrivals
-from stock_assets.market.landing import LANDING_QUOTES_PREFIX
 from stock_assets.sensors import (
     ARRIVALS_SENSOR_NAME,
     MAX_OBJECTS_PER_TICK,
+    LandingCursor,
     arrival_run_requests,
+    landing_arrivals,
     stream_ingest_job,
 )
 
@@ -76,16 +76,15 @@ class StreamConsumer:
         self.log = log
         self.cursor = self._load_cursor()
 
-    def _load_cursor(self) -> ArrivalCursor:
+    def _load_cursor(self) -> LandingCursor:
         try:
-            return ArrivalCursor.from_json(self.lake.get(CURSOR_KEY).decode())
+            return LandingCursor.from_json(self.lake.get(CURSOR_KEY).decode())
         except FileNotFoundError:
-            return ArrivalCursor()
+            return LandingCursor()
 
     def poll(self) -> list[BatchOutcome]:
         """Ingest what arrived since the last poll; the cursor is saved after the runs."""
-        listed = self.lake.list_objects(LANDING_QUOTES_PREFIX, start_after=self.cursor.start_after)
-        fresh, cursor = new_arrivals(listed, self.cursor, limit=MAX_OBJECTS_PER_TICK)
+        fresh, cursor = landing_arrivals(self.lake, self.cursor, limit=MAX_OBJECTS_PER_TICK)
         outcomes = [self._run(request) for request in arrival_run_requests(fresh)]
         if cursor != self.cursor:
             self.lake.put(CURSOR_KEY, cursor.to_json().encode())

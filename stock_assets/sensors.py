@@ -1,16 +1,19 @@
 """Sensors: landing-zone arrivals (S3 or the local folder) start stream ingestion runs."""
 
+from __future__ import annotations
+
 import datetime as dt
+import json
 from collections import defaultdict
+from dataclasses import dataclass
 
 import dagster as dg
 
 from stock_assets.assets.intraday import INTRADAY_BARS_KEY
 from stock_assets.assets.live import LIVE_SIGNALS_KEY
 from stock_assets.assets.snapshot import SNAPSHOT_KEY
-from stock_assets.assets.stream import HISTORY_KEY, LandingBatchConfig
+from stock_assets.assets.stream import ARRIVAL_PREFIXES, HISTORY_KEY, LandingBatchConfig
 from stock_assets.market.arrivals import ArrivalCursor, ObjectInfo, new_arrivals, run_key
-from stock_assets.market.landing import LANDING_QUOTES_PREFIX
 from stock_assets.market.routing import route_day
 from stock_assets.partitions import partition_span
 from stock_assets.resources.lake import LakeResource
@@ -98,6 +101,47 @@ def _by_size(objects: list[ObjectInfo]) -> list[list[ObjectInfo]]:
     return batches
 
 
+@dataclass(frozen=True)
+class LandingCursor:
+    """One arrivals cursor per prefix of ARRIVAL_PREFIXES: each prefix's keys sort by
+    arrival among themselves only, so each keeps its own key floor."""
+
+    by_prefix: tuple[ArrivalCursor, ...] = tuple(ArrivalCursor() for _ in ARRIVAL_PREFIXES)
+
+    def to_json(self) -> str:
+        cursors = zip(ARRIVAL_PREFIXES, self.by_prefix, strict=True)
+        return json.dumps({prefix: json.loads(cursor.to_json()) for prefix, cursor in cursors})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> LandingCursor:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        if "watermark" in data:  # written before late quotes had a prefix: landing/quotes/'s
+            data = {ARRIVAL_PREFIXES[0]: data}
+        return cls(
+            tuple(
+                ArrivalCursor.from_json(json.dumps(data[p])) if p in data else ArrivalCursor()
+                for p in ARRIVAL_PREFIXES
+            )
+        )
+
+
+def landing_arrivals(
+    lake: LakeResource, cursor: LandingCursor, limit: int
+) -> tuple[list[ObjectInfo], LandingCursor]:
+    """New objects under every arrival prefix (at most `limit` in all), listed after each
+    prefix's key floor, and the cursor that records them."""
+    fresh: list[ObjectInfo] = []
+    moved = []
+    for prefix, before in zip(ARRIVAL_PREFIXES, cursor.by_prefix, strict=True):
+        listed = lake.list_objects(prefix, start_after=before.start_after)
+        found, after = new_arrivals(listed, before, limit=limit - len(fresh))
+        fresh += found
+        moved.append(after)
+    return fresh, LandingCursor(tuple(moved))
+
+
 def waiting_stream_run(instance: dg.DagsterInstance, now: dt.datetime) -> str | None:
     """The id of a stream ingestion run requested but not executing yet (at most `MAX_HOLD`
     old), or None."""
@@ -138,11 +182,10 @@ def sense_arrivals(
 ) -> dg.SensorResult | dg.SkipReason:
     """Request a stream ingestion run for each batch of new landing objects, once each;
     while an earlier run still waits to start, let the objects accumulate instead."""
-    cursor = ArrivalCursor.from_json(context.cursor)
-    listed = lake.list_objects(LANDING_QUOTES_PREFIX, start_after=cursor.start_after)
-    fresh, next_cursor = new_arrivals(listed, cursor, limit=MAX_OBJECTS_PER_TICK)
+    cursor = LandingCursor.from_json(context.cursor)
+    fresh, next_cursor = landing_arrivals(lake, cursor, limit=MAX_OBJECTS_PER_TICK)
     if not fresh:
-        skip = f"no new objects under {LANDING_QUOTES_PREFIX}"
+        skip = f"no new objects under {' or '.join(ARRIVAL_PREFIXES)}"
         if next_cursor == cursor:
             return dg.SkipReason(skip)
         # The key floor moved past settled objects: keep it, or the next tick lists them again.

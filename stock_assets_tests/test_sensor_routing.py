@@ -1,18 +1,20 @@
 """Landing objects routed to trading-day partitions by the arrivals sensor."""
 
 import datetime as dt
+import os
 
 import dagster as dg
 
 from stock_assets.definitions import build_definitions
 from stock_assets.market import routing
-from stock_assets.market.arrivals import ObjectInfo
+from stock_assets.market.arrivals import ArrivalCursor, ObjectInfo
 from stock_assets.market.landing import encode_micro_batch
 from stock_assets.partitions import TRADING_DAYS
 from stock_assets.resources.lake import LocalLake
 from stock_assets.sensors import (
     MAX_BYTES_PER_RUN,
     MAX_HOLD,
+    LandingCursor,
     arrival_run_requests,
     waiting_stream_run,
 )
@@ -151,3 +153,29 @@ def test_a_run_waiting_longer_than_the_hold_limit_no_longer_holds():
     now = dt.datetime.now(dt.UTC)
     assert waiting_stream_run(instance, now) == run.run_id
     assert waiting_stream_run(instance, now + MAX_HOLD + dt.timedelta(seconds=1)) is None
+
+
+def test_a_cursor_written_before_the_late_prefix_keeps_its_floor_for_landing_quotes():
+    old = ArrivalCursor(watermark=ARRIVED, start_after="landing/quotes/2024/07/05/z.jsonl")
+    cursor = LandingCursor.from_json(old.to_json())
+    assert cursor.by_prefix == (old, ArrivalCursor())
+    assert LandingCursor.from_json(cursor.to_json()) == cursor
+
+
+def test_late_quotes_are_listed_with_a_key_floor_of_their_own(tmp_path):
+    # Arrivals under a sub-prefix sort after every date-named key: had late objects shared
+    # their listing, the floor (past the settled first arrival) would hide them.
+    lake = LocalLake(root=str(tmp_path))
+    now = dt.datetime.now(dt.UTC)
+    for n, written in enumerate((now - dt.timedelta(minutes=10), now)):
+        key = f"landing/quotes/fh/2024/07/09/14/batch-{n}"
+        lake.put(key, encode_micro_batch([{**QUOTE, "ts": f"2024-07-09T14:0{n}:00+00:00"}]))
+        os.utime(lake.uri(key), (written.timestamp(), written.timestamp()))
+    first = sense(lake)
+    assert len(first.run_requests) == 1
+    floor = LandingCursor.from_json(first.cursor).by_prefix[0].start_after
+    assert floor == "landing/quotes/fh/2024/07/09/14/batch-0"
+    late = routing.late_quotes_key(now, dt.date(2024, 7, 3), "a" * 16)
+    lake.put(late, encode_micro_batch([{**QUOTE, "ts": "2024-07-03T15:00:00+00:00"}]))
+    (again,) = sense(lake, first.cursor).run_requests
+    assert (_keys(again), again.partition_key) == ([late], "2024-07-03")

@@ -23,6 +23,8 @@ from stock_assets.resources.lake import LakeResource
 QUARANTINE = "quarantine"
 HISTORY_KEY = dg.AssetKey(["silver", "stream_history"])
 _SAMPLE = 10
+# Where arrivals are listed: the landing contract's prefix and the runs' late quotes.
+ARRIVAL_PREFIXES = (landing.LANDING_QUOTES_PREFIX, routing.LATE_QUOTES_PREFIX)
 HISTORY_MERGE = MergeSpec(keys=("symbol", "ts"))
 # In the stream run itself: a run whose objects held rejected records, or that quarantined an
 # object, shows a failed WARN check with the counts and the lake's reports, not a plain green.
@@ -51,7 +53,7 @@ def objects_to_ingest(config: LandingBatchConfig, lake: LakeResource) -> list[st
     in the run's partitions."""
     if config.object_keys:
         return config.object_keys
-    listed = lake.list_objects(landing.LANDING_QUOTES_PREFIX)
+    listed = [obj for prefix in ARRIVAL_PREFIXES for obj in lake.list_objects(prefix)]
     return [obj.key for obj in sorted(listed, key=lambda obj: (obj.last_modified, obj.key))]
 
 
@@ -123,7 +125,7 @@ def stream_assets(
     object_keys = objects_to_ingest(config, lake)
     parses, quarantined, missing = _read_batch(context, lake, object_keys)
     batch = stream.stream_batch(parses, ingested_at=now)
-    history, relanded = _keep_run_days(context, lake, config, batch.rows, now)
+    history, relanded = _keep_run_days(context, lake, config, batch.rows)
     for key, reject in batch.rejects[:_SAMPLE]:
         context.log.warning(landing.reject_message(key, reject))
     reports = _write_reject_reports(lake, batch.rejects)
@@ -164,11 +166,10 @@ def _keep_run_days(
     lake: LakeResource,
     config: LandingBatchConfig,
     rows: pd.DataFrame,
-    now: dt.datetime,
 ) -> tuple[pd.DataFrame, dict[str, dict]]:
     """The rows of this run's days. The sensor routes objects by their listing, so a late
-    or mixed file holds quotes of other days: those go back to the landing zone as one
-    late-quotes object per day, which the next tick routes to that day's run (a rescan
+    or mixed file holds quotes of other days: those go back as one late-quotes object per
+    day under landing/late/, which the next tick routes to that day's run (a rescan
     covers its own partitions only, so it leaves them). Quotes of days before or after
     the partitions are dropped with a warning. Returns the rows and, per late key, its
     quote count and the objects they came from."""
@@ -179,7 +180,9 @@ def _keep_run_days(
     other = rows[~inside]
     routable = other[other.trade_date.between(first, last)] if config.object_keys else other[:0]
     relanded = {}
-    for key, (body, sources) in routing.late_quotes_objects(routable, now).items():
+    # Keys stamped as they are written: the late prefix's key floor assumes writing order.
+    written_at = dt.datetime.now(dt.UTC)
+    for key, (body, sources) in routing.late_quotes_objects(routable, written_at).items():
         lake.put(key, body)
         relanded[key] = {"quotes": body.count(b"\n"), "from": sources}
         context.log.info(f"{relanded[key]['quotes']} quotes of {sources} re-landed as {key}")

@@ -9,10 +9,10 @@ practice, quotes of the moment they are delivered:
   UTC hour (`YYYY/MM/DD/HH/`): the New York date of that instant;
 - any other key with a `YYYY/MM/DD/` folder: that date;
 - otherwise the New York date of the object's last-modified time.
-The run keeps the quotes of its day and writes the others back to the landing zone as one
-late-quotes object per day (keys that sort by their writing time, as the sensor's key
-floor requires), which the next tick routes to that day: a late or mixed file takes two
-runs, and nothing is filed under the wrong partition or dropped.
+The run keeps the quotes of its day and writes the others back as one late-quotes object
+per day under `landing/late/` (keys that sort by their writing time; the sensor lists that
+prefix with a key floor of its own), which the next tick routes to that day: a late or
+mixed file takes two runs, and nothing is filed under the wrong partition or dropped.
 """
 
 from __future__ import annotations
@@ -24,10 +24,14 @@ import re
 import pandas as pd
 
 from stock_assets.market import calendar
-from stock_assets.market.landing.encode import LANDING_QUOTES_PREFIX, encode_micro_batch
+from stock_assets.market.landing.encode import encode_micro_batch
 from stock_assets.market.landing.spec import utc
 from stock_assets.market.sources.base import TICK_FIELDS
 
+# Late-quotes objects live apart from landing/quotes/: the sensor lists each prefix with a
+# key floor of its own, so neither key family (arrivals under any sub-prefix, late keys by
+# writing time) can sort below the other's floor.
+LATE_QUOTES_PREFIX = "landing/late/"
 _LATE = re.compile(r"-late-(\d{4}-\d{2}-\d{2})-[0-9a-f]{16}\.jsonl$")
 _PRODUCER_INSTANT = re.compile(r"quotes-(\d{8}T\d{6})Z")
 _FIREHOSE_HOUR = re.compile(r"(?:^|/)(\d{4}/\d{2}/\d{2}/\d{2})/")
@@ -35,11 +39,11 @@ _DATE_FOLDER = re.compile(r"(?:^|/)(\d{4}/\d{2}/\d{2})/")
 
 
 def late_quotes_key(written_at: dt.datetime, day: dt.date, digest: str) -> str:
-    """The landing key of a run's quotes of `day`, sorting by `written_at` among the
-    producer's keys (naive means UTC)."""
+    """The key of a run's quotes of `day` under LATE_QUOTES_PREFIX, sorting by `written_at`
+    (naive means UTC)."""
     at = utc(written_at)
     stamp = f"{at:%Y/%m/%d}/quotes-{at:%Y%m%dT%H%M%SZ}"
-    return f"{LANDING_QUOTES_PREFIX}{stamp}-late-{day.isoformat()}-{digest}.jsonl"
+    return f"{LATE_QUOTES_PREFIX}{stamp}-late-{day.isoformat()}-{digest}.jsonl"
 
 
 def key_day(key: str) -> dt.date | None:

@@ -171,6 +171,7 @@ def test_late_file_for_an_earlier_day_lands_in_that_days_partition(data_home, la
     assert [r.partition_key for r in requests] == ["2024-07-05", "2024-07-03"]
     (relanded,) = snapshot_metadata(harness.results[0], "stream_history")["late_quotes_objects"]
     assert routing.key_day(relanded) == dt.date(2024, 7, 3)
+    assert relanded.startswith(routing.LATE_QUOTES_PREFIX)  # apart from the arrivals' keys
     assert requests[1].run_config["ops"]["stream_assets"]["config"]["object_keys"] == [relanded]
     history = harness.table("silver.stream_history")
     days = history.trade_date.dt.date.value_counts()

@@ -28,8 +28,9 @@ def quotes(symbols: list[str], hour: int, day: int = 5) -> list[dict]:
     return SimulatedSource().latest_quotes(symbols, as_of)
 
 
-def land(stack: Stack, name: str, batch: list[dict]) -> None:
-    """Put a landing object and wait until the sensor's run for it succeeded."""
+def land(stack: Stack, name: str, batch: list[dict], new_runs: int = 1) -> None:
+    """Put a landing object and wait until `new_runs` more stream runs succeeded (its own, and
+    one per other day its quotes fall on)."""
     done = len(stack.graphql(STREAM_RUNS)["runsOrError"]["results"])
     stack.boto3_client("s3").put_object(
         Bucket=stack.env["STOCK_ASSETS_S3_BUCKET"],
@@ -40,7 +41,7 @@ def land(stack: Stack, name: str, batch: list[dict]) -> None:
     while True:
         runs = stack.graphql(STREAM_RUNS)["runsOrError"]["results"]
         finished = [r["status"] for r in runs if r["status"] in ("SUCCESS", "FAILURE")]
-        if len(finished) > done:
+        if len(finished) >= done + new_runs:
             assert finished.count("SUCCESS") == len(finished), runs
             return
         assert time.monotonic() < deadline, f"no stream run for {name}: {runs}"
@@ -63,8 +64,10 @@ def preview_rows(text: str, header: str) -> list[list[str]]:
 
 def test_stream_metadata_shows_the_table_and_each_partitions_own_rows(page, local_stack):
     symbols = SYMBOLS.split(",")
-    # One object spanning two sessions: one run over 2024-07-03 .. 2024-07-05.
-    land(local_stack, "two-days.jsonl", quotes(symbols, 15, day=3) + quotes(symbols, 15))
+    # One object spanning two sessions, filed under 2024-07-05: that session's run, then a
+    # run of 2024-07-03 for the quotes it re-landed.
+    two_days = quotes(symbols, 15, day=3) + quotes(symbols, 15)
+    land(local_stack, "2024/07/05/two-days.jsonl", two_days, new_runs=2)
     page.goto(f"{local_stack.url}/assets/silver/stream_history?view=events&partition=2024-07-05")
     page.get_by_text("Partition 2024-07-05 materialized").first.wait_for()
     columns, *rows = preview_rows(page.inner_text("body"), "symbol\tts\t")
@@ -74,7 +77,7 @@ def test_stream_metadata_shows_the_table_and_each_partitions_own_rows(page, loca
 
     # A later quote of one symbol moves the snapshot: the table still holds every symbol.
     newer = quotes(["AAPL"], 16)
-    land(local_stack, "aapl.jsonl", newer)
+    land(local_stack, "2024/07/05/aapl.jsonl", newer)
     page.goto(f"{local_stack.url}/assets/gold/latest_snapshot")
     page.get_by_text("Row count").first.wait_for()
     page.get_by_text("gold.latest_snapshot").first.wait_for()  # the metadata has rendered

@@ -507,7 +507,8 @@ def test_stream_path_writes_the_same_tables_in_both_modes(aws_endpoint, tmp_path
     ]
     for resources in modes.values():
         for i, quotes in enumerate(batches):
-            resources["lake"].put(f"landing/quotes/b{i}.jsonl", encode_micro_batch(quotes))
+            key = f"landing/quotes/2024/07/05/b{i}.jsonl"  # dated: routed to that session
+            resources["lake"].put(key, encode_micro_batch(quotes))
         for request in sense(resources["lake"]).run_requests:
             assert dg.materialize(
                 [stream_assets, latest_snapshot],

@@ -28,6 +28,7 @@ from stock_assets.market.sources.simulated import SimulatedSource
 from stock_assets.resources.aws import aws_resources
 from stock_assets.resources.lake import LocalLake
 from stock_assets.resources.market_data import MarketDataResource
+from stock_assets.sensors import LandingCursor
 from stock_assets_tests.conftest import JULY_2024, local_resources
 from stock_assets_tests.market.sources.test_alpha_vantage import (
     JAN2,
@@ -305,7 +306,7 @@ def wait_for_ingestion(instance: dg.DagsterInstance, keys: set[str], timeout: fl
 
 def sensor_cursor(instance: dg.DagsterInstance) -> ArrivalCursor:
     state = sensor_state(instance, "landing_arrivals_sensor")
-    return ArrivalCursor.from_json(state.instigator_data.cursor)
+    return LandingCursor.from_json(state.instigator_data.cursor).by_prefix[0]
 
 
 @pytest.mark.slow
