@@ -1,6 +1,7 @@
 """DuckDB's iceberg extension, a reader sharing no code with the project, sees exactly
 what the Iceberg IO manager committed: the current snapshot after a range replace, a held
-snapshot after it, a pruned day, and stream merges and their compaction counted once.
+snapshot after it, one day by a trade_date filter, and stream merges and their compaction
+counted once.
 
 It runs in its own locked environment (DuckDB 1.5.5, the version the extension wheels
 exist for; `make install-test` syncs it) and finds each table where Athena does: the
