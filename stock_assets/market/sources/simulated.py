@@ -228,15 +228,15 @@ class SimulatedSource(MarketDataSource):
         return {name: values[:wanted] for name, values in bars.items()}
 
     def _last_action_ordinal(self, symbol: str) -> int:
-        """The session ordinal of the symbol's last configured ex-date (-1 without any)."""
+        """The session ordinal of the symbol's last configured ex-date (-1 without any),
+        found as _apply_actions finds each one: the first session on or after it."""
         ex_dates = self.actions.ex_date[self.actions.symbol == symbol]
         if ex_dates.empty:
             return -1
         last = min(ex_dates.max(), calendar.calendar_end())
-        sessions = calendar.sessions_between(
-            last - dt.timedelta(days=10), last + dt.timedelta(days=10)
+        return calendar.session_ordinal(
+            calendar.sessions_between(last, last + dt.timedelta(days=10))[0]
         )
-        return calendar.session_ordinal(next((d for d in sessions if d >= last), sessions[-1]))
 
     def _apply_actions(
         self,
